@@ -1,0 +1,175 @@
+"""The ``neurosim`` command.
+
+User mistakes (bad card, unknown name, bad numbers) end in one line on stderr
+and exit status 2; nothing here prints a traceback for them.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+import numpy as np
+
+from neurosim import __version__
+from neurosim.errors import NeurosimError
+
+log = logging.getLogger("neurosim")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _emit_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+# -- neurosim devices ...------------------------------------------------------
+def _cmd_devices_list(args) -> None:
+    from neurosim.device import list_cards, load_device
+
+    rows = [(name, load_device(name)) for name in list_cards()]
+    if args.json:
+        _emit_json([{"name": n, "description": d.description, "citation": d.citation} for n, d in rows])
+        return
+    width = max(len(n) for n, _ in rows)
+    for name, device in rows:
+        print(f"{name:<{width}}  {device.description}")
+
+
+def _device_summary(device) -> dict:
+    from neurosim.device import device_to_mapping
+
+    ltp = device.potentiation_curve()
+    ltd = device.depression_curve()
+    summary = device_to_mapping(device)
+    summary.update(
+        {
+            "window_S": device.window_S,
+            "on_off_ratio": device.g_max_S / device.g_min_S if device.g_min_S > 0 else float("inf"),
+            "a_ltp_pulses": device.a_ltp,
+            "a_ltd_pulses": device.a_ltd,
+            "first_ltp_step_S": float(ltp[1] - ltp[0]),
+            "last_ltp_step_S": float(ltp[-1] - ltp[-2]),
+            "first_ltd_step_S": float(ltd[1] - ltd[0]),
+            "last_ltd_step_S": float(ltd[-1] - ltd[-2]),
+            "c2c_sigma_S": device.c2c_sigma_S,
+        }
+    )
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()}
+
+
+def _cmd_devices_show(args) -> None:
+    from neurosim.device import load_device
+
+    summary = _device_summary(load_device(args.device))
+    if args.json:
+        _emit_json(summary)
+        return
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        shown = f"{value:.6g}" if isinstance(value, float) else value
+        print(f"{key:<{width}}  {shown}")
+
+
+def _cmd_devices_curve(args) -> None:
+    from neurosim.device import load_device
+    from neurosim.device.cycling import pulse_response
+
+    device = load_device(args.device)
+    response = pulse_response(device, cycles=args.cycles, rng=args.seed, noiseless=args.noiseless)
+    phase = ["start"] + ["potentiation"] * device.levels_ltp + ["depression"] * device.levels_ltd
+    if args.output:
+        from neurosim.plots import plot_pulse_response, save_figure
+
+        ax = plot_pulse_response(response)
+        save_figure(ax.figure, args.output)
+        log.info("wrote %s", args.output)
+    if args.json:
+        out = {
+            "device": device.name,
+            "cycles": response.cycles,
+            "seed": args.seed,
+            "noiseless": args.noiseless,
+            "pulse": response.pulse.tolist(),
+            "phase": phase,
+            "conductance_S": response.mean_S.tolist(),
+            "model_S": response.model_S.tolist(),
+        }
+        if response.cycles > 1:
+            out["conductance_std_S"] = response.std_S.tolist()
+        if args.output:
+            out["plot"] = str(args.output)
+        _emit_json(out)
+        return
+    print("pulse,phase,conductance_S,conductance_std_S,model_S")
+    for p, ph, g, s, m in zip(response.pulse, phase, response.mean_S, response.std_S, response.model_S):
+        print(f"{p},{ph},{g:.6e},{s:.6e},{m:.6e}")
+
+
+def _add_devices(sub) -> None:
+    devices = sub.add_parser("devices", help="list, show and plot synapse device cards")
+    dsub = devices.add_subparsers(dest="devices_command", required=True, metavar="{list,show,curve}")
+    p = dsub.add_parser("list", help="the shipped device cards")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_devices_list)
+    p = dsub.add_parser("show", help="a device's parameters and derived curve numbers")
+    p.add_argument("device", help="card name (see 'neurosim devices list') or path to a .toml card")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_devices_show)
+    p = dsub.add_parser(
+        "curve",
+        help="pulse response: full potentiation then depression trains, K cycles from G_min",
+        description="Apply the full potentiation then depression pulse train K times, starting from G_min, "
+        "and print conductance (S) versus pulse number as CSV (mean over cycles and cycle-to-cycle spread).",
+    )
+    p.add_argument("device", help="card name or path to a .toml card")
+    p.add_argument("--cycles", type=_positive_int, default=1, metavar="K", help="number of cycles (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--noiseless", action="store_true", help="switch off cycle-to-cycle noise (the model's curve)")
+    p.add_argument("--json", action="store_true", help="JSON instead of CSV")
+    p.add_argument("-o", "--output", metavar="PLOT", help="also draw the curve to this file (.png, .pdf, .svg)")
+    p.set_defaults(func=_cmd_devices_curve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurosim", description="Simulate neuromorphic hardware: devices, crossbars, networks.")
+    parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_devices(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        args.func(args)
+    except NeurosimError as exc:
+        print(f"neurosim: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into e.g. head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        print(f"neurosim: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neurosim: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Pulse-response cycling: the measurement a device researcher plots first.
+
+Starting from G_min, a device receives its full potentiation train
+(``levels_ltp`` pulses, one at a time) and then its full depression train
+(``levels_ltd`` pulses), ``cycles`` times in a row.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from neurosim.device.array import DeviceArray
+from neurosim.device.model import DeviceModel
+from neurosim.errors import NeurosimError
+from neurosim.rng import as_generator
+
+
+@dataclass(frozen=True)
+class PulseResponse:
+    """Conductance after each pulse of each cycle, and the noiseless model curve."""
+
+    device: DeviceModel
+    #: Shape (cycles, levels_ltp + levels_ltd + 1): column 0 is the state before the cycle (S).
+    conductance_S: np.ndarray
+    #: The model's deterministic curve for one cycle (S), same length as a row above.
+    model_S: np.ndarray
+
+    @property
+    def pulse(self) -> np.ndarray:
+        """Pulse number within a cycle, 0 .. levels_ltp + levels_ltd."""
+        return np.arange(self.model_S.size)
+
+    @property
+    def cycles(self) -> int:
+        return self.conductance_S.shape[0]
+
+    @property
+    def mean_S(self) -> np.ndarray:
+        return self.conductance_S.mean(axis=0)
+
+    @property
+    def std_S(self) -> np.ndarray:
+        """Cycle-to-cycle spread (sample std over cycles, 0 for one cycle)."""
+        if self.cycles < 2:
+            return np.zeros_like(self.model_S)
+        return self.conductance_S.std(axis=0, ddof=1)
+
+
+def model_cycle_S(device: DeviceModel) -> np.ndarray:
+    """Noiseless conductance (S) over one potentiation-then-depression cycle from G_min."""
+    return np.concatenate([device.potentiation_curve(), device.depression_curve()[1:]])
+
+
+def pulse_response(device: DeviceModel, cycles: int = 1, rng=None, noiseless: bool = False) -> PulseResponse:
+    """Cycle one device ``cycles`` times through its full pulse trains, one pulse at a time.
+
+    With ``noiseless`` the cycle-to-cycle noise is switched off (the result is
+    then the model curve in every cycle).
+    """
+    if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or cycles < 1:
+        raise NeurosimError(f"cycles must be a whole number >= 1, got {cycles!r}")
+    rng = as_generator(rng)
+    if noiseless:
+        device = replace(device, c2c_sigma_frac=0.0)
+    cell = DeviceArray(device, (1,), rng)
+    train = np.concatenate([np.ones(device.levels_ltp, int), -np.ones(device.levels_ltd, int)])
+    g = np.empty((cycles, train.size + 1))
+    for c in range(cycles):
+        g[c, 0] = cell.conductance_S[0]
+        for i, step in enumerate(train, start=1):
+            cell.apply_pulses(np.array([step]), rng)
+            g[c, i] = cell.conductance_S[0]
+    return PulseResponse(device, g, model_cycle_S(device))

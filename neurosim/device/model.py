@@ -1,0 +1,168 @@
+"""The synapse device model: a frozen, validated description of one device type.
+
+A :class:`DeviceModel` holds the parameters; :class:`neurosim.device.array.DeviceArray`
+holds the state of many such devices (their conductances, the device-to-device
+variation drawn for each, and which are stuck). Variants are made with
+``dataclasses.replace`` and are validated again.
+"""
+
+import math
+from dataclasses import dataclass, fields
+from enum import Enum
+
+import numpy as np
+
+from neurosim.device import curve
+from neurosim.errors import NeurosimError
+
+
+class ProgNoise(Enum):
+    """How programming a target conductance directly (``ProgramMethod.DIRECT``) misses it."""
+
+    NONE = "none"
+    #: ``sigma = prog_noise_frac * G_max``, independent of the state.
+    CONSTANT = "constant"
+    #: ``G * (1 + N(0, prog_noise_frac))``.
+    PROPORTIONAL = "proportional"
+    #: PCM (Nandakumar et al. 2019): ``sigma(uS) = (0.26348 + 1.9650 x - 1.1731 x^2) * G_max/25 uS``.
+    PCM_NANDAKUMAR = "pcm_nandakumar"
+    #: RRAM (Milo et al. 2021): ``sigma(uS) = max(-0.009107 G(uS) + 4.782321, 0)``.
+    RRAM_MILO = "rram_milo"
+
+
+class Drift(Enum):
+    """Conductance decay after programming: ``G(t) = G_prog ((t + t0) / t0)^(-nu)``."""
+
+    NONE = "none"
+    #: ``nu ~ N(drift_nu, drift_nu_sigma)`` per device.
+    POWER_LAW = "power_law"
+    #: PCM (Nandakumar et al. 2019): ``nu`` mean and spread depend on ``x = G/G_max``.
+    PCM_NANDAKUMAR = "pcm_nandakumar"
+
+
+def _fail(field: str, value, allowed: str):
+    raise NeurosimError(f"{field} = {value!r} is not allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """Parameters of one kind of analog synapse device.
+
+    Conductances are in siemens; ``*_frac`` fields are dimensionless fractions
+    (of the conductance window ``G_max - G_min`` unless the docstring says
+    otherwise). ``levels_ltp`` potentiation pulses take a device from
+    ``G_min`` to ``G_max``; ``levels_ltd`` depression pulses take it back.
+    """
+
+    name: str
+    g_min_S: float
+    g_max_S: float
+    levels_ltp: int
+    levels_ltd: int
+    #: Published nonlinearity labels (sign as published; the shape uses |NL|). 0 = linear.
+    nl_ltp: float = 0.0
+    nl_ltd: float = 0.0
+    #: Cycle-to-cycle noise per write: sigma = c2c_sigma_frac * window * sqrt(|pulses|).
+    c2c_sigma_frac: float = 0.0
+    #: Device-to-device spread of NL (relative std of each device's NL label).
+    d2d_nl_sigma_frac: float = 0.0
+    #: Device-to-device spread of G_min and G_max (std of the log of each, i.e. relative).
+    d2d_g_sigma_frac: float = 0.0
+    #: Read noise: fresh each read, sigma = read_noise_frac * G (relative to the state).
+    read_noise_frac: float = 0.0
+    prog_noise: ProgNoise = ProgNoise.NONE
+    #: Strength of CONSTANT (fraction of G_max) and PROPORTIONAL (fraction of G) programming noise.
+    prog_noise_frac: float = 0.0
+    drift: Drift = Drift.NONE
+    drift_nu: float = 0.0
+    drift_nu_sigma: float = 0.0
+    drift_t0_s: float = 20.0
+    #: Fractions of devices stuck at G_min (off) and at G_max (on), drawn once per array.
+    stuck_off_frac: float = 0.0
+    stuck_on_frac: float = 0.0
+    #: Programmed values snap to the conductances reachable by whole potentiation pulses.
+    snap_to_levels: bool = True
+    citation: str = ""
+    description: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            _fail("name", self.name, "a non-empty string")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in (float, "float"):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    _fail(f.name, value, "a number")
+                if not math.isfinite(value):
+                    _fail(f.name, value, "a finite number")
+        for name in ("levels_ltp", "levels_ltd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                _fail(name, value, "an integer number of pulses >= 1")
+        if not self.g_min_S >= 0:
+            _fail("g_min_S", self.g_min_S, "a conductance >= 0 S")
+        if not self.g_max_S > self.g_min_S:
+            _fail("g_max_S", self.g_max_S, f"a conductance above g_min_S = {self.g_min_S} S")
+        for name in ("nl_ltp", "nl_ltd"):
+            value = getattr(self, name)
+            if not abs(value) < curve.NL_LIMIT:
+                _fail(name, value, f"|NL| below {curve.NL_LIMIT}")
+        nonnegative = (
+            "c2c_sigma_frac",
+            "d2d_nl_sigma_frac",
+            "read_noise_frac",
+            "prog_noise_frac",
+            "drift_nu_sigma",
+        )
+        for name in nonnegative:
+            if getattr(self, name) < 0:
+                _fail(name, getattr(self, name), "a standard deviation >= 0")
+        if not 0 <= self.d2d_g_sigma_frac <= 0.5:
+            _fail("d2d_g_sigma_frac", self.d2d_g_sigma_frac, "a relative spread in [0, 0.5]")
+        if not self.drift_t0_s > 0:
+            _fail("drift_t0_s", self.drift_t0_s, "a time > 0 s")
+        for name in ("stuck_off_frac", "stuck_on_frac"):
+            if not 0 <= getattr(self, name) <= 1:
+                _fail(name, getattr(self, name), "a fraction in [0, 1]")
+        if self.stuck_off_frac + self.stuck_on_frac > 1:
+            _fail(
+                "stuck_on_frac",
+                self.stuck_on_frac,
+                f"stuck_off_frac + stuck_on_frac <= 1 (stuck_off_frac = {self.stuck_off_frac})",
+            )
+        for name, enum in (("prog_noise", ProgNoise), ("drift", Drift)):
+            if not isinstance(getattr(self, name), enum):
+                allowed = ", ".join(m.value for m in enum)
+                _fail(name, getattr(self, name), f"a {enum.__name__} ({allowed})")
+        if not isinstance(self.snap_to_levels, bool):
+            _fail("snap_to_levels", self.snap_to_levels, "true or false")
+
+    @property
+    def window_S(self) -> float:
+        """Width of the conductance window ``G_max - G_min`` (S)."""
+        return self.g_max_S - self.g_min_S
+
+    @property
+    def a_ltp(self) -> float:
+        """Potentiation curve constant ``A`` in pulses (inf for a linear device)."""
+        return curve.nl_to_a(self.nl_ltp) * self.levels_ltp
+
+    @property
+    def a_ltd(self) -> float:
+        """Depression curve constant ``A`` in pulses (inf for a linear device)."""
+        return curve.nl_to_a(self.nl_ltd) * self.levels_ltd
+
+    @property
+    def c2c_sigma_S(self) -> float:
+        """Cycle-to-cycle noise of a one-pulse write (S)."""
+        return self.c2c_sigma_frac * self.window_S
+
+    def potentiation_curve(self):
+        """Noiseless conductance (S) after 0..levels_ltp potentiation pulses from G_min."""
+        p = np.arange(self.levels_ltp + 1)
+        return curve.potentiation_conductance(p, self.g_min_S, self.g_max_S, self.a_ltp, self.levels_ltp)
+
+    def depression_curve(self):
+        """Noiseless conductance (S) after 0..levels_ltd depression pulses from G_max."""
+        q = np.arange(self.levels_ltd + 1)
+        return curve.depression_conductance(q, self.g_min_S, self.g_max_S, self.a_ltd, self.levels_ltd)

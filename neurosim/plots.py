@@ -1,0 +1,57 @@
+"""Matplotlib figures. Each function takes ``ax=None`` and returns the axes;
+nothing here shows a window or saves a file (callers do, see :func:`save_figure`)."""
+
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")  # never a window: figures go to files
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+_uS = 1e-6
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    return ax
+
+
+def plot_pulse_response(response, ax=None):
+    """Conductance vs pulse number over potentiation then depression, with the C2C band.
+
+    ``response`` is a :class:`neurosim.device.cycling.PulseResponse`.
+    """
+    ax = _axes(ax)
+    d = response.device
+    pulse = response.pulse
+    n_ltp = d.levels_ltp
+    ax.axvspan(0, n_ltp, color="tab:red", alpha=0.06, lw=0)
+    ax.axvspan(n_ltp, pulse[-1], color="tab:blue", alpha=0.06, lw=0)
+    for row in response.conductance_S:
+        ax.plot(pulse, row / _uS, color="0.6", lw=0.6, alpha=0.5)
+    mean, std = response.mean_S / _uS, response.std_S / _uS
+    label = f"mean of {response.cycles} cycles" if response.cycles > 1 else "simulated (1 cycle)"
+    if response.cycles > 1:
+        ax.fill_between(pulse, mean - std, mean + std, color="tab:purple", alpha=0.25, lw=0, label="±1 s.d. (cycle to cycle)")
+    ax.plot(pulse, mean, color="tab:purple", lw=1.8, label=label)
+    ax.plot(pulse, response.model_S / _uS, "k--", lw=1.0, label="model (noiseless)")
+    ax.set_xlabel("pulse number")
+    ax.set_ylabel("conductance (µS)")
+    ax.set_xlim(0, pulse[-1])
+    ymax = max(d.g_max_S, np.max(response.conductance_S)) / _uS
+    ax.set_ylim(min(0.0, np.min(response.conductance_S) / _uS), 1.08 * ymax)
+    ax.text(n_ltp / 2, 1.03 * ymax, f"potentiation ({d.levels_ltp} pulses, NL {d.nl_ltp:g})", ha="center", va="center", fontsize=8)
+    ax.text((n_ltp + pulse[-1]) / 2, 1.03 * ymax, f"depression ({d.levels_ltd} pulses, NL {d.nl_ltd:g})", ha="center", va="center", fontsize=8)
+    ax.set_title(f"{d.name}: pulse response, C2C σ = {100 * d.c2c_sigma_frac:g} % of window", fontsize=10)
+    ax.legend(loc="lower center", fontsize=8, frameon=False)
+    if d.citation:
+        ax.figure.supxlabel(textwrap.fill(d.citation, 120), fontsize=6, color="0.4")
+    return ax
+
+
+def save_figure(fig, path) -> None:
+    """Save ``fig`` to ``path`` (PNG, PDF, ... by suffix) and close it."""
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

@@ -1,0 +1,97 @@
+"""The neurosim command: device subcommands, JSON output, one-line errors."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from neurosim.cli import main
+from neurosim.device import list_cards, load_device
+from neurosim.device.cycling import model_cycle_S
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_devices_list(capsys):
+    code, out, _ = run(capsys, "devices", "list")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == list_cards()
+    code, out, _ = run(capsys, "devices", "list", "--json")
+    assert [row["name"] for row in json.loads(out)] == list_cards()
+
+
+def test_devices_show_json(capsys):
+    code, out, _ = run(capsys, "devices", "show", "sige_epiram", "--json")
+    info = json.loads(out)
+    assert code == 0
+    assert info["levels_ltp"] == 64 and info["prog_noise"] == "none"
+    assert info["first_ltp_step_S"] == pytest.approx(228.3e-9, abs=0.1e-9)
+    assert info["on_off_ratio"] == pytest.approx(50.2)
+
+
+def test_devices_curve_noiseless_is_the_model(capsys):
+    code, out, _ = run(capsys, "devices", "curve", "sige_epiram", "--noiseless", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["cycles"] == 1 and "conductance_std_S" not in data
+    np.testing.assert_allclose(data["conductance_S"], model_cycle_S(load_device("sige_epiram")), rtol=1e-12)
+    assert data["conductance_S"][64] == pytest.approx(12.35e-6, rel=1e-3)
+    assert data["phase"][1] == "potentiation" and data["phase"][-1] == "depression"
+
+
+def test_devices_curve_cycles_spread_and_plot(capsys, tmp_path):
+    png = tmp_path / "curve.png"
+    code, out, _ = run(capsys, "devices", "curve", "sige_epiram", "--cycles", "20", "--seed", "3", "--json", "-o", str(png))
+    data = json.loads(out)
+    assert code == 0 and data["cycles"] == 20 and len(data["conductance_std_S"]) == 129
+    std = np.array(data["conductance_std_S"])
+    # single-pulse C2C noise of 242 nS accumulates along the train
+    assert 0.1e-6 < np.median(std) < 3e-6
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    code2, out2, _ = run(capsys, "devices", "curve", "sige_epiram", "--cycles", "20", "--seed", "3", "--json")
+    assert json.loads(out2)["conductance_S"] == data["conductance_S"]  # reproducible from the seed
+
+
+def test_devices_curve_csv(capsys):
+    code, out, _ = run(capsys, "devices", "curve", "ideal", "--noiseless")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "pulse,phase,conductance_S,conductance_std_S,model_S"
+    assert len(lines) == 1 + 2049
+    assert float(lines[1025].split(",")[2]) == pytest.approx(10e-6)
+
+
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["devices", "show", "nope"], "unknown device 'nope'"),
+        (["devices", "curve", "missing/card.toml"], "no such device card"),
+    ],
+)
+def test_user_errors_are_one_line(capsys, argv, pattern):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("neurosim: error:") and pattern in err and err.count("\n") == 1
+
+
+def test_bad_card_file_one_line(capsys, tmp_path):
+    card = tmp_path / "c.toml"
+    card.write_text('name = "c"\ng_min_S = 2e-6\ng_max_S = 1e-6\nlevels_ltp = 4\nlevels_ltd = 4\n')
+    code, _, err = run(capsys, "devices", "show", str(card))
+    assert code == 2 and str(card) in err and "g_max_S" in err and err.count("\n") == 1
+
+
+def test_bad_cycles_rejected(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["devices", "curve", "ideal", "--cycles", "0"])
+    assert info.value.code == 2
+
+
+@pytest.mark.skipif(shutil.which("neurosim") is None, reason="console script not installed")
+def test_console_script():
+    done = subprocess.run(["neurosim", "devices", "show", "nope"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,271 @@
+"""Device arrays: writes, noise statistics, variation, faults, programming, persistence."""
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import std_tolerance
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neurosim.device import DeviceArray, Drift, ProgNoise, ProgramMethod, curve, load_device
+from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
+from neurosim.device.noise import pcm_drift_nu_stats, pcm_prog_sigma_S, rram_prog_sigma_S
+from neurosim.errors import NeurosimError
+
+N = 40_000
+
+
+def _kernel_inputs(rng, n=5000):
+    g_lo = rng.uniform(1e-7, 1e-6, n)
+    g_hi = g_lo + rng.uniform(1e-6, 1e-5, n)
+    g = rng.uniform(g_lo, g_hi)
+    linear = rng.random(n) < 0.2
+    a_p = np.where(linear, np.inf, rng.uniform(5, 200, n))
+    a_d = np.where(linear, np.inf, rng.uniform(5, 200, n))
+    rate_p, rate_d = np.where(linear, 0, 1 / a_p), np.where(linear, 0, 1 / a_d)
+    w = g_hi - g_lo
+    with np.errstate(divide="ignore"):
+        ginf_p = np.where(linear, 0, g_lo + w / -np.expm1(-64 * rate_p))
+        ginf_d = np.where(linear, 0, g_hi - w / -np.expm1(-64 * rate_d))
+    pulses = rng.integers(-70, 71, n) * (rng.random(n) < 0.7)
+    z = rng.standard_normal(np.count_nonzero(pulses))
+    return g, pulses, g_lo, g_hi, rate_p, ginf_p, w / 64, rate_d, ginf_d, w / 64, 0.02 * w, z
+
+
+def test_numba_kernel_matches_numpy_twin(rng):
+    args = _kernel_inputs(rng)
+    a = pulse_update_numpy(*args, np.empty_like(args[0]))
+    b = pulse_update_numba(*args, np.empty_like(args[0]))
+    np.testing.assert_allclose(b, a, rtol=8 * np.finfo(float).eps, atol=0)
+    assert np.all((a >= args[2]) & (a <= args[3]))
+
+
+def test_kernels_run_without_jit():
+    code = (
+        "import numpy as np, test_device_array as t;"
+        "args = t._kernel_inputs(np.random.default_rng(1), 300);"
+        "a = t.pulse_update_numpy(*args, np.empty_like(args[0]));"
+        "b = t.pulse_update_numba(*args, np.empty_like(args[0]));"
+        "assert not hasattr(t.pulse_update_numba, 'signatures');"
+        "np.testing.assert_allclose(a, b, rtol=1e-15)"
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=os.path.dirname(__file__))
+
+
+def test_noiseless_writes_follow_the_curve(sige):
+    clean = replace(sige, c2c_sigma_frac=0.0)
+    arr = DeviceArray(clean, (7,), rng=0)
+    start = np.array([0, 3, 10, 20, 40, 64, 30])
+    arr.apply_pulses(start)
+    np.testing.assert_allclose(arr.conductance_S, clean.potentiation_curve()[start], rtol=1e-12)
+    arr.apply_pulses(np.array([5, -3, 60, -20, 1, 0, -5]))
+    expected_p = np.clip(np.array([5, 0, 70, 0, 41, 64, 30]), 0, 64)
+    g = arr.conductance_S
+    np.testing.assert_allclose(g[[0, 2, 4, 5]], clean.potentiation_curve()[expected_p[[0, 2, 4, 5]]], rtol=1e-12)
+    # depression moves along the mirrored curve: 20 down from the 20-pulse state
+    q = curve.depression_pulses(clean.potentiation_curve()[20], clean.g_min_S, clean.g_max_S, clean.a_ltd, 64)
+    assert g[3] == pytest.approx(curve.depression_conductance(q + 20, clean.g_min_S, clean.g_max_S, clean.a_ltd, 64))
+    arr64 = DeviceArray(clean, (1,), rng=0)
+    for _ in range(64):
+        arr64.apply_pulses(np.array([1]))
+    assert arr64.conductance_S[0] == pytest.approx(clean.g_max_S, rel=1e-3)
+
+
+def test_numba_and_numpy_backends_agree(sige):
+    a, b = DeviceArray(sige, (50, 40), rng=3), DeviceArray(sige, (50, 40), rng=3)
+    pulses = np.random.default_rng(4).integers(-10, 11, (50, 40))
+    a.apply_pulses(pulses, rng=5, backend="numba")
+    b.apply_pulses(pulses, rng=5, backend="numpy")
+    np.testing.assert_allclose(a.conductance_S, b.conductance_S, rtol=8 * np.finfo(float).eps)
+
+
+@pytest.mark.parametrize("n_pulses", [1, 4, -9])
+def test_cycle_to_cycle_noise_statistics(sige, n_pulses):
+    clean = replace(sige, c2c_sigma_frac=0.0)
+    mid = np.full(N, 0.5 * (sige.g_min_S + sige.g_max_S))
+    noisy, ref = DeviceArray(sige, (N,), rng=1), DeviceArray(clean, (N,), rng=1)
+    for arr in (noisy, ref):
+        arr.program(mid, ProgramMethod.DIRECT)
+    pulses = np.full(N, n_pulses)
+    noisy.apply_pulses(pulses, rng=2)
+    ref.apply_pulses(pulses)
+    dev = noisy.conductance_S - ref.conductance_S
+    sigma = sige.c2c_sigma_frac * sige.window_S * np.sqrt(abs(n_pulses))
+    assert np.std(dev, ddof=1) == pytest.approx(sigma, rel=std_tolerance(N))
+    assert abs(np.mean(dev)) < 5 * sigma / np.sqrt(N)
+
+
+def test_read_noise_statistics_and_fresh_draws(sige):
+    dev = replace(sige, read_noise_frac=0.05)
+    arr = DeviceArray(dev, (N,), rng=0)
+    target = np.full(N, 6e-6)
+    arr.program(target, ProgramMethod.DIRECT)
+    g = arr.conductance_S.copy()
+    r1, r2 = arr.read(rng=1), arr.read(rng=2)
+    sigma = 0.05 * g[0]
+    assert np.std(r1 - g, ddof=1) == pytest.approx(sigma, rel=std_tolerance(N))
+    assert abs(np.mean(r1 - g)) < 5 * sigma / np.sqrt(N)
+    assert np.corrcoef(r1 - g, r2 - g)[0, 1] == pytest.approx(0, abs=5 / np.sqrt(N))
+    np.testing.assert_array_equal(arr.conductance_S, g)  # reading does not disturb
+
+
+@pytest.mark.parametrize(
+    "card, changes, target, sigma",
+    [
+        ("ideal", dict(prog_noise=ProgNoise.CONSTANT, prog_noise_frac=0.03), 5e-6, 0.03 * 10e-6),
+        ("ideal", dict(prog_noise=ProgNoise.PROPORTIONAL, prog_noise_frac=0.05), 4e-6, 0.05 * 4e-6),
+        ("pcm_nandakumar", {}, 12.5e-6, float(pcm_prog_sigma_S(12.5e-6, 25e-6))),
+        ("rram_milo", {}, 100e-6, float(rram_prog_sigma_S(100e-6))),
+    ],
+)
+def test_programming_noise_statistics(card, changes, target, sigma):
+    dev = replace(load_device(card), **changes)
+    arr = DeviceArray(dev, (N,), rng=0)
+    arr.program(np.full(N, target), ProgramMethod.DIRECT, rng=1)
+    err = arr.conductance_S - target
+    assert np.std(err, ddof=1) == pytest.approx(sigma, rel=std_tolerance(N))
+    assert abs(np.mean(err)) < 5 * sigma / np.sqrt(N)
+
+
+def test_published_noise_formulas():
+    # Nandakumar at x = 1 with g_max = 25 uS: 0.26348 + 1.9650 - 1.1731 uS
+    assert pcm_prog_sigma_S(25e-6, 25e-6) == pytest.approx((0.26348 + 1.9650 - 1.1731) * 1e-6)
+    assert rram_prog_sigma_S(50e-6) == pytest.approx((4.782321 - 0.009107 * 50) * 1e-6)
+    assert rram_prog_sigma_S(600e-6) == 0.0
+    mean, std = pcm_drift_nu_stats(np.array([1.0, 1e-3]))
+    np.testing.assert_allclose(mean, [0.049, 0.1])
+    np.testing.assert_allclose(std, [0.008, np.clip(-0.0125 * np.log(1e-3) - 0.0059, 0.008, 0.045)])
+
+
+def test_pcm_drift_follows_power_law():
+    dev = load_device("pcm_nandakumar")
+    arr = DeviceArray(dev, (N,), rng=0)
+    x = 0.02
+    arr.program(np.full(N, x * dev.g_max_S), ProgramMethod.DIRECT, rng=1)
+    g0 = arr.conductance_S.copy()
+    mean, std = pcm_drift_nu_stats(arr.conductance_S / dev.g_max_S)
+    assert np.mean(arr.nu) == pytest.approx(np.mean(mean), abs=5 * np.mean(std) / np.sqrt(N))
+    t = 3600.0
+    np.testing.assert_allclose(arr.conductance_at(t), g0 * ((t + 20) / 20) ** -arr.nu, rtol=1e-12)
+    assert np.all(arr.conductance_at(t) <= g0)
+    np.testing.assert_array_equal(arr.conductance_at(0.0), g0)
+    power = replace(load_device("ideal"), drift=Drift.POWER_LAW, drift_nu=0.05, drift_nu_sigma=0.0)
+    parr = DeviceArray(power, (3,), rng=0)
+    parr.program(np.full(3, 5e-6))
+    np.testing.assert_allclose(parr.read(t_s=20.0), 5e-6 * 2**-0.05)
+
+
+def test_device_to_device_variation_is_frozen_per_device(sige):
+    dev = replace(sige, d2d_g_sigma_frac=0.1, d2d_nl_sigma_frac=0.2)
+    arr = DeviceArray(dev, (N,), rng=0)
+    assert np.std(np.log(arr.g_hi_S), ddof=1) == pytest.approx(0.1, rel=std_tolerance(N))
+    nl = np.array([abs(curve.max_distance_above_diagonal(a / 64)) / 0.0989949 for a in arr.a_ltp[:2000]])
+    assert np.std(nl, ddof=1) == pytest.approx(0.2 * 0.5, rel=std_tolerance(2000))
+    saved = {k: v.copy() for k, v in arr.state_arrays().items() if k not in ("g_S", "nu")}
+    arr.apply_pulses(np.full(N, 20), rng=1)
+    arr.program(np.full(N, 5e-6), ProgramMethod.WRITE_VERIFY, rng=2, max_iterations=3)
+    for key, value in saved.items():
+        np.testing.assert_array_equal(arr.state_arrays()[key], value)
+    other = DeviceArray(dev, (N,), rng=1)
+    assert not np.allclose(other.g_hi_S, arr.g_hi_S)
+
+
+def test_stuck_devices_stay_at_their_rails(sige):
+    dev = replace(sige, stuck_off_frac=0.05, stuck_on_frac=0.02)
+    arr = DeviceArray(dev, (N,), rng=0)
+    for frac, mask in ((0.05, arr.stuck_off), (0.02, arr.stuck_on)):
+        assert mask.mean() == pytest.approx(frac, abs=5 * np.sqrt(frac * (1 - frac) / N))
+    assert not np.any(arr.stuck_off & arr.stuck_on)
+    for method in ProgramMethod:
+        arr.program(np.full(N, 6e-6), method, rng=1, max_iterations=2)
+        np.testing.assert_array_equal(arr.conductance_S[arr.stuck_off], arr.g_lo_S[arr.stuck_off])
+        np.testing.assert_array_equal(arr.conductance_S[arr.stuck_on], arr.g_hi_S[arr.stuck_on])
+    arr.apply_pulses(np.full(N, -30), rng=2)
+    np.testing.assert_array_equal(arr.conductance_S[arr.stuck_on], arr.g_hi_S[arr.stuck_on])
+
+
+def test_direct_programming_snaps_to_levels(sige):
+    clean = replace(sige, c2c_sigma_frac=0.0)
+    arr = DeviceArray(clean, (500,), rng=0)
+    target = np.random.default_rng(1).uniform(0, 13e-6, 500)
+    arr.program(target, ProgramMethod.DIRECT)
+    levels = clean.potentiation_curve()
+    nearest = levels[np.argmin(np.abs(np.clip(target, clean.g_min_S, clean.g_max_S)[:, None] - levels), axis=1)]
+    np.testing.assert_allclose(arr.conductance_S, nearest, rtol=1e-12)
+    cont = DeviceArray(replace(clean, snap_to_levels=False), (500,), rng=0)
+    cont.program(target, ProgramMethod.DIRECT)
+    np.testing.assert_allclose(cont.conductance_S, np.clip(target, clean.g_min_S, clean.g_max_S))
+
+
+def test_open_loop_uses_the_curve(sige):
+    clean = replace(sige, c2c_sigma_frac=0.0)
+    arr = DeviceArray(clean, (65,), rng=0)
+    levels = clean.potentiation_curve()
+    result = arr.program(levels, ProgramMethod.OPEN_LOOP)
+    np.testing.assert_array_equal(result.pulses, np.arange(65))
+    np.testing.assert_allclose(arr.conductance_S, levels, rtol=1e-12)
+    assert result.converged.all()
+
+
+def test_write_verify_converges_or_reports_failure(sige):
+    n = 5000
+    arr = DeviceArray(replace(sige, read_noise_frac=0.002), (n,), rng=0)
+    target = np.random.default_rng(1).uniform(1e-6, 11e-6, n)
+    result = arr.program(target, ProgramMethod.WRITE_VERIFY, rng=2, tol_frac=0.02, max_iterations=60)
+    assert result.fraction_converged > 0.97
+    tol = 0.02 * sige.window_S
+    ok = result.converged
+    # the verify read was within tolerance; the true state is within tolerance plus read noise
+    assert np.all(np.abs(result.error_S[ok]) < tol + 6 * 0.002 * 12.5e-6)
+    assert np.all(result.pulses[ok] >= 1)
+    unreachable = DeviceArray(sige, (50,), rng=0)
+    res = unreachable.program(np.full(50, 2 * sige.g_max_S), ProgramMethod.WRITE_VERIFY, rng=1, max_pulses=100)
+    assert not res.converged.any()
+    assert np.all(res.pulses <= 100)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-200, 200), min_size=1, max_size=30), st.integers(0, 2**31))
+def test_any_pulse_sequence_stays_in_the_window(sequence, seed):
+    dev = replace(load_device("ag_asi"), c2c_sigma_frac=0.2, d2d_g_sigma_frac=0.2, d2d_nl_sigma_frac=0.3)
+    arr = DeviceArray(dev, (64,), rng=seed)
+    rng = np.random.default_rng(seed)
+    for n in sequence:
+        arr.apply_pulses(rng.integers(-abs(n), abs(n) + 1, 64), rng)
+        assert np.all(arr.conductance_S >= arr.g_lo_S) and np.all(arr.conductance_S <= arr.g_hi_S)
+
+
+def test_state_round_trip(tmp_path, sige):
+    arr = DeviceArray(replace(sige, stuck_off_frac=0.1, d2d_g_sigma_frac=0.05), (20, 30), rng=0)
+    arr.apply_pulses(np.random.default_rng(1).integers(0, 64, (20, 30)), rng=2)
+    np.savez(tmp_path / "state.npz", **arr.state_arrays())
+    with np.load(tmp_path / "state.npz", allow_pickle=False) as saved:
+        back = DeviceArray.from_state_arrays(sige, saved)
+    np.testing.assert_array_equal(back.conductance_S, arr.conductance_S)
+    pulses = np.full((20, 30), 3)
+    arr.apply_pulses(pulses, rng=7)
+    back.apply_pulses(pulses, rng=7)
+    np.testing.assert_array_equal(back.conductance_S, arr.conductance_S)
+    with pytest.raises(NeurosimError, match="missing"):
+        DeviceArray.from_state_arrays(sige, {"g_S": np.zeros(3)})
+
+
+def test_bad_input_is_rejected(sige):
+    arr = DeviceArray(sige, (4, 5), rng=0)
+    with pytest.raises(NeurosimError, match="shape"):
+        arr.apply_pulses(np.zeros((5, 4), int))
+    with pytest.raises(NeurosimError, match="integers"):
+        arr.apply_pulses(np.zeros((4, 5)))
+    with pytest.raises(NeurosimError, match="finite"):
+        arr.program(np.full((4, 5), np.nan))
+    with pytest.raises(NeurosimError, match="backend"):
+        arr.apply_pulses(np.zeros((4, 5), int), backend="cuda")
+    with pytest.raises(NeurosimError, match="non-negative"):
+        DeviceArray(sige, (-1, 3))
+    with pytest.raises(NeurosimError, match="rng"):
+        arr.read(rng="seed")
