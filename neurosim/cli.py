@@ -141,12 +141,45 @@ def _add_devices(sub) -> None:
     p.set_defaults(func=_cmd_devices_curve)
 
 
+# -- neurosim sweep ------------------------------------------------------------
+def _cmd_sweep(args) -> None:
+    from neurosim.sweep import load_points, load_spec, run_sweep
+
+    spec = load_spec(args.spec)
+    out = args.out or f"results/{spec.name}"
+    try:
+        csv_path = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        done = len(load_points(out))
+        print(f"neurosim: interrupted: {done} of {len(spec.points())} points are saved in {out}; rerun to finish", file=sys.stderr)
+        raise SystemExit(130) from None
+    print(f"wrote {csv_path} ({len(spec.points())} points)")
+    plot = csv_path.parent / f"{spec.name}.png"
+    if plot.exists():
+        print(f"wrote {plot}")
+
+
+def _add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="run an experiment grid (TOML spec) into a results folder",
+        description="Run every point of an experiment spec (grid x seeds), writing each point as it finishes; "
+        "a rerun skips finished points. Writes results.csv, sweep.json and the plot.",
+    )
+    p.add_argument("spec", help="experiment spec, e.g. experiments/sige_prog_noise.toml")
+    p.add_argument("--out", help="results folder (default results/<spec name>)")
+    p.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.set_defaults(func=_cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurosim", description="Simulate neuromorphic hardware: devices, crossbars, networks.")
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_devices(sub)
+    _add_sweep(sub)
     return parser
 
 

@@ -55,3 +55,59 @@ def save_figure(fig, path) -> None:
     """Save ``fig`` to ``path`` (PNG, PDF, ... by suffix) and close it."""
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def _group(records, x_key, series_key, metric):
+    """{series value: {x value: [metric per seed]}} in first-seen order."""
+    groups = {}
+    for r in records:
+        s = r["settings"].get(series_key) if series_key else None
+        x = r["settings"].get(x_key)
+        groups.setdefault(s, {}).setdefault(x, []).append(r["metrics"][metric])
+    return groups
+
+
+def plot_sweep(records, spec, ax=None):
+    """Mean and spread over seeds of a sweep's metric against one grid axis.
+
+    ``spec.plot`` chooses: ``x`` (grid key; default the first axis), ``series``
+    (a grid key drawn as separate lines), ``metric`` (default "accuracy"),
+    ``reference`` (a metric drawn as a dashed line, e.g. the software
+    accuracy), ``kind`` ("line" or "bar"), ``xlabel``, ``ylabel``, ``title``,
+    ``xscale``. Error bars are one standard deviation over seeds.
+    """
+    ax = _axes(ax)
+    opts = spec.plot
+    x_key = opts.get("x", next(iter(spec.grid)))
+    series_key = opts.get("series")
+    metric = opts.get("metric", "accuracy")
+    percent = "accuracy" in metric
+    scale = 100.0 if percent else 1.0
+    groups = _group(records, x_key, series_key, metric)
+    kind = opts.get("kind", "line")
+    width = 0.8 / max(1, len(groups))
+    for k, (series, by_x) in enumerate(groups.items()):
+        xs = list(by_x)
+        mean = np.array([np.mean(v) for v in by_x.values()]) * scale
+        std = np.array([np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in by_x.values()]) * scale
+        label = f"{series_key.split('.')[-1]} = {series}" if series_key else None
+        if kind == "bar":
+            pos = np.arange(len(xs)) + (k - (len(groups) - 1) / 2) * width
+            ax.bar(pos, mean, width, yerr=std, capsize=3, label=label)
+            ax.set_xticks(np.arange(len(xs)), [str(x) for x in xs], rotation=30, ha="right")
+        else:
+            ax.errorbar(xs, mean, yerr=std, marker="o", ms=4, capsize=3, label=label)
+    ref = opts.get("reference")
+    if ref:
+        level = np.mean([r["metrics"][ref] for r in records]) * scale
+        ax.axhline(level, color="k", ls="--", lw=1, label=f"{ref.replace('_', ' ')} ({level:.2f}{' %' if percent else ''})")
+    if opts.get("xscale"):
+        ax.set_xscale(opts["xscale"])
+    ax.set_xlabel(opts.get("xlabel", x_key))
+    ax.set_ylabel(opts.get("ylabel", f"{metric.replace('_', ' ')}{' (%)' if percent else ''}"))
+    n_seeds = spec.seeds
+    ax.set_title(opts.get("title", spec.name) + f"\nmean ± 1 s.d. over {n_seeds} seed{'s' if n_seeds > 1 else ''}", fontsize=10)
+    ax.grid(alpha=0.3)
+    if series_key or ref:
+        ax.legend(fontsize=8, frameon=False)
+    return ax

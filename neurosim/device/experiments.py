@@ -1,0 +1,53 @@
+"""Device-level simulation runs that sweeps can call (see :mod:`neurosim.sweep`)."""
+
+import numpy as np
+
+from neurosim.device.array import DeviceArray, ProgramMethod
+from neurosim.errors import NeurosimError
+
+_PLAIN = {"device", "method", "n_devices", "tol_frac", "max_iterations"}
+
+
+def _parse(settings: dict):
+    from neurosim.settings import device_with_overrides, split_settings
+
+    plain, groups = split_settings(settings, _PLAIN, ["device"])
+    if "device" not in plain:
+        raise NeurosimError("setting 'device' (a card name or path) is required")
+    try:
+        method = ProgramMethod(plain.get("method", "write_verify"))
+    except ValueError:
+        raise NeurosimError(f"method = {plain['method']!r} must be one of {[m.value for m in ProgramMethod]}") from None
+    n = plain.get("n_devices", 10_000)
+    if not isinstance(n, int) or n < 1:
+        raise NeurosimError(f"n_devices = {n!r} must be a whole number >= 1")
+    return device_with_overrides(plain["device"], groups["device"]), method, n, plain
+
+
+def program_error_point(settings: dict, rng: np.random.Generator) -> dict:
+    """Program ``n_devices`` devices to targets spread uniformly over the window.
+
+    Settings: ``device`` (card), ``device.*`` overrides, ``method`` (direct,
+    open_loop, write_verify), ``n_devices``, ``tol_frac``, ``max_iterations``.
+    Returns the rms programming error as a fraction of the window, the
+    fraction of devices within tolerance and the mean pulses per device.
+    """
+    device, method, n, plain = _parse(settings)
+    arr = DeviceArray(device, (n,), rng)
+    target = rng.uniform(device.g_min_S, device.g_max_S, n)
+    result = arr.program(
+        target, method, rng, tol_frac=plain.get("tol_frac", 0.02), max_iterations=plain.get("max_iterations", 30)
+    )
+    return {
+        "rms_error_frac": float(np.sqrt(np.mean(result.error_S**2)) / device.window_S),
+        "fraction_converged": result.fraction_converged,
+        "mean_pulses": float(result.pulses.mean()),
+    }
+
+
+def check_settings(settings: dict) -> None:
+    """Raise :class:`NeurosimError` if ``settings`` cannot be run (used to vet a spec before it starts)."""
+    _parse(settings)
+
+
+program_error_point.check_settings = check_settings

@@ -1,0 +1,371 @@
+"""Experiment grids: specs, per-point seeds, executors, atomic results, resume.
+
+A sweep spec (TOML) names a *task* (a function ``task(settings, rng) -> dict``
+of metrics), the fixed ``[base]`` settings, the ``[grid]`` axes whose product
+is swept, and the number of seeds. Every (configuration, seed) pair is one
+point. Point ``i`` draws its random numbers from
+``np.random.SeedSequence(seed).spawn(n)[i]``: indexed by the point, never by the
+worker, so one worker and a hundred give identical results.
+
+Each finished point is written atomically to ``OUT/points/NNNNNN.json``; a
+rerun skips the points already there (and refuses to mix results of a changed
+spec), so an interrupted sweep loses nothing. When all points are done the
+sweep writes ``results.csv`` (one tidy row per point), ``sweep.json`` (the
+resolved spec, versions, seed, git revision) and the plot.
+"""
+
+import concurrent.futures as cf
+import csv
+import hashlib
+import importlib
+import itertools
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.errors import NeurosimError
+
+log = logging.getLogger(__name__)
+
+#: Tasks known by short name; any other task is given as "module:function".
+TASKS = {
+    "evaluate": "neurosim.convert.evaluate:evaluate_point",
+    "program_error": "neurosim.device.experiments:program_error_point",
+}
+
+_SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}
+_PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale"}
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated experiment grid."""
+
+    name: str
+    task: str
+    base: dict
+    grid: dict
+    seeds: int = 5
+    seed: int = 0
+    description: str = ""
+    plot: dict = field(default_factory=dict)
+
+    def configurations(self) -> list[dict]:
+        """Every combination of the grid axes (base settings included), in a fixed order."""
+        keys = list(self.grid)
+        return [{**self.base, **dict(zip(keys, values))} for values in itertools.product(*self.grid.values())]
+
+    def points(self) -> list[tuple[int, int, dict]]:
+        """(point index, seed index, settings) for every configuration x seed."""
+        out = []
+        for c, settings in enumerate(self.configurations()):
+            for s in range(self.seeds):
+                out.append((c * self.seeds + s, s, settings))
+        return out
+
+    def digest(self) -> str:
+        """Fingerprint of everything that decides the results (not the plot or text)."""
+        key = json.dumps([self.task, self.base, self.grid, self.seeds, self.seed], sort_keys=True, default=str)
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "task": self.task,
+            "seed": self.seed,
+            "seeds": self.seeds,
+            "base": self.base,
+            "grid": self.grid,
+            "plot": self.plot,
+        }
+
+
+def resolve_task(name: str):
+    """The task function for a short name from :data:`TASKS` or a "module:function" path."""
+    target = TASKS.get(name, name)
+    if ":" not in target:
+        raise NeurosimError(f"unknown task '{name}'; known tasks: {', '.join(sorted(TASKS))} (or 'module:function')")
+    module, func = target.split(":", 1)
+    try:
+        return getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as exc:
+        raise NeurosimError(f"task '{name}' cannot be loaded: {exc}") from None
+
+
+def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
+    """Validate a spec mapping (as read from TOML) into a :class:`SweepSpec`."""
+
+    def bad(message):
+        raise NeurosimError(f"{source}: {message}")
+
+    unknown = sorted(set(data) - _SPEC_KEYS)
+    if unknown:
+        bad(f"unknown key(s) {unknown}; allowed: {sorted(_SPEC_KEYS)}")
+    if "task" not in data:
+        bad(f"missing key 'task' (one of {sorted(TASKS)} or 'module:function')")
+    grid = data.get("grid", {})
+    if not isinstance(grid, dict) or not grid:
+        bad("the [grid] table is empty: give at least one axis, e.g. \"device.read_noise_frac\" = [0, 0.01]")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            bad(f"grid axis '{key}' must be a non-empty list of values, got {values!r}")
+    base = data.get("base", {})
+    if not isinstance(base, dict):
+        bad("[base] must be a table of settings")
+    overlap = sorted(set(base) & set(grid))
+    if overlap:
+        bad(f"setting(s) {overlap} appear in both [base] and [grid]")
+    seeds = data.get("seeds", 5)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        bad(f"seeds = {seeds!r} must be a whole number >= 1")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        bad(f"seed = {seed!r} must be a whole number >= 0")
+    plot = data.get("plot", {})
+    unknown_plot = sorted(set(plot) - _PLOT_KEYS)
+    if unknown_plot:
+        bad(f"unknown [plot] key(s) {unknown_plot}; allowed: {sorted(_PLOT_KEYS)}")
+    spec = SweepSpec(
+        name=str(data.get("name", Path(source).stem)),
+        task=str(data["task"]),
+        base=base,
+        grid=grid,
+        seeds=seeds,
+        seed=seed,
+        description=str(data.get("description", "")),
+        plot=plot,
+    )
+    task = resolve_task(spec.task)
+    check = getattr(task, "check_settings", None)
+    if check is not None:
+        for settings in spec.configurations():
+            try:
+                check(settings)
+            except NeurosimError as exc:
+                bad(str(exc))
+    return spec
+
+
+def load_spec(path) -> SweepSpec:
+    """Read and validate a sweep spec from a TOML file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise NeurosimError(f"{path}: no such sweep spec") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NeurosimError(f"{path}: not valid TOML ({exc})") from None
+    return parse_spec(data, str(path))
+
+
+# -- running points ------------------------------------------------------------
+def point_seed(spec: SweepSpec, index: int, n_points: int) -> np.random.SeedSequence:
+    """The seed sequence of point ``index``: child ``index`` of ``SeedSequence(spec.seed)``."""
+    return np.random.SeedSequence(spec.seed).spawn(n_points)[index]
+
+
+def run_point(task_name: str, settings: dict, seed_seq: np.random.SeedSequence) -> dict:
+    """Run one point (in whatever process) and return its metrics plus its run time (s)."""
+    task = resolve_task(task_name)
+    start = time.perf_counter()
+    metrics = task(dict(settings), np.random.default_rng(seed_seq))
+    metrics = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in metrics.items()}
+    metrics["time_s"] = time.perf_counter() - start
+    return metrics
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def _single_thread_env():
+    """Cap BLAS and Numba threads in worker processes: sweeps parallelise over points."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    return saved
+
+
+def _restore_env(saved):
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+class _Progress:
+    """A tqdm bar when stderr is a terminal, log lines otherwise."""
+
+    def __init__(self, total, done, desc):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=done, desc=desc, unit="point", disable=not sys.stderr.isatty())
+
+    def update(self, index, metrics):
+        self.bar.update(1)
+        log.info("point %d done in %.1f s", index, metrics.get("time_s", float("nan")))
+
+    def close(self):
+        self.bar.close()
+
+
+def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler: str | None = None) -> Path:
+    """Run every unfinished point of ``spec`` into ``out_dir`` and write the tables and plot.
+
+    ``workers``: local processes (default: all cores; 1 runs in this process).
+    ``scheduler``: a Dask scheduler address (``tcp://host:port``) to run on a
+    cluster instead. Returns the path of ``results.csv``.
+    """
+    out = Path(out_dir)
+    points_dir = out / "points"
+    points_dir.mkdir(parents=True, exist_ok=True)
+    stamp = out / "spec.json"
+    if stamp.exists():
+        previous = json.loads(stamp.read_text())
+        if previous.get("digest") != spec.digest():
+            raise NeurosimError(
+                f"{out} holds results of a different spec ({previous.get('name')}); use a new --out folder"
+            )
+    else:
+        _write_json_atomic(stamp, {"name": spec.name, "digest": spec.digest(), "spec": spec.to_dict()})
+    points = spec.points()
+    n = len(points)
+    todo = [p for p in points if not (points_dir / f"{p[0]:06d}.json").exists()]
+    log.info("%s: %d points, %d to run", spec.name, n, len(todo))
+    progress = _Progress(n, n - len(todo), spec.name)
+
+    def record(index, seed_index, settings, metrics):
+        _write_json_atomic(points_dir / f"{index:06d}.json", {"point": index, "seed_index": seed_index, "settings": settings, "metrics": metrics})
+        progress.update(index, metrics)
+
+    try:
+        if scheduler:
+            _run_dask(spec, todo, n, scheduler, record)
+        elif (workers or os.cpu_count() or 1) <= 1 or len(todo) <= 1:
+            for index, seed_index, settings in todo:
+                record(index, seed_index, settings, run_point(spec.task, settings, point_seed(spec, index, n)))
+        else:
+            _run_local(spec, todo, n, workers or os.cpu_count(), record)
+    finally:
+        progress.close()
+    return write_results(spec, out)
+
+
+def _run_local(spec, todo, n, workers, record):
+    import multiprocessing
+
+    saved = _single_thread_env()
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(run_point, spec.task, settings, point_seed(spec, index, n)): (index, seed_index, settings)
+                for index, seed_index, settings in todo
+            }
+            try:
+                for fut in cf.as_completed(futures):
+                    record(*futures[fut], fut.result())
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    finally:
+        _restore_env(saved)
+
+
+def _run_dask(spec, todo, n, scheduler, record):
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise NeurosimError("--scheduler needs Dask: pip install 'neurosim[cluster]'") from None
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise NeurosimError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        futures = {}
+        for index, seed_index, settings in todo:
+            fut = client.submit(run_point, spec.task, settings, point_seed(spec, index, n), pure=False, key=f"{spec.name}-{spec.digest()}-{index}")
+            futures[fut] = (index, seed_index, settings)
+        for fut in as_completed(futures):
+            record(*futures[fut], fut.result())
+    finally:
+        client.close()
+
+
+# -- results -----------------------------------------------------------------
+def _git_revision() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("neurosim", "numpy", "scipy", "numba", "brian2", "matplotlib"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def load_points(out_dir) -> list[dict]:
+    """Every finished point record under ``out_dir/points``, in point order."""
+    return [json.loads(p.read_text()) for p in sorted(Path(out_dir, "points").glob("*.json"))]
+
+
+def write_results(spec: SweepSpec, out_dir) -> Path:
+    """Write ``results.csv``, ``sweep.json`` and (when the spec has one) the plot, from finished points."""
+    out = Path(out_dir)
+    records = load_points(out)
+    missing = len(spec.points()) - len(records)
+    if missing:
+        raise NeurosimError(f"{missing} point(s) of {spec.name} are not finished; rerun the sweep to complete it")
+    axes = list(spec.grid)
+    # run times stay in the point files: the table depends only on the spec, not on the machine
+    metric_keys = sorted({k for r in records for k in r["metrics"]} - {"time_s"})
+    csv_path = out / "results.csv"
+    tmp = csv_path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["point", *axes, "seed_index", *metric_keys])
+        for r in records:
+            writer.writerow([r["point"], *(r["settings"][a] for a in axes), r["seed_index"], *(r["metrics"].get(k) for k in metric_keys)])
+    os.replace(tmp, csv_path)
+    sidecar = {
+        "spec": spec.to_dict(),
+        "resolved_settings": spec.configurations(),
+        "seed": spec.seed,
+        "point_seeds": "np.random.SeedSequence(seed).spawn(n_points)[point]",
+        "n_points": len(records),
+        "compute_time_s": sum(r["metrics"].get("time_s", 0.0) for r in records),
+        "versions": _versions(),
+        "git_revision": _git_revision(),
+        "platform": platform.platform(),
+    }
+    _write_json_atomic(out / "sweep.json", sidecar)
+    if spec.plot:
+        from neurosim.plots import plot_sweep, save_figure
+
+        ax = plot_sweep(records, spec)
+        save_figure(ax.figure, out / f"{spec.name}.png")
+    return csv_path
