@@ -1,0 +1,173 @@
+"""The trained MLPs shipped in ``models/``, and the function that retrains them.
+
+``mlp784``: 784-100-10, ReLU hidden units, softmax + cross-entropy, on MNIST
+scaled to [0, 1]. ``mlp400_binary``: NeuroSim's 400-100-10 benchmark network
+(design.md section 4): sigmoid units, sigmoid + squared-error output, inputs
+the central 20x20 pixels binarised at 0.5, weights and biases clipped to
+[-1, 1] so that they map onto a conductance window. Both train on the 60000
+MNIST training images and report accuracy on the 10000 test images.
+"""
+
+import hashlib
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy
+
+import neurosim
+from neurosim.data.idx import encode_idx
+from neurosim.data.mnist import load_mnist
+from neurosim.data.preprocess import Preprocessing, preprocess
+from neurosim.networks.mlp import Activation, Output, train_mlp
+from neurosim.networks.modelio import MLPModel, save_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """How one shipped model is built: its architecture and :func:`train_mlp` keywords."""
+
+    name: str
+    description: str
+    sizes: tuple
+    activation: Activation
+    output: Output
+    preprocessing: Preprocessing
+    training: dict
+
+
+REFERENCE_SPECS = (
+    ReferenceSpec(
+        name="mlp784",
+        description="784-100-10 ReLU MLP on MNIST pixels scaled to [0, 1]",
+        sizes=(784, 100, 10),
+        activation=Activation.RELU,
+        output=Output.SOFTMAX_CROSS_ENTROPY,
+        preprocessing=Preprocessing.NONE,
+        training={
+            "optimizer": "sgd",
+            "lr": 0.1,
+            "momentum": 0.9,
+            "lr_decay": 0.9,
+            "epochs": 20,
+            "batch_size": 64,
+        },
+    ),
+    ReferenceSpec(
+        name="mlp400_binary",
+        description=(
+            "NeuroSim's 400-100-10 sigmoid MLP on the central 20x20 MNIST pixels binarised at 0.5, "
+            "sigmoid + squared-error output, weights and biases clipped to [-1, 1]"
+        ),
+        sizes=(400, 100, 10),
+        activation=Activation.SIGMOID,
+        output=Output.SIGMOID_SQUARED_ERROR,
+        preprocessing=Preprocessing.CROP20_BINARIZE,
+        training={
+            "optimizer": "sgd",
+            "lr": 0.5,
+            "momentum": 0.5,
+            "lr_decay": 0.93,
+            "epochs": 30,
+            "batch_size": 16,
+            "weight_clip": 1.0,
+        },
+    ),
+)
+
+
+def versions() -> dict:
+    """Return the versions of Python and the packages that shape a trained model."""
+    return {
+        "neurosim": neurosim.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def train_reference_model(
+    spec: ReferenceSpec, train, test, rng, *, provenance: dict, progress=None
+) -> MLPModel:
+    """Train ``spec`` on ``train = (images, labels)``, score it on ``test``, return the model.
+
+    Images are uint8 ``(n, 28, 28)``; ``rng`` seeds initialisation and
+    shuffling; ``provenance`` (seed, retrain command, ...) is stored in the
+    model's ``info`` next to the hyper-parameters, accuracies and versions.
+    """
+    (train_images, train_labels), (test_images, test_labels) = train, test
+    x_train = preprocess(train_images, spec.preprocessing)
+    x_test = preprocess(test_images, spec.preprocessing)
+    start = time.perf_counter()
+    params = train_mlp(
+        x_train,
+        train_labels,
+        spec.sizes,
+        activation=spec.activation,
+        output=spec.output,
+        rng=rng,
+        progress=progress,
+        **spec.training,
+    )
+    train_time_s = time.perf_counter() - start
+    model = MLPModel(params, spec.activation, spec.output, spec.preprocessing)
+    scores = {"train": model.accuracy(x_train, train_labels), "test": model.accuracy(x_test, test_labels)}
+    logger.info(
+        "%s: train accuracy %.4f, test accuracy %.4f, %.1f s",
+        spec.name,
+        scores["train"],
+        scores["test"],
+        train_time_s,
+    )
+    info = {
+        "description": spec.description,
+        "dataset": {
+            "name": "MNIST",
+            "train_images": len(train_labels),
+            "test_images": len(test_labels),
+            "train_images_md5": hashlib.md5(encode_idx(train_images), usedforsecurity=False).hexdigest(),
+        },
+        "training": dict(spec.training),
+        **provenance,
+        "accuracy": scores,
+        "train_time_s": round(train_time_s, 1),
+        "versions": versions(),
+    }
+    return MLPModel(params, spec.activation, spec.output, spec.preprocessing, info)
+
+
+def retrain_reference_models(out_dir, seed=0, *, data_path=None, progress=None) -> list[Path]:
+    """Train every model of :data:`REFERENCE_SPECS` on MNIST and save it in ``out_dir``.
+
+    Model ``i`` draws its random numbers from ``SeedSequence(seed).spawn(n)[i]``.
+    MNIST is found as by :func:`~neurosim.data.load_mnist` (``data_path`` is its
+    ``path``; the training split may be downloaded). Returns the sidecar paths.
+    The equivalent command is ``neurosim train-reference --out OUT_DIR --seed SEED``.
+    """
+    out_dir = Path(out_dir)
+    train = load_mnist("train", path=data_path)
+    test = load_mnist("test", path=data_path)
+    streams = np.random.SeedSequence(seed).spawn(len(REFERENCE_SPECS))
+    written = []
+    for index, (spec, stream) in enumerate(zip(REFERENCE_SPECS, streams)):
+        provenance = {
+            "seed": seed,
+            "rng_stream": f"numpy SeedSequence({seed}).spawn({len(REFERENCE_SPECS)})[{index}]",
+            "retrain": {
+                "command": f"neurosim train-reference --out {out_dir} --seed {seed}",
+                "python": (
+                    "from neurosim.networks.reference_models import retrain_reference_models; "
+                    f"retrain_reference_models({str(out_dir)!r}, seed={seed})"
+                ),
+            },
+        }
+        model = train_reference_model(
+            spec, train, test, np.random.default_rng(stream), provenance=provenance, progress=progress
+        )
+        written.append(save_model(model, out_dir / spec.name))
+    return written
