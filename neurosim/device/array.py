@@ -78,9 +78,11 @@ class DeviceArray:
         nl_scale = device.d2d_nl_sigma_frac
 
         def curve_constant(nl, levels):
+            if nl_scale == 0:
+                return np.full(shape, curve.nl_to_a(nl) * levels)
             nl_dev = nl * (1 + nl_scale * rng.standard_normal(shape))
             nl_dev = np.clip(np.abs(nl_dev), 0, 0.999 * curve.NL_LIMIT)
-            return np.broadcast_to(curve.nl_to_a(nl_dev) * levels, shape).astype(float)
+            return curve.nl_to_a(nl_dev) * levels
 
         self.a_ltp = curve_constant(device.nl_ltp, device.levels_ltp)
         self.a_ltd = curve_constant(device.nl_ltd, device.levels_ltd)
