@@ -1,0 +1,231 @@
+"""Crossbar speed benchmarks, printed as ratios measured in this process.
+
+Run: ``python benchmarks/bench_crossbar.py [--quick]``
+
+1. MLP inference: a 784-100-10 MLP over 10,000 inputs on ``sige_epiram``
+   arrays (128 x 128 tiles, differential pairs, open-loop programming with
+   cycle-to-cycle programming noise, read noise 2 % drawn fresh on every read,
+   8-bit DAC and ADC) against the same network in plain float32 NumPy.
+   Random weights and inputs in [0, 1]. Target: at most 3x.
+2. Wire resistance: a 256 x 256 tile read through its transfer matrix,
+   per input vector over a batch of 1,000 (target: at most 1 ms), the one-off
+   solve reported apart; and the fast path's error against the exact nodal
+   solve on small arrays.
+3. Pulse updates: device updates per second on one core through the tile's
+   pulse primitive (target: at least 1e8).
+
+Compilation (or loading Numba's cache) is timed apart from the runs. Each
+timing is the median of repeated runs, baseline and crossbar interleaved.
+
+BLAS runs on one thread unless ``OPENBLAS_NUM_THREADS`` (or
+``OMP_NUM_THREADS``) is set: on small shared machines multithreaded BLAS
+calls of this size stall when another process holds a core, which makes
+ratios meaningless. Both sides of every ratio run under the same setting.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+
+if "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy is imported
+
+import numpy as np
+
+from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScale, WireConfig, kernels
+from neurosim.device import DeviceArray, ProgramMethod, load_device
+from neurosim.device.kernels import pulse_update_numba
+
+
+def timed(fn, repeats: int):
+    """Median and minimum wall time (s) of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Median and minimum time of each function, run in turn so that machine load hits all alike."""
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: (statistics.median(v), min(v)) for k, v in times.items()}
+
+
+def bench_mlp(n_images: int, repeats: int) -> None:
+    print("\n== 1. MLP 784-100-10 inference on sige_epiram arrays ==")
+    rng = np.random.default_rng(0)
+    device = replace(load_device("sige_epiram"), read_noise_frac=0.02)
+    config = CrossbarConfig(
+        rows=128,
+        cols=128,
+        mapping=Mapping.DIFFERENTIAL,
+        dac_bits=8,
+        adc_bits=8,
+        program_method=ProgramMethod.OPEN_LOOP,
+    )
+    w1 = (rng.standard_normal((100, 784)) / np.sqrt(784)).astype(np.float32)
+    w2 = (rng.standard_normal((10, 100)) / np.sqrt(100)).astype(np.float32)
+    b1 = np.zeros(100, np.float32)
+    b2 = np.zeros(10, np.float32)
+    x = rng.random((n_images, 784), dtype=np.float32)
+
+    t0 = time.perf_counter()
+    layer1 = CrossbarLayer(w1, device, config, rng=1)
+    hidden = np.maximum(x[:1000] @ w1.T + b1, 0)  # the hidden layer's DAC full scale: its largest activation
+    layer2 = CrossbarLayer(w2, device, replace(config, input_full_scale=float(hidden.max())), rng=2)
+    t_program = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    layer1.calibrate_adc(x[:8])
+    layer1.forward(x[:8], rng=3)
+    t_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    layer1.calibrate_adc(x[:1000])
+    layer2.calibrate_adc(np.maximum(layer1.forward(x[:1000], rng=3) + b1, 0))
+    t_calibrate = time.perf_counter() - t0
+    layer1.reset_clip_counts()
+    layer2.reset_clip_counts()
+
+    def numpy_mlp():
+        h = np.maximum(x @ w1.T + b1, 0)
+        return h @ w2.T + b2
+
+    def crossbar_mlp():
+        h = np.maximum(layer1.forward(x, rng) + b1, 0)
+        return layer2.forward(h, rng) + b2
+
+    result = interleaved({"numpy": numpy_mlp, "crossbar": crossbar_mlp}, repeats)
+    (t_np, t_np_min), (t_xb, t_xb_min) = result["numpy"], result["crossbar"]
+    agree = np.mean(np.argmax(crossbar_mlp(), 1) == np.argmax(numpy_mlp(), 1))
+    print(f"programming both layers (one-off)       {t_program:8.3f} s")
+    print(f"compile / cache load (one-off)          {t_compile:8.3f} s")
+    print(f"ADC calibration on 1000 inputs          {t_calibrate:8.3f} s")
+    print(f"float32 NumPy, {n_images} inputs          {t_np * 1e3:8.1f} ms (min {t_np_min * 1e3:.1f})")
+    print(f"crossbar, {n_images} inputs               {t_xb * 1e3:8.1f} ms (min {t_xb_min * 1e3:.1f})")
+    print(
+        f"RATIO crossbar / NumPy (medians)        {t_xb / t_np:8.2f}x   (target <= 3x; mins {t_xb_min / t_np_min:.2f}x)"
+    )
+    print(f"argmax agreement with the float network {agree:8.3f}")
+    print(f"layer 1 clips: {layer1.clip_counts}")
+    print(f"layer 2 clips: {layer2.clip_counts}")
+    breakdown(layer1, x, repeats)
+
+
+def breakdown(layer, x, repeats: int) -> None:
+    """Where layer 1's time goes: DAC, the two matrix products per tile, the read-out kernel."""
+    m = [tile.read_matrices(0.0, False, x.dtype) for tile, _, _ in layer._tile_items()]
+    rows = [r for _, r, _ in layer._tile_items()]
+    applied, squares = np.empty_like(x), np.empty_like(x)
+    means = [np.empty((x.shape[0], mm.signal.shape[1]), x.dtype) for mm in m]
+    variances = [np.empty((x.shape[0], mm.var.shape[1]), x.dtype) for mm in m]
+    out = np.zeros((x.shape[0], layer.out_features), x.dtype)
+    step = layer.adc_range / 127
+    parts = {
+        "DAC kernel": lambda: kernels.dac_levels_numba(x, 1.0, 255, applied, squares),
+        "signal products (x @ G)": lambda: [
+            np.matmul(applied[:, r], mm.signal, out=o) for r, mm, o in zip(rows, m, means)
+        ],
+        "variance products (x^2 @ s^2)": lambda: [
+            np.matmul(squares[:, r], mm.var, out=o) for r, mm, o in zip(rows, m, variances)
+        ],
+        "read-out kernel (draws, ADC, sum)": lambda: [
+            kernels.readout_numba(mu, v, False, 0.0, step, 127, 1.0, np.uint64(t), out, 0)
+            for t, (mu, v) in enumerate(zip(means, variances))
+        ],
+        "float32 NumPy x @ W1.T (reference)": lambda: x @ layer.effective_weights().astype(np.float32).T,
+    }
+    result = interleaved(parts, max(3, repeats // 2))
+    print("layer 1 breakdown (whole batch at once, medians):")
+    for name, (t, _) in result.items():
+        print(f"  {name:36s} {t * 1e3:7.1f} ms")
+
+
+def bench_wires(batch: int, size: int) -> None:
+    print(f"\n== 2. Wire resistance: {size} x {size} tile, batch {batch} ==")
+    rng = np.random.default_rng(4)
+    device = replace(load_device("sige_epiram"), read_noise_frac=0.02)
+    wire = WireConfig(r_wire_ohm=1.0, r_driver_ohm=100.0, r_sense_ohm=100.0, r_access_ohm=1e3)
+    config = CrossbarConfig(rows=size, cols=size, dac_bits=8, adc_bits=8, wire=wire)
+    w = rng.standard_normal((size, size)).astype(np.float32)
+    x = rng.random((batch, size), dtype=np.float32)
+    layer = CrossbarLayer(w, device, config, rng=5)
+    t0 = time.perf_counter()
+    layer.effective_weights(include_wires=True)  # solves both arrays' networks once
+    t_solve = time.perf_counter() - t0
+    layer.calibrate_adc(x[:100])
+    layer.forward(x[:4], rng)
+    t_read, t_read_min = timed(lambda: layer.forward(x, rng), 5)
+    print(f"one-off transfer-matrix solve (2 arrays) {t_solve:8.3f} s")
+    print(f"read of {batch} vectors                    {t_read * 1e3:8.2f} ms (min {t_read_min * 1e3:.2f})")
+    print(f"PER VECTOR, amortised                   {t_read / batch * 1e3:8.4f} ms   (target <= 1 ms)")
+    print(f"per vector including the solve          {(t_read + t_solve) / batch * 1e3:8.4f} ms")
+
+    print("fast path vs exact nodal solve (noise-free, ideal converters), max |error| / max |output|:")
+    quiet = replace(device, read_noise_frac=0.0)
+    for n in (8, 32, 64):
+        small = CrossbarLayer(rng.standard_normal((n, n)), quiet, CrossbarConfig(rows=n, cols=n, wire=wire), rng=6)
+        v = rng.random((16, n))
+        fast, exact = small.forward(v), small.forward(v, nodal=True)
+        d = rng.standard_normal((16, n))
+        fast_b, exact_b = small.backward(d), small.backward(d, nodal=True)
+        ideal = v @ small.effective_weights().T
+        print(
+            f"  {n:3d} x {n:<3d} forward {np.abs(fast - exact).max() / np.abs(exact).max():.1e}"
+            f"  transposed {np.abs(fast_b - exact_b).max() / np.abs(exact_b).max():.1e}"
+            f"  (IR drop itself: {np.abs(exact - ideal).max() / np.abs(ideal).max():.1e})"
+        )
+
+
+def bench_pulses(repeats: int) -> None:
+    print("\n== 3. Pulse updates on one core (sige_epiram, 128 x 128 tile, c2c noise) ==")
+    rng = np.random.default_rng(7)
+    device = load_device("sige_epiram")
+    config = CrossbarConfig(weight_scale=WeightScale.FIXED)
+    layer = CrossbarLayer(np.zeros((128, 128)), device, config, rng=8)
+    tile = layer.tiles[0][0]
+    dense = rng.integers(1, 4, size=(128, 128)) * rng.choice([-1, 1], size=(128, 128))
+    sparse = dense * (rng.random((128, 128)) < 0.1)
+    tile.apply_pulses(dense, dense, rng)
+    for label, pulses in (("every device pulsed", dense), ("10% of devices pulsed", sparse)):
+        t, _ = timed(lambda p=pulses: tile.apply_pulses(p, p, rng), repeats)
+        rate = 2 * pulses.size / t
+        print(f"tile.apply_pulses, {label:22s} {rate:10.3e} device updates/s   (target >= 1e8)")
+    arr = DeviceArray(device, (128, 128), rng=9)
+    n = dense.ravel().astype(np.int64)
+    z = rng.standard_normal(n.size)
+    g = arr.conductance_S.copy().ravel()
+    params = arr._kernel_params  # the device layer's flattened per-device arguments
+    pulse_update_numba(g, n, *params, z, g)
+    t, _ = timed(lambda: pulse_update_numba(g, n, *params, z, g), repeats)
+    print(f"device kernel alone (normals given)      {n.size / t:10.3e} device updates/s")
+    t, _ = timed(lambda: rng.standard_normal(n.size), repeats)
+    print(f"numpy standard_normal alone              {n.size / t:10.3e} draws/s (DeviceArray.apply_pulses's noise)")
+    draws = np.empty(n.size)
+    kernels.normals_numba(np.uint64(1), 0, draws)
+    t, _ = timed(lambda: kernels.normals_numba(np.uint64(1), 0, draws), repeats)
+    print(f"crossbar counter-based draws alone       {n.size / t:10.3e} draws/s")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller problems and fewer repeats (smoke test)")
+    args = parser.parse_args(argv)
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs")
+    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}")
+    bench_mlp(1000 if args.quick else 10_000, 3 if args.quick else 15)
+    bench_wires(100 if args.quick else 1000, 64 if args.quick else 256)
+    bench_pulses(20 if args.quick else 200)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,493 @@
+"""A weight matrix on crossbar tiles: programming, forward and transposed reads, pulse updates.
+
+:class:`CrossbarLayer` splits ``W`` (shape ``(out, in)``, torch convention)
+into tiles of ``config.rows`` inputs by ``config.weight_cols`` outputs, one
+:class:`~neurosim.crossbar.tile.Tile` each. A read of a batch goes, for every
+tile: input DAC -> analog matrix-vector product (one BLAS call, or the
+transfer matrix when wires have resistance) -> read noise and output noise
+drawn at the output -> ADC -> digital sum across tiles (the Numba read-out
+kernel). Results are in weight units: ``forward(x)`` approximates
+``x @ W.T`` and ``backward(d)`` approximates ``d @ W``.
+
+Read noise: a device's conductance noise is independent and Gaussian, so an
+output current is Gaussian with variance ``sum_i (v_i sigma_i)^2``; it is
+drawn once per conversion (``(v^2) @ (sigma^2)``, a second matrix product),
+never as a noisy copy of the matrix per input vector.
+
+Inputs are applied with the precision of ``x``: float32 inputs are read in
+float32 (fast), anything else in float64.
+
+Cost of a read: two matrix products per tile (signal and, with read noise,
+variance) plus one Gaussian draw and one conversion per tile output. The
+kernels are serial and release the GIL; parallelise over batches, layers or
+sweep points. On machines shared with other jobs, pin BLAS to one thread
+(``OPENBLAS_NUM_THREADS=1``): the per-tile products are small, and
+multithreaded BLAS stalls when another process holds a core.
+"""
+
+import logging
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.crossbar import kernels
+from neurosim.crossbar import mapping as mp
+from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping
+from neurosim.crossbar.storage import load_layer, save_layer
+from neurosim.crossbar.tile import Tile
+from neurosim.device import DeviceModel, ProgramResult, load_device
+from neurosim.errors import NeurosimError
+from neurosim.rng import as_generator
+
+logger = logging.getLogger(__name__)
+
+#: Input elements per batch chunk: bounds a read's scratch memory and keeps it in cache.
+_CHUNK_ELEMENTS = 1 << 20
+
+
+@dataclass(frozen=True)
+class ClipCounts:
+    """Cumulative converter clipping of one read direction since the last reset."""
+
+    #: Inputs whose magnitude exceeded the DAC's full scale (clipped to it).
+    dac_clipped: int = 0
+    #: Inputs applied.
+    dac_inputs: int = 0
+    #: ADC conversions whose input lay beyond the ADC range by more than half a step.
+    adc_clipped: int = 0
+    #: ADC conversions made (one per tile output per read; bit-serial reads convert once per bit).
+    adc_conversions: int = 0
+
+    @property
+    def adc_fraction(self) -> float:
+        """Fraction of ADC conversions that clipped."""
+        return self.adc_clipped / self.adc_conversions if self.adc_conversions else 0.0
+
+    @property
+    def dac_fraction(self) -> float:
+        """Fraction of inputs that clipped at the DAC."""
+        return self.dac_clipped / self.dac_inputs if self.dac_inputs else 0.0
+
+
+def _edges(size: int, step: int) -> list[tuple[int, int]]:
+    return [(s, min(s + step, size)) for s in range(0, size, step)]
+
+
+def _matrix(W, name: str = "W") -> np.ndarray:
+    a = np.asarray(W)
+    if a.dtype.kind not in "biuf":
+        raise NeurosimError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    if a.ndim != 2:
+        raise NeurosimError(f"{name} must be 2-D with shape (out, in), got shape {a.shape}")
+    if a.size == 0:
+        raise NeurosimError(f"{name} must not be empty, got shape {a.shape}")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise NeurosimError(f"{name} must be finite: found {a[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+    return a
+
+
+def _batch(x, n: int, name: str):
+    """``x`` as a (batch, n) float32/float64 array, and whether it was a single vector."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise NeurosimError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    single = a.ndim == 1
+    if single:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] != n:
+        raise NeurosimError(f"{name} must have shape (batch, {n}) or ({n},), got {np.shape(x)}")
+    a = np.ascontiguousarray(a, dtype=np.float32 if a.dtype == np.float32 else np.float64)
+    if a.size and not (np.isfinite(a.min()) and np.isfinite(a.max())):  # NaN propagates; no temporaries
+        raise NeurosimError(f"{name} must be finite (found NaN or inf)")
+    return a, single
+
+
+class CrossbarLayer:
+    """A weight matrix ``W`` (out, in) programmed onto crossbar tiles of ``device``.
+
+    ``device`` is a :class:`~neurosim.device.DeviceModel` or a card name/path.
+    ``config`` (default :class:`CrossbarConfig()`) sets the array size,
+    mapping, converters and wires; ``rng`` draws device-to-device variation,
+    faults and programming noise.
+
+    A layer keeps scratch buffers between reads: use it from one thread at a time.
+    """
+
+    def __init__(self, W, device, config: CrossbarConfig | None = None, rng=None):
+        config = CrossbarConfig() if config is None else config
+        if not isinstance(config, CrossbarConfig):
+            raise NeurosimError(f"config must be a CrossbarConfig, got {type(config).__name__}")
+        if not isinstance(device, DeviceModel):
+            device = load_device(device)
+        W = _matrix(W)
+        rng = as_generator(rng)
+        self._build(device, config, W.shape, lambda r, c, shape: Tile(device, config.mapping, shape, config.wire, rng))
+        self.program(W, rng)
+
+    def _build(self, device: DeviceModel, config: CrossbarConfig, shape, make_tile) -> None:
+        self.device = device
+        self.config = config
+        self.out_features, self.in_features = (int(s) for s in shape)
+        #: Input (row) and output (column) ranges of each tile.
+        self.row_edges = _edges(self.in_features, config.rows)
+        self.col_edges = _edges(self.out_features, config.weight_cols)
+        #: Tiles as a grid: ``tiles[r][c]`` holds inputs ``row_edges[r]`` and outputs ``col_edges[c]``.
+        self.tiles = [
+            [make_tile(r, c, (r1 - r0, c1 - c0)) for c, (c0, c1) in enumerate(self.col_edges)]
+            for r, (r0, r1) in enumerate(self.row_edges)
+        ]
+        #: Weight magnitude at the full conductance window.
+        self.weight_max = 1.0
+        #: Number of weights beyond ``weight_max`` that were clipped when programming.
+        self.clipped_weights = 0
+        #: What programming did, one :class:`~neurosim.device.ProgramResult` per device array.
+        self.program_results: list[ProgramResult] = []
+        #: Time since programming (s) at which reads see the devices (drift).
+        self.t_s = 0.0
+        #: ADC full scales (output units) of forward and transposed reads; None = not calibrated.
+        self.adc_range = config.adc_range
+        self.adc_range_backward = config.adc_range_backward
+        self._clips = {False: np.zeros(4, dtype=np.int64), True: np.zeros(4, dtype=np.int64)}
+        self._scratch = {}
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"CrossbarLayer({self.out_features}x{self.in_features} on {self.device.name}: "
+            f"{len(self.row_edges)}x{len(self.col_edges)} tiles of {c.rows}x{c.cols}, {c.mapping.value})"
+        )
+
+    def _tile_items(self):
+        for r, (r0, r1) in enumerate(self.row_edges):
+            for c, (c0, c1) in enumerate(self.col_edges):
+                yield self.tiles[r][c], slice(r0, r1), slice(c0, c1)
+
+    # -- programming and pulse updates --------------------------------------------------------
+    def program(self, W, rng=None) -> list[ProgramResult]:
+        """Write weights ``W`` (out, in) into the existing devices (their variation and faults stay).
+
+        Sets ``weight_max`` by ``config.weight_scale``, clips larger weights
+        (counted in ``clipped_weights``) and programs every device with
+        ``config.program_method``. Resets the drift clock (``t_s = 0``).
+        """
+        W = _matrix(W)
+        if W.shape != (self.out_features, self.in_features):
+            raise NeurosimError(f"W must have shape {(self.out_features, self.in_features)}, got {W.shape}")
+        rng = as_generator(rng)
+        cfg = self.config
+        w_max = mp.weight_max(W, cfg)
+        clipped = int(np.count_nonzero(np.abs(W) > w_max))
+        W = np.clip(W, -w_max, w_max)
+        results = []
+        for tile, rows, cols in self._tile_items():
+            results += tile.program(W[cols, rows].T, w_max, cfg.program_method, rng, cfg.write_verify_tol_frac)
+        self.weight_max, self.clipped_weights, self.program_results, self.t_s = w_max, clipped, results, 0.0
+        converged = np.mean([r.fraction_converged for r in results])
+        logger.info(
+            "programmed %s: w_max %.4g, %d weights clipped, %.2f%% of devices within tolerance",
+            self,
+            w_max,
+            clipped,
+            100 * converged,
+        )
+        return results
+
+    def apply_pulses(self, pulses_pos, pulses_neg=None, rng=None) -> None:
+        """Apply signed pulse counts (integer arrays of shape (out, in)) to every device at once.
+
+        ``pulses_pos`` go to the ``G+`` devices (differential) or the weight
+        devices (reference column); ``pulses_neg`` to the ``G-`` devices
+        (differential only). A positive count potentiates (raises the
+        conductance), a negative one depresses it, through the device curve
+        with cycle-to-cycle noise drawn from ``rng``; stuck devices do not move.
+        So ``+n`` on ``G+`` or ``-n`` on ``G-`` raises a weight.
+        """
+        shape = (self.out_features, self.in_features)
+        arrays = []
+        for name, p in (("pulses_pos", pulses_pos), ("pulses_neg", pulses_neg)):
+            if p is None:
+                arrays.append(None)
+                continue
+            p = np.asarray(p)
+            if p.shape != shape:
+                raise NeurosimError(f"{name} must have the weights' shape {shape}, got {p.shape}")
+            if not np.issubdtype(p.dtype, np.integer):
+                raise NeurosimError(f"{name} must be integers, got dtype {p.dtype}")
+            arrays.append(p)
+        if arrays[1] is not None and self.config.mapping is not Mapping.DIFFERENTIAL:
+            raise NeurosimError("pulses_neg applies to G- devices: only with Mapping.DIFFERENTIAL")
+        rng = as_generator(rng)
+        for tile, rows, cols in self._tile_items():
+            neg = None if arrays[1] is None else arrays[1][cols, rows].T
+            tile.apply_pulses(arrays[0][cols, rows].T, neg, rng)
+
+    def drift_to(self, t_s: float) -> None:
+        """Read the devices ``t_s`` seconds after programming from now on (drifting devices decay)."""
+        if isinstance(t_s, bool) or not isinstance(t_s, numbers.Real) or not math.isfinite(t_s) or t_s < 0:
+            raise NeurosimError(f"t_s = {t_s!r} is not allowed: a time >= 0 s")
+        self.t_s = float(t_s)
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def current_per_output_A(self) -> float:
+        """Column current (A) of one output unit in a forward read."""
+        k = mp.siemens_per_weight(self.device, self.config.mapping, self.weight_max)
+        return self.config.read_voltage_V / self.config.input_full_scale * k
+
+    def effective_weights(self, include_wires: bool = False) -> np.ndarray:
+        """Noise-free weights (out, in) that the devices represent at ``t_s``.
+
+        With ``include_wires`` the forward transfer matrices (IR drop) are used
+        instead of the conductances.
+        """
+        W = np.empty((self.out_features, self.in_features))
+        for tile, rows, cols in self._tile_items():
+            if include_wires:
+                W[cols, rows] = tile.read_matrices(self.t_s, False, np.float64).signal.T
+            else:
+                pos, neg = tile.signal_pair_S(self.t_s)
+                W[cols, rows] = ((pos - neg) / tile.k_S).T
+        return W
+
+    def conductances_S(self):
+        """``(G_pos, G_neg)``, each (out, in) in siemens at ``t_s``: the weight is ``(G_pos - G_neg) / k``.
+
+        Differential: the ``G+`` and ``G-`` device of each weight. Reference
+        column: the weight's device and the reference device of its row.
+        """
+        pos = np.empty((self.out_features, self.in_features))
+        neg = np.empty_like(pos)
+        for tile, rows, cols in self._tile_items():
+            p, n = tile.signal_pair_S(self.t_s)
+            pos[cols, rows] = p.T
+            neg[cols, rows] = np.broadcast_to(n, p.shape).T
+        return pos, neg
+
+    @property
+    def clip_counts(self) -> ClipCounts:
+        """Converter clipping of forward reads since the last :meth:`reset_clip_counts`."""
+        return ClipCounts(*(int(v) for v in self._clips[False]))
+
+    @property
+    def clip_counts_backward(self) -> ClipCounts:
+        """Converter clipping of transposed reads since the last :meth:`reset_clip_counts`."""
+        return ClipCounts(*(int(v) for v in self._clips[True]))
+
+    def reset_clip_counts(self) -> None:
+        """Set both directions' clip counts to zero."""
+        for counts in self._clips.values():
+            counts[:] = 0
+
+    # -- reads ---------------------------------------------------------------------------------
+    def forward(self, x, rng=None, *, nodal: bool = False) -> np.ndarray:
+        """Forward read of a batch ``x`` (batch, in) or one vector (in,): approximately ``x @ W.T``.
+
+        Inputs in input units (``config.input_full_scale`` = full read
+        voltage); outputs in output units (weights x inputs). Read and output
+        noise are drawn fresh from ``rng``. ``nodal=True`` computes the
+        noise-free currents by an exact nodal solve per vector instead of the
+        transfer matrix (validation; needs ``config.wire``).
+        """
+        x, single = _batch(x, self.in_features, "x")
+        out = self._read(x, as_generator(rng), transposed=False, nodal=nodal)
+        return out[0] if single else out
+
+    def backward(self, d, rng=None, *, nodal: bool = False) -> np.ndarray:
+        """Transposed read of ``d`` (batch, out) or (out,): approximately ``d @ W`` (for backpropagation).
+
+        Inputs drive the columns and the rows are sensed. Each vector is scaled
+        to ``max |d| = 1`` before the DAC (signed voltages) and its outputs are
+        scaled back digitally, so deltas of any size use the DAC's full range;
+        the ADC range ``adc_range_backward`` refers to such normalised reads.
+        """
+        d, single = _batch(d, self.out_features, "d")
+        out = self._read(d, as_generator(rng), transposed=True, nodal=nodal)
+        return out[0] if single else out
+
+    def calibrate_adc(self, x_sample=None, d_sample=None, percentile: float = 100.0) -> dict:
+        """Set the ADC range from sample inputs: the ``percentile`` of ``|output|`` over all conversions.
+
+        ``x_sample`` (batch, in) calibrates forward reads, ``d_sample``
+        (batch, out) transposed reads. Conversions are noise-free and made as
+        the read would make them (DAC, tiles, bit planes). With
+        ``percentile = 100`` the sample never clips; lower values trade
+        clipping of rare large outputs for a finer step. Returns the ranges set.
+        """
+        if isinstance(percentile, bool) or not isinstance(percentile, numbers.Real) or not 0 < percentile <= 100:
+            raise NeurosimError(f"percentile = {percentile!r} is not allowed: a percentile in (0, 100]")
+        if x_sample is None and d_sample is None:
+            raise NeurosimError("calibrate_adc needs x_sample (forward reads) and/or d_sample (transposed reads)")
+        ranges = {}
+        for sample, transposed, name in ((x_sample, False, "forward"), (d_sample, True, "backward")):
+            if sample is None:
+                continue
+            n = self.out_features if transposed else self.in_features
+            a, _ = _batch(sample, n, "d_sample" if transposed else "x_sample")
+            if a.shape[0] == 0:
+                raise NeurosimError(f"the {name} calibration sample is empty")
+            peaks = np.concatenate([np.abs(y).ravel() for y in self._conversions(a, transposed)])
+            peak = float(np.percentile(peaks, percentile))
+            if not peak > 0:
+                raise NeurosimError(f"the {name} calibration sample gives all-zero outputs: no ADC range to set")
+            ranges[name] = peak
+        self.adc_range = ranges.get("forward", self.adc_range)
+        self.adc_range_backward = ranges.get("backward", self.adc_range_backward)
+        logger.info("ADC ranges calibrated: %s", ranges)
+        return ranges
+
+    # -- read internals ------------------------------------------------------------------------
+    def _adc(self, transposed: bool):
+        bits = self.config.adc_bits
+        if bits is None:
+            return 0.0, 0
+        full = self.adc_range_backward if transposed else self.adc_range
+        if full is None:
+            what = "adc_range_backward" if transposed else "adc_range"
+            sample = "d_sample=" if transposed else "x_sample"
+            raise NeurosimError(
+                f"the ADC range is not set: give CrossbarConfig({what}=...) or call calibrate_adc({sample}...)"
+            )
+        max_code = 2 ** (bits - 1) - 1
+        return full / max_code, max_code
+
+    def _inputs(self, x, full_scale: float, buffers, counts=None):
+        """Yield ``(applied inputs, their squares, digital gain)`` per read of the DAC mode."""
+        cfg = self.config
+        levels = 0 if cfg.dac_bits is None else 2**cfg.dac_bits - 1
+        applied, squares = buffers[0][: x.shape[0]], buffers[1][: x.shape[0]]
+        clipped = kernels.dac_levels_numba(x, full_scale, levels, applied, squares)
+        if counts is not None:
+            counts[0] += clipped
+            counts[1] += x.size
+        if cfg.dac_mode is DacMode.LEVELS:
+            yield applied, squares, 1.0
+            return
+        codes = np.rint(np.abs(applied) * (levels / full_scale)).astype(np.int64)
+        sign = np.sign(applied).astype(x.dtype) * x.dtype.type(full_scale)
+        for bit in range(cfg.dac_bits):
+            plane = ((codes >> bit) & 1).astype(x.dtype) * sign
+            yield plane, plane * plane, 2.0**bit / levels
+
+    def _tile_reads(self, inputs, squares, transposed: bool, nodal: bool, buffers):
+        """Yield ``(mean, var, has_common, first output index)`` of every tile for one read.
+
+        ``mean`` and ``var`` live in ``buffers`` and are overwritten by the next tile.
+        """
+        n = inputs.shape[0]
+
+        def scratch(flat, cols):  # a C-contiguous (n, cols) view of a flat buffer
+            return flat[: n * cols].reshape(n, cols)
+
+        empty = scratch(buffers[3], 0)
+        for tile, rows, cols in self._tile_items():
+            m = tile.read_matrices(self.t_s, transposed, inputs.dtype)
+            n_out = m.signal.shape[0] if transposed else m.signal.shape[1]
+            mean = scratch(buffers[2], n_out)
+            if not transposed:
+                v, v2 = inputs[:, rows], squares[:, rows]
+                if nodal:
+                    mean[...] = tile.nodal_output(v, self.t_s, False)
+                else:
+                    np.matmul(v, m.signal, out=mean)
+                var = empty
+                if m.var is not None:
+                    var = scratch(buffers[3], m.var.shape[1])
+                    np.matmul(v2, m.var, out=var)
+                yield mean, var, m.has_reference and m.var is not None, cols.start
+            else:
+                v, v2 = inputs[:, cols], squares[:, cols]
+                if nodal:
+                    mean[...] = tile.nodal_output(v, self.t_s, True)
+                else:
+                    np.matmul(v, m.signal.T, out=mean)
+                var = empty
+                if m.var is not None:
+                    var = scratch(buffers[3], n_out)
+                    if m.has_reference:  # the reference device of row i is read at minus the sum of the inputs
+                        np.matmul(v2, m.var[:, :-1].T, out=var)
+                        var += np.square(v.sum(axis=1))[:, None] * m.var[:, -1]
+                    else:
+                        np.matmul(v2, m.var.T, out=var)
+                yield mean, var, False, rows.start
+
+    def _buffers(self, x, transposed: bool):
+        """Scratch arrays of one batch chunk: applied inputs, their squares, a tile's mean and variance.
+
+        Kept between reads (fresh large allocations cost a page fault per 4 KiB).
+        """
+        n_in = x.shape[1]
+        n_out = self.config.rows if transposed else self.config.cols
+        chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // n_in))
+        key = (x.dtype, n_in, transposed)
+        buffers = self._scratch.get(key)
+        if buffers is None or buffers[0].shape[0] < chunk:
+            buffers = (
+                np.empty((chunk, n_in), x.dtype),
+                np.empty((chunk, n_in), x.dtype),
+                np.empty(chunk * n_out, x.dtype),
+                np.empty(chunk * (n_out + 1), x.dtype),
+            )
+            self._scratch[key] = buffers
+        return buffers
+
+    def _normalised(self, x, transposed: bool):
+        """Inputs as the DAC sees them, the per-vector scale to undo, and the DAC's full scale.
+
+        Transposed reads scale each vector to ``max |d| = 1`` (full scale 1);
+        forward reads apply ``x`` as it is (scale None).
+        """
+        if not transposed:
+            return x, None, self.config.input_full_scale
+        scale = np.max(np.abs(x), axis=1, initial=0.0)
+        scale[scale == 0] = 1.0
+        return (x / scale[:, None]).astype(x.dtype), scale, 1.0
+
+    def _read(self, x, rng, transposed: bool, nodal: bool) -> np.ndarray:
+        cfg = self.config
+        if nodal and cfg.wire is None:
+            raise NeurosimError("nodal=True needs wire resistance: set CrossbarConfig(wire=WireConfig(...))")
+        step, max_code = self._adc(transposed)
+        x, scale, full_scale = self._normalised(x, transposed)
+        out_var = (cfg.output_noise_frac * self.weight_max * full_scale) ** 2
+        n_out = self.in_features if transposed else self.out_features
+        out = np.zeros((x.shape[0], n_out), dtype=x.dtype)
+        counts = self._clips[transposed]
+        buffers = self._buffers(x, transposed)
+        chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
+        for start in range(0, x.shape[0], chunk):
+            block = out[start : start + chunk]
+            for inputs, squares, gain in self._inputs(x[start : start + chunk], full_scale, buffers, counts):
+                for mean, var, has_common, col0 in self._tile_reads(inputs, squares, transposed, nodal, buffers):
+                    noisy = var.shape[1] > 0 or out_var > 0
+                    key = rng.integers(0, 2**64, dtype=np.uint64) if noisy else np.uint64(0)
+                    counts[2] += kernels.readout_numba(
+                        mean, var, has_common, out_var, step, max_code, gain, key, block, col0
+                    )
+                    counts[3] += mean.size
+        if transposed:
+            out *= scale[:, None].astype(out.dtype)
+        return out
+
+    def _conversions(self, x, transposed: bool):
+        """Noise-free tile outputs (before the ADC) of every conversion a read of ``x`` makes."""
+        x, _, full_scale = self._normalised(x, transposed)
+        buffers = self._buffers(x, transposed)
+        chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
+        for start in range(0, x.shape[0], chunk):
+            for inputs, squares, _ in self._inputs(x[start : start + chunk], full_scale, buffers):
+                for mean, _, _, _ in self._tile_reads(inputs, squares, transposed, False, buffers):
+                    yield mean.copy()
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Save the layer's full state (devices, faults, calibration, clip counts) to ``path`` (.npz)."""
+        save_layer(self, path)
+
+    @classmethod
+    def load(cls, path, device: DeviceModel | None = None) -> "CrossbarLayer":
+        """Load a layer saved with :meth:`save`; ``device`` defaults to the saved device model."""
+        return load_layer(cls, path, device)

@@ -1,0 +1,135 @@
+"""Saving and loading crossbar layers as ``.npz`` files (plain arrays and a JSON header, never pickle).
+
+The file holds ``meta`` (a JSON string: format, shape, configuration, device
+model, weight scale, drift time, ADC ranges, clip counts, each tile's
+siemens-per-weight) and, for every tile ``(r, c)`` and device array ``name``,
+the arrays of :meth:`~neurosim.device.DeviceArray.state_arrays` under
+``tile.{r}.{c}.{name}.{key}``.
+"""
+
+import json
+import logging
+from dataclasses import asdict, fields
+from enum import Enum
+
+import numpy as np
+
+from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, WeightScale, WireConfig
+from neurosim.crossbar.tile import Tile
+from neurosim.device import DeviceArray, ProgramMethod, device_from_mapping, device_to_mapping
+from neurosim.errors import NeurosimError
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "neurosim.crossbar.layer/1"
+_ENUMS = {"mapping": Mapping, "weight_scale": WeightScale, "dac_mode": DacMode, "program_method": ProgramMethod}
+
+
+def config_to_dict(config: CrossbarConfig) -> dict:
+    """The configuration as plain JSON values (enums as their strings, wire as a dict or None)."""
+    out = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, WireConfig):
+            value = asdict(value)
+        out[f.name] = value
+    return out
+
+
+def config_from_dict(data: dict) -> CrossbarConfig:
+    """Inverse of :func:`config_to_dict` (validated by the dataclasses)."""
+    known = {f.name for f in fields(CrossbarConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise NeurosimError(f"unknown crossbar configuration fields {unknown}; allowed: {sorted(known)}")
+    values = dict(data)
+    try:
+        for name, enum in _ENUMS.items():
+            if name in values:
+                values[name] = enum(values[name])
+        if values.get("wire") is not None:
+            values["wire"] = WireConfig(**values["wire"])
+    except (ValueError, TypeError) as exc:
+        raise NeurosimError(f"bad crossbar configuration: {exc}") from None
+    return CrossbarConfig(**values)
+
+
+def save_layer(layer, path) -> None:
+    """Write ``layer`` (a :class:`~neurosim.crossbar.layer.CrossbarLayer`) to ``path``."""
+    meta = {
+        "format": FORMAT,
+        "shape": [layer.out_features, layer.in_features],
+        "config": config_to_dict(layer.config),
+        "device": device_to_mapping(layer.device),
+        "weight_max": layer.weight_max,
+        "clipped_weights": layer.clipped_weights,
+        "t_s": layer.t_s,
+        "adc_range": layer.adc_range,
+        "adc_range_backward": layer.adc_range_backward,
+        "clip_counts": {"forward": layer._clips[False].tolist(), "backward": layer._clips[True].tolist()},
+        "k_S": [[tile.k_S for tile in row] for row in layer.tiles],
+    }
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for r, row in enumerate(layer.tiles):
+        for c, tile in enumerate(row):
+            for name, devices in tile.arrays.items():
+                for key, value in devices.state_arrays().items():
+                    arrays[f"tile.{r}.{c}.{name}.{key}"] = value
+    np.savez(path, **arrays)
+
+
+def load_layer(cls, path, device=None):
+    """Read a layer written by :func:`save_layer`; ``device`` defaults to the saved device model."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise NeurosimError(f"{path}: cannot read a saved crossbar layer ({exc})") from None
+    if "meta" not in arrays:
+        raise NeurosimError(f"{path}: not a saved crossbar layer (no 'meta' entry)")
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as exc:
+        raise NeurosimError(f"{path}: corrupt header ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise NeurosimError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    saved_device = device_from_mapping(meta.get("device", {}), str(path))
+    if device is None:
+        device = saved_device
+    elif device != saved_device:
+        differ = [f.name for f in fields(device) if getattr(device, f.name) != getattr(saved_device, f.name)]
+        logger.warning("%s: loading with a device model that differs from the saved one in %s", path, differ)
+    try:
+        config = config_from_dict(meta["config"])
+    except KeyError as exc:
+        raise NeurosimError(f"{path}: incomplete saved crossbar layer (missing {exc})") from None
+
+    def make_tile(r, c, shape):
+        names = ("plus", "minus") if config.mapping is Mapping.DIFFERENTIAL else ("main",)
+        devices = {}
+        for name in names:
+            prefix = f"tile.{r}.{c}.{name}."
+            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            devices[name] = DeviceArray.from_state_arrays(device, state)
+            expected = shape if name != "main" else (shape[0], shape[1] + 1)
+            if devices[name].shape != expected:
+                raise NeurosimError(
+                    f"{path}: tile ({r}, {c}) {name} has shape {devices[name].shape}, expected {expected}"
+                )
+        return Tile.from_arrays(device, config.mapping, shape, config.wire, devices, meta["k_S"][r][c])
+
+    layer = cls.__new__(cls)
+    try:
+        layer._build(device, config, meta["shape"], make_tile)
+        layer.weight_max = float(meta["weight_max"])
+        layer.clipped_weights = int(meta["clipped_weights"])
+        layer.t_s = float(meta["t_s"])
+        layer.adc_range = meta["adc_range"]
+        layer.adc_range_backward = meta["adc_range_backward"]
+        counts = meta["clip_counts"]
+        layer._clips = {d: np.array(counts[k], dtype=np.int64) for d, k in ((False, "forward"), (True, "backward"))}
+    except (KeyError, IndexError, TypeError) as exc:
+        raise NeurosimError(f"{path}: incomplete saved crossbar layer (missing {exc})") from None
+    return layer

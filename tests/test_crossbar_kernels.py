@@ -1,0 +1,125 @@
+"""Crossbar kernels: Numba versions equal their NumPy twins; the Gaussian draws are standard normal."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from neurosim.crossbar import kernels
+
+DTYPES = [np.float32, np.float64]
+
+
+def _eps(dtype) -> float:
+    return float(np.finfo(dtype).eps)
+
+
+def test_ziggurat_tables_close_and_match_the_published_edge():
+    # Marsaglia and Tsang (2000), 256 layers: R = 3.6541528853610088.
+    assert kernels.ZIG_R == pytest.approx(3.6541528853610088, rel=1e-12)
+    assert kernels.ZIG_X[-1] == 0.0 and kernels.ZIG_F[-1] == 1.0
+    assert np.all(np.diff(kernels.ZIG_X[1:]) < 0)
+    # every layer has the same area v
+    x, f = kernels.ZIG_X, kernels.ZIG_F
+    areas = x[1:-1] * (f[2:] - f[1:-1])
+    np.testing.assert_allclose(areas, areas[0], rtol=1e-9)
+
+
+def test_normals_numba_equals_numpy_twin():
+    a = kernels.normals_numba(np.uint64(2024), 7, np.empty(200_000))
+    b = kernels.normals_numpy(np.uint64(2024), 7, np.empty(200_000))
+    np.testing.assert_array_equal(a, b)  # same integer arithmetic, same float operations
+    c = kernels.normals_numba(np.uint64(2025), 7, np.empty(16))
+    assert not np.array_equal(a[:16], c)
+
+
+def test_normals_are_standard_normal():
+    n = 2_000_000
+    z = kernels.normals_numba(np.uint64(99), 0, np.empty(n))
+    se = 1 / math.sqrt(n)
+    assert abs(z.mean()) < 5 * se
+    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs(stats.skew(z)) < 5 * math.sqrt(6 / n)
+    assert abs(stats.kurtosis(z)) < 5 * math.sqrt(24 / n)
+    # the tail beyond the ziggurat's base edge R (its own code path) has the right weight
+    p = 2 * stats.norm.sf(kernels.ZIG_R)
+    assert abs(np.mean(np.abs(z) > kernels.ZIG_R) - p) < 5 * math.sqrt(p / n)
+    # and so does each quantile bin (a chi-square test over 50 equiprobable bins)
+    edges = stats.norm.ppf(np.linspace(0, 1, 51))
+    counts, _ = np.histogram(z, edges)
+    assert stats.chisquare(counts).pvalue > 1e-4
+    # neighbouring draws (the two halves of one 64-bit word) are uncorrelated
+    assert abs(np.corrcoef(z[0::2], z[1::2])[0, 1]) < 5 / math.sqrt(n / 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("levels", [0, 1, 255])
+def test_dac_kernel_matches_twin(dtype, levels):
+    rng = np.random.default_rng(1)
+    x = (rng.uniform(-1.3, 1.3, (37, 19))).astype(dtype)
+    x[0, :3] = [0.5 / levels if levels else 0.5, -0.0, 1.0]  # a rounding tie, a negative zero, full scale
+    outs = [np.empty_like(x) for _ in range(4)]
+    ca = kernels.dac_levels_numba(x, 1.0, levels, outs[0], outs[1])
+    cb = kernels.dac_levels_numpy(x, 1.0, levels, outs[2], outs[3])
+    assert ca == cb == (np.count_nonzero(np.abs(x) > 1.0) if levels else 0)
+    np.testing.assert_allclose(outs[0], outs[2], rtol=2 * _eps(dtype), atol=0)
+    np.testing.assert_allclose(outs[1], outs[3], rtol=2 * _eps(dtype), atol=0)
+
+
+def _readout_cases(rng, dtype, n=60, c=13):
+    mean = rng.standard_normal((n, c)).astype(dtype)
+    var = (0.01 * rng.random((n, c + 1))).astype(dtype)
+    yield mean, var, True, 1e-4, 0.05, 31
+    yield mean, np.ascontiguousarray(var[:, :c]), False, 0.0, 0.05, 31
+    yield mean, np.ascontiguousarray(var[:, :0]), False, 2e-3, 0.0, 0
+    yield mean, np.ascontiguousarray(var[:, :0]), False, 0.0, 0.2, 7
+    yield mean, var, True, 0.0, 0.0, 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_readout_kernel_matches_twin(dtype):
+    rng = np.random.default_rng(2)
+    for mean, var, common, out_var, step, max_code in _readout_cases(rng, dtype):
+        out = [np.full((mean.shape[0], 20), 0.25, dtype=dtype) for _ in range(2)]
+        args = (mean, var, common, out_var, step, max_code, 0.5, np.uint64(77))
+        ca = kernels.readout_numba(*args, out[0], 3)
+        cb = kernels.readout_numpy(*args, out[1], 3)
+        assert ca == cb
+        np.testing.assert_allclose(out[0], out[1], rtol=4 * _eps(dtype), atol=4 * _eps(dtype))
+        np.testing.assert_array_equal(out[0][:, :3], 0.25)  # columns outside the tile untouched
+
+
+def test_adc_quantisation_and_clip_count_are_exact():
+    mean = np.array([[0.0, 0.049, 0.051, -0.149, 0.349, 0.351, -0.36, 10.0]])
+    out = np.zeros_like(mean)
+    clipped = kernels.readout_numba(mean, mean[:, :0], False, 0.0, 0.1, 3, 1.0, np.uint64(0), out, 0)
+    np.testing.assert_allclose(out, [[0.0, 0.0, 0.1, -0.1, 0.3, 0.3, -0.3, 0.3]], atol=1e-15)
+    assert clipped == 3  # 0.351, -0.36 and 10 lie more than half a step beyond the top level 0.3
+
+
+def test_kernels_run_without_jit():
+    """Under NUMBA_DISABLE_JIT=1 the kernels run as plain Python and still equal their twins."""
+    code = (
+        "import numpy as np, warnings; warnings.simplefilter('ignore');"
+        "from neurosim.crossbar import kernels as k;"
+        "a = k.normals_numba(np.uint64(5), 3, np.empty(64)); b = k.normals_numpy(np.uint64(5), 3, np.empty(64));"
+        "assert np.array_equal(a, b);"
+        "m = np.random.default_rng(0).standard_normal((5, 4)); v = np.full((5, 5), 0.01);"
+        "o1, o2 = np.zeros((5, 4)), np.zeros((5, 4));"
+        "assert k.readout_numba(m, v, True, 0.0, 0.1, 7, 1.0, np.uint64(3), o1, 0) == "
+        "k.readout_numpy(m, v, True, 0.0, 0.1, 7, 1.0, np.uint64(3), o2, 0);"
+        "assert np.allclose(o1, o2, rtol=1e-15, atol=1e-15);"
+        "x = m / 2; p, q, r, s = (np.empty_like(x) for _ in range(4));"
+        "assert k.dac_levels_numba(x, 1.0, 15, p, q) == k.dac_levels_numpy(x, 1.0, 15, r, s); assert np.array_equal(p, r)"
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
