@@ -141,6 +141,78 @@ def _add_devices(sub) -> None:
     p.set_defaults(func=_cmd_devices_curve)
 
 
+# -- neurosim evaluate / train-reference ----------------------------------------
+def _cmd_evaluate(args) -> None:
+    import time
+
+    from neurosim.convert.evaluate import evaluate
+
+    settings = {"model": args.model, "device": args.device, "crossbar.program_method": args.method}
+    for key, value in (
+        ("crossbar.adc_bits", args.adc_bits),
+        ("crossbar.dac_bits", args.dac_bits),
+        ("crossbar.rows", args.array_size),
+        ("crossbar.cols", args.array_size),
+        ("crossbar.mapping", args.mapping),
+        ("test_images", args.test_images),
+        ("t_s", args.time),
+    ):
+        if value is not None:
+            settings[key] = value
+    start = time.perf_counter()
+    result = evaluate(settings, args.seed)
+    result = {"model": args.model, "device": args.device, "seed": args.seed, **settings, **result}
+    result["time_s"] = round(time.perf_counter() - start, 3)
+    if args.json:
+        _emit_json(result)
+        return
+    print(f"model {args.model} on {args.device} (seed {args.seed}, {result['test_images']} MNIST test images)")
+    print(f"  software accuracy  {100 * result['software_accuracy']:.2f} %")
+    print(f"  hardware accuracy  {100 * result['accuracy']:.2f} %")
+    print(f"  ADC clipped {100 * result['adc_clip_fraction']:.3f} % of conversions, DAC {100 * result['dac_clip_fraction']:.3f} % of inputs")
+    print(f"  {result['time_s']:.1f} s")
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy of a trained model on simulated crossbars, next to its software accuracy",
+        description="Convert a trained MLP onto crossbar arrays of a device, calibrate the converters on "
+        "training images, and report MNIST test accuracy next to the software accuracy.",
+    )
+    p.add_argument("--model", default="mlp784", help="shipped model name or path to NAME(.npz/.json) (default mlp784)")
+    p.add_argument("--device", default="sige_epiram", help="device card name or path (default sige_epiram)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for variation and noise (default 0)")
+    p.add_argument("--adc-bits", type=_positive_int, help="ADC resolution in bits (default: ideal ADC)")
+    p.add_argument("--dac-bits", type=_positive_int, help="DAC resolution in bits (default: ideal DAC)")
+    p.add_argument("--array-size", type=_positive_int, help="rows and columns of one array (default 128)")
+    p.add_argument("--mapping", choices=["differential", "reference_column"], help="weight mapping (default differential)")
+    p.add_argument(
+        "--method",
+        choices=["direct", "open_loop", "write_verify"],
+        default="direct",
+        help="how conductances are programmed (default direct: target plus the card's programming noise)",
+    )
+    p.add_argument("--time", type=float, metavar="SECONDS", help="read this long after programming (drift)")
+    p.add_argument("--test-images", type=_positive_int, help="use only the first N test images")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_train_reference(args) -> None:
+    from neurosim.networks.reference_models import retrain_reference_models
+
+    for path in retrain_reference_models(args.out, seed=args.seed):
+        print(f"wrote {path}")
+
+
+def _add_train_reference(sub) -> None:
+    p = sub.add_parser("train-reference", help="retrain the shipped reference models (needs the MNIST training set)")
+    p.add_argument("--out", default="models", help="output folder (default models)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.set_defaults(func=_cmd_train_reference)
+
+
 # -- neurosim sweep ------------------------------------------------------------
 def _cmd_sweep(args) -> None:
     from neurosim.sweep import load_points, load_spec, run_sweep
@@ -179,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_devices(sub)
+    _add_evaluate(sub)
     _add_sweep(sub)
+    _add_train_reference(sub)
     return parser
 
 

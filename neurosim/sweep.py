@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import NeurosimError
+from neurosim.resources import shipped_dir
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,12 @@ def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
 
 
 def load_spec(path) -> SweepSpec:
-    """Read and validate a sweep spec from a TOML file."""
+    """Read and validate a sweep spec from a TOML file, or a shipped spec by name."""
     path = Path(path)
+    if not path.exists() and path.parent == Path(".") and path.suffix in ("", ".toml"):
+        shipped = shipped_dir("experiments") / f"{path.stem}.toml"
+        if shipped.exists():
+            path = shipped
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

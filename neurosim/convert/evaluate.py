@@ -1,0 +1,124 @@
+"""Accuracy of a trained model on simulated hardware: the ``evaluate`` task.
+
+Settings are flat keys (see :mod:`neurosim.settings`):
+
+- ``model``: shipped model name or path (default ``mlp784``);
+- ``device``: card name or path (default ``sige_epiram``); ``device.<field>``
+  overrides any :class:`~neurosim.device.DeviceModel` field;
+- ``on_off_ratio``: sets ``G_min = G_max / on_off_ratio`` of the device;
+- ``crossbar.<field>``: any :class:`~neurosim.crossbar.CrossbarConfig` field
+  (enums by their string value, e.g. ``crossbar.program_method = "write_verify"``);
+- ``wire.<field>``: :class:`~neurosim.crossbar.WireConfig` fields
+  (``wire.r_wire_ohm = 0`` means ideal wires);
+- ``t_s``: read the devices this many seconds after programming (drift);
+- ``test_images``: evaluate on the first N test images (default all 10,000);
+- ``input_percentile``, ``adc_percentile``: converter calibration (see
+  :class:`~neurosim.convert.network.HardwareNetwork`).
+"""
+
+import dataclasses
+from enum import Enum
+from functools import lru_cache
+
+import numpy as np
+
+from neurosim.convert.network import HardwareNetwork, resolve_model
+from neurosim.crossbar import CrossbarConfig, WireConfig
+from neurosim.data import load_mnist
+from neurosim.data.calibration import calibration_images
+from neurosim.errors import NeurosimError
+from neurosim.settings import device_with_overrides, split_settings
+
+_PLAIN = {"model", "device", "on_off_ratio", "t_s", "test_images", "input_percentile", "adc_percentile"}
+_GROUPS = ["device", "crossbar", "wire"]
+
+
+def _dataclass_from(cls, values: dict, what: str, base=None):
+    """``cls`` built from string/number settings (enum fields take their string value)."""
+    base = cls() if base is None else base
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    converted = {}
+    for key, value in values.items():
+        if key not in known:
+            raise NeurosimError(f"unknown setting '{what}.{key}'; allowed: {sorted(known)}")
+        default = getattr(base, key)
+        if isinstance(default, Enum) and not isinstance(value, Enum):
+            try:
+                value = type(default)(value)
+            except ValueError:
+                allowed = [m.value for m in type(default)]
+                raise NeurosimError(f"{what}.{key} = {value!r} must be one of {allowed}") from None
+        converted[key] = value
+    return dataclasses.replace(base, **converted)
+
+
+def resolve(settings: dict):
+    """(model, device, crossbar config, plain settings) for a run's settings."""
+    plain, groups = split_settings(settings, _PLAIN, _GROUPS)
+    device_overrides = dict(groups["device"])
+    device = device_with_overrides(plain.get("device", "sige_epiram"), device_overrides)
+    if "on_off_ratio" in plain:
+        ratio = plain["on_off_ratio"]
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 1:
+            raise NeurosimError(f"on_off_ratio = {ratio!r} must be a number > 1")
+        device = dataclasses.replace(device, g_min_S=device.g_max_S / ratio)
+    config = _dataclass_from(CrossbarConfig, groups["crossbar"], "crossbar")
+    wire = groups["wire"]
+    if wire and wire.get("r_wire_ohm", 1.0) != 0:
+        config = dataclasses.replace(config, wire=_dataclass_from(WireConfig, wire, "wire"))
+    elif wire:
+        _dataclass_from(WireConfig, {k: v for k, v in wire.items() if k != "r_wire_ohm"}, "wire")
+    n_test = plain.get("test_images")
+    if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1):
+        raise NeurosimError(f"test_images = {n_test!r} must be a whole number >= 1")
+    t_s = plain.get("t_s", 0.0)
+    if isinstance(t_s, bool) or not isinstance(t_s, (int, float)) or t_s < 0:
+        raise NeurosimError(f"t_s = {t_s!r} must be a time >= 0 s")
+    return resolve_model(plain.get("model", "mlp784")), device, config, plain
+
+
+@lru_cache(maxsize=4)
+def _test_set(preprocessing_key: str, model_key: str):
+    model = resolve_model(model_key)
+    images, labels = load_mnist("test")
+    return model.prepare(images), labels
+
+
+def evaluate(settings: dict, rng=None) -> dict:
+    """Convert the model onto the device, calibrate on training images, score on the MNIST test set.
+
+    Returns the hardware accuracy, the software (float) accuracy of the same
+    model on the same images, and the converters' clip fractions.
+    """
+    model, device, config, plain = resolve(settings)
+    key = str(plain.get("model", "mlp784"))
+    x, y = _test_set(model.preprocessing.value, key)
+    n = plain.get("test_images") or len(y)
+    x, y = x[:n], y[:n]
+    calib, _ = calibration_images()
+    net = HardwareNetwork.from_model(
+        model,
+        device,
+        config,
+        calibration_images=calib,
+        rng=rng,
+        input_percentile=plain.get("input_percentile", 99.9),
+        adc_percentile=plain.get("adc_percentile", 100.0),
+    )
+    if plain.get("t_s", 0.0):
+        net.drift_to(float(plain["t_s"]))
+    acc = net.accuracy(x, y, rng)
+    return {"accuracy": acc, "software_accuracy": model.accuracy(x, y), "test_images": int(n), **net.clip_fractions()}
+
+
+def evaluate_point(settings: dict, rng: np.random.Generator) -> dict:
+    """Sweep task: :func:`evaluate` with the point's generator."""
+    return evaluate(settings, rng)
+
+
+def check_settings(settings: dict) -> None:
+    """Raise :class:`NeurosimError` if ``settings`` cannot be evaluated."""
+    resolve(settings)
+
+
+evaluate_point.check_settings = check_settings
