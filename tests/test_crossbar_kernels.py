@@ -19,44 +19,6 @@ def _eps(dtype) -> float:
     return float(np.finfo(dtype).eps)
 
 
-def test_ziggurat_tables_close_and_match_the_published_edge():
-    # Marsaglia and Tsang (2000), 256 layers: R = 3.6541528853610088.
-    assert kernels.ZIG_R == pytest.approx(3.6541528853610088, rel=1e-12)
-    assert kernels.ZIG_X[-1] == 0.0 and kernels.ZIG_F[-1] == 1.0
-    assert np.all(np.diff(kernels.ZIG_X[1:]) < 0)
-    # every layer has the same area v
-    x, f = kernels.ZIG_X, kernels.ZIG_F
-    areas = x[1:-1] * (f[2:] - f[1:-1])
-    np.testing.assert_allclose(areas, areas[0], rtol=1e-9)
-
-
-def test_normals_numba_equals_numpy_twin():
-    a = kernels.normals_numba(np.uint64(2024), 7, np.empty(200_000))
-    b = kernels.normals_numpy(np.uint64(2024), 7, np.empty(200_000))
-    np.testing.assert_array_equal(a, b)  # same integer arithmetic, same float operations
-    c = kernels.normals_numba(np.uint64(2025), 7, np.empty(16))
-    assert not np.array_equal(a[:16], c)
-
-
-def test_normals_are_standard_normal():
-    n = 2_000_000
-    z = kernels.normals_numba(np.uint64(99), 0, np.empty(n))
-    se = 1 / math.sqrt(n)
-    assert abs(z.mean()) < 5 * se
-    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
-    assert abs(stats.skew(z)) < 5 * math.sqrt(6 / n)
-    assert abs(stats.kurtosis(z)) < 5 * math.sqrt(24 / n)
-    # the tail beyond the ziggurat's base edge R (its own code path) has the right weight
-    p = 2 * stats.norm.sf(kernels.ZIG_R)
-    assert abs(np.mean(np.abs(z) > kernels.ZIG_R) - p) < 5 * math.sqrt(p / n)
-    # and so does each quantile bin (a chi-square test over 50 equiprobable bins)
-    edges = stats.norm.ppf(np.linspace(0, 1, 51))
-    counts, _ = np.histogram(z, edges)
-    assert stats.chisquare(counts).pvalue > 1e-4
-    # neighbouring draws (the two halves of one 64-bit word) are uncorrelated
-    assert abs(np.corrcoef(z[0::2], z[1::2])[0, 1]) < 5 / math.sqrt(n / 2)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("levels", [0, 1, 255])
 def test_dac_kernel_matches_twin(dtype, levels):
@@ -107,7 +69,8 @@ def test_kernels_run_without_jit():
     code = (
         "import numpy as np, warnings; warnings.simplefilter('ignore');"
         "from neurosim.crossbar import kernels as k;"
-        "a = k.normals_numba(np.uint64(5), 3, np.empty(64)); b = k.normals_numpy(np.uint64(5), 3, np.empty(64));"
+        "from neurosim import normals;"
+        "a = normals.normals_numba(np.uint64(5), 3, np.empty(64)); b = normals.normals_numpy(np.uint64(5), 3, np.empty(64));"
         "assert np.array_equal(a, b);"
         "m = np.random.default_rng(0).standard_normal((5, 4)); v = np.full((5, 5), 0.01);"
         "o1, o2 = np.zeros((5, 4)), np.zeros((5, 4));"

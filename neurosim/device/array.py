@@ -13,6 +13,7 @@ import numpy as np
 
 from neurosim.device import curve, noise
 from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
+from neurosim.normals import normals_numba
 from neurosim.device.model import DeviceModel
 from neurosim.errors import NeurosimError
 from neurosim.rng import as_generator
@@ -121,22 +122,16 @@ class DeviceArray:
         d = self.device
 
         def direction(a, p_max, start, sign):
-            rate = np.where(np.isinf(a), 0.0, 1.0 / a)
+            decay = np.exp(-1.0 / a)  # exactly 1 for a linear device (a = inf)
             asymptote = start + sign * curve.amplitude(self.g_lo_S, self.g_hi_S, a, p_max)
-            ginf = np.where(rate == 0.0, 0.0, asymptote)
-            return rate.ravel(), ginf.ravel(), (window / p_max).ravel()
+            ginf = np.where(decay == 1.0, 0.0, asymptote)
+            return decay.ravel(), ginf.ravel(), (window / p_max).ravel()
 
-        rate_p, ginf_p, step_p = direction(self.a_ltp, d.levels_ltp, self.g_lo_S, +1)
-        rate_d, ginf_d, step_d = direction(self.a_ltd, d.levels_ltd, self.g_hi_S, -1)
         return (
             self.g_lo_S.ravel(),
             self.g_hi_S.ravel(),
-            rate_p,
-            ginf_p,
-            step_p,
-            rate_d,
-            ginf_d,
-            step_d,
+            *direction(self.a_ltp, d.levels_ltp, self.g_lo_S, +1),
+            *direction(self.a_ltd, d.levels_ltd, self.g_hi_S, -1),
             (d.c2c_sigma_frac * window).ravel(),
         )
 
@@ -156,7 +151,9 @@ class DeviceArray:
             raise NeurosimError(f"backend must be one of {sorted(_KERNELS)}, got {backend!r}")
         n = np.where(self.stuck, 0, pulses).astype(np.int64).ravel()
         written = int(np.count_nonzero(n))
-        z = as_generator(rng).standard_normal(written) if self.device.c2c_sigma_frac > 0 else np.zeros(written)
+        z = np.zeros(written + written % 2)
+        if self.device.c2c_sigma_frac > 0:
+            normals_numba(as_generator(rng).integers(2**63, dtype=np.uint64), 0, z)
         flat = self._g.reshape(-1)
         _KERNELS[backend](flat, n, *self._kernel_params, z, flat)
 
