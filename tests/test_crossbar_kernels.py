@@ -1,6 +1,5 @@
 """Crossbar kernels: Numba versions equal their NumPy twins; the Gaussian draws are standard normal."""
 
-import math
 import os
 import subprocess
 import sys
@@ -8,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from neurosim.crossbar import kernels
 

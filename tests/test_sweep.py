@@ -1,7 +1,6 @@
 """The sweep engine: spec validation, seeds per point, resume, local and Dask executors."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

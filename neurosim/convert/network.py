@@ -17,7 +17,8 @@ import numpy as np
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import Activation, check_params, parse_enum
+from neurosim.networks.mlp import Activation, check_params
+from neurosim.validation import parse_enum
 from neurosim.networks.modelio import MLPModel, load_model, model_paths
 from neurosim.resources import shipped_dir
 from neurosim.rng import as_generator

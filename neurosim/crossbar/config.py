@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from neurosim.device.array import ProgramMethod
-from neurosim.errors import NeurosimError
+from neurosim.validation import reject
 
 
 class Mapping(Enum):
@@ -68,26 +68,23 @@ class DacMode(Enum):
     BIT_SERIAL = "bit_serial"
 
 
-def _fail(field: str, value, allowed: str):
-    raise NeurosimError(f"{field} = {value!r} is not allowed: {allowed}")
-
 
 def _number(field: str, value, allowed: str, ok) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
-        _fail(field, value, allowed)
+        reject(field, value, allowed)
 
 
 def _bits(field: str, value, low: int, high: int) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
-        _fail(field, value, f"None (ideal converter) or an integer number of bits in [{low}, {high}]")
+        reject(field, value, f"None (ideal converter) or an integer number of bits in [{low}, {high}]")
 
 
 def _enum(field: str, value, enum) -> None:
     if not isinstance(value, enum):
         allowed = ", ".join(f"{enum.__name__}.{m.name}" for m in enum)
-        _fail(field, value, f"one of {allowed}")
+        reject(field, value, f"one of {allowed}")
 
 
 @dataclass(frozen=True)
@@ -172,17 +169,17 @@ class CrossbarConfig:
         for name in ("rows", "cols"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                _fail(name, value, "an integer array size >= 1")
+                reject(name, value, "an integer array size >= 1")
         _enum("mapping", self.mapping, Mapping)
         if self.mapping is Mapping.REFERENCE_COLUMN and self.cols < 2:
-            _fail("cols", self.cols, "at least 2 with Mapping.REFERENCE_COLUMN (one column is the reference)")
+            reject("cols", self.cols, "at least 2 with Mapping.REFERENCE_COLUMN (one column is the reference)")
         _enum("weight_scale", self.weight_scale, WeightScale)
         _number("scale_percentile", self.scale_percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
         _number("weight_max", self.weight_max, "a weight magnitude > 0", lambda v: v > 0)
         _bits("dac_bits", self.dac_bits, 1, 24)
         _enum("dac_mode", self.dac_mode, DacMode)
         if self.dac_mode is DacMode.BIT_SERIAL and self.dac_bits is None:
-            _fail("dac_bits", self.dac_bits, "an integer number of bits with DacMode.BIT_SERIAL")
+            reject("dac_bits", self.dac_bits, "an integer number of bits with DacMode.BIT_SERIAL")
         _number("input_full_scale", self.input_full_scale, "an input magnitude > 0", lambda v: v > 0)
         _number("read_voltage_V", self.read_voltage_V, "a voltage > 0 V", lambda v: v > 0)
         _bits("adc_bits", self.adc_bits, 2, 32)
@@ -194,7 +191,7 @@ class CrossbarConfig:
         _enum("program_method", self.program_method, ProgramMethod)
         _number("write_verify_tol_frac", self.write_verify_tol_frac, "a fraction of the window > 0", lambda v: v > 0)
         if self.wire is not None and not isinstance(self.wire, WireConfig):
-            _fail("wire", self.wire, "None (ideal wires) or a WireConfig")
+            reject("wire", self.wire, "None (ideal wires) or a WireConfig")
 
     @property
     def weight_cols(self) -> int:

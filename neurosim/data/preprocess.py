@@ -9,6 +9,7 @@ from enum import Enum
 import numpy as np
 
 from neurosim.errors import NeurosimError
+from neurosim.validation import parse_enum
 
 
 class Preprocessing(Enum):
@@ -25,13 +26,7 @@ class Preprocessing(Enum):
     @classmethod
     def parse(cls, value) -> "Preprocessing":
         """Return the member for ``value`` (a member or its string name)."""
-        if isinstance(value, cls):
-            return value
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in cls)
-            raise NeurosimError(f"unknown preprocessing {value!r}; allowed: {allowed}") from None
+        return parse_enum(cls, value, "preprocessing")
 
 
 def _images(images, what: str, min_ndim=2) -> np.ndarray:

@@ -13,7 +13,7 @@ from enum import Enum
 import numpy as np
 
 from neurosim.device import curve
-from neurosim.errors import NeurosimError
+from neurosim.validation import reject
 
 
 class ProgNoise(Enum):
@@ -39,9 +39,6 @@ class Drift(Enum):
     #: PCM (Nandakumar et al. 2019): ``nu`` mean and spread depend on ``x = G/G_max``.
     PCM_NANDAKUMAR = "pcm_nandakumar"
 
-
-def _fail(field: str, value, allowed: str):
-    raise NeurosimError(f"{field} = {value!r} is not allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -87,26 +84,26 @@ class DeviceModel:
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
-            _fail("name", self.name, "a non-empty string")
+            reject("name", self.name, "a non-empty string")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type in (float, "float"):
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    _fail(f.name, value, "a number")
+                    reject(f.name, value, "a number")
                 if not math.isfinite(value):
-                    _fail(f.name, value, "a finite number")
+                    reject(f.name, value, "a finite number")
         for name in ("levels_ltp", "levels_ltd"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                _fail(name, value, "an integer number of pulses >= 1")
+                reject(name, value, "an integer number of pulses >= 1")
         if not self.g_min_S >= 0:
-            _fail("g_min_S", self.g_min_S, "a conductance >= 0 S")
+            reject("g_min_S", self.g_min_S, "a conductance >= 0 S")
         if not self.g_max_S > self.g_min_S:
-            _fail("g_max_S", self.g_max_S, f"a conductance above g_min_S = {self.g_min_S} S")
+            reject("g_max_S", self.g_max_S, f"a conductance above g_min_S = {self.g_min_S} S")
         for name in ("nl_ltp", "nl_ltd"):
             value = getattr(self, name)
             if not abs(value) < curve.NL_LIMIT:
-                _fail(name, value, f"|NL| below {curve.NL_LIMIT}")
+                reject(name, value, f"|NL| below {curve.NL_LIMIT}")
         nonnegative = (
             "c2c_sigma_frac",
             "d2d_nl_sigma_frac",
@@ -116,16 +113,16 @@ class DeviceModel:
         )
         for name in nonnegative:
             if getattr(self, name) < 0:
-                _fail(name, getattr(self, name), "a standard deviation >= 0")
+                reject(name, getattr(self, name), "a standard deviation >= 0")
         if not 0 <= self.d2d_g_sigma_frac <= 0.5:
-            _fail("d2d_g_sigma_frac", self.d2d_g_sigma_frac, "a relative spread in [0, 0.5]")
+            reject("d2d_g_sigma_frac", self.d2d_g_sigma_frac, "a relative spread in [0, 0.5]")
         if not self.drift_t0_s > 0:
-            _fail("drift_t0_s", self.drift_t0_s, "a time > 0 s")
+            reject("drift_t0_s", self.drift_t0_s, "a time > 0 s")
         for name in ("stuck_off_frac", "stuck_on_frac"):
             if not 0 <= getattr(self, name) <= 1:
-                _fail(name, getattr(self, name), "a fraction in [0, 1]")
+                reject(name, getattr(self, name), "a fraction in [0, 1]")
         if self.stuck_off_frac + self.stuck_on_frac > 1:
-            _fail(
+            reject(
                 "stuck_on_frac",
                 self.stuck_on_frac,
                 f"stuck_off_frac + stuck_on_frac <= 1 (stuck_off_frac = {self.stuck_off_frac})",
@@ -133,9 +130,9 @@ class DeviceModel:
         for name, enum in (("prog_noise", ProgNoise), ("drift", Drift)):
             if not isinstance(getattr(self, name), enum):
                 allowed = ", ".join(m.value for m in enum)
-                _fail(name, getattr(self, name), f"a {enum.__name__} ({allowed})")
+                reject(name, getattr(self, name), f"a {enum.__name__} ({allowed})")
         if not isinstance(self.snap_to_levels, bool):
-            _fail("snap_to_levels", self.snap_to_levels, "true or false")
+            reject("snap_to_levels", self.snap_to_levels, "true or false")
 
     @property
     def window_S(self) -> float:

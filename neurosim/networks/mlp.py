@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from neurosim.errors import NeurosimError
 from neurosim.rng import as_generator
+from neurosim.validation import parse_enum
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +51,6 @@ class Optimizer(Enum):
 
     SGD = "sgd"
     ADAM = "adam"
-
-
-def parse_enum(enum_cls, value, what: str):
-    """Return the member of ``enum_cls`` for ``value`` (a member or its string value)."""
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum_cls)
-        raise NeurosimError(f"unknown {what} {value!r}; allowed: {allowed}") from None
 
 
 def check_sizes(sizes) -> tuple[int, ...]:

@@ -19,7 +19,8 @@ import numpy as np
 from neurosim.data.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import Activation, Output, accuracy, check_params, forward, parse_enum, predict
+from neurosim.networks.mlp import Activation, Output, accuracy, check_params, forward, predict
+from neurosim.validation import parse_enum
 
 FORMAT = "neurosim-mlp"
 FORMAT_VERSION = 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 
 from neurosim.errors import NeurosimError
+from neurosim.validation import reject
 
 
 class NeuronModel(Enum):
@@ -38,13 +39,10 @@ class Reset(Enum):
     SUBTRACT = "subtract"
 
 
-def _fail(field: str, value, allowed: str):
-    raise NeurosimError(f"{field} = {value!r} is not allowed: {allowed}")
-
 
 def _finite_number(field: str, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        _fail(field, value, "a finite number")
+        reject(field, value, "a finite number")
 
 
 @dataclass(frozen=True)
@@ -77,28 +75,28 @@ class NeuronParams:
 
     def __post_init__(self):
         if not isinstance(self.model, NeuronModel):
-            _fail("model", self.model, "a NeuronModel (" + ", ".join(m.name for m in NeuronModel) + ")")
+            reject("model", self.model, "a NeuronModel (" + ", ".join(m.name for m in NeuronModel) + ")")
         if not isinstance(self.reset, Reset):
-            _fail("reset", self.reset, "a Reset (" + ", ".join(m.name for m in Reset) + ")")
+            reject("reset", self.reset, "a Reset (" + ", ".join(m.name for m in Reset) + ")")
         for name in ("tau_m_s", "c_m_F", "v_rest_V", "v_th_V", "v_reset_V", "t_ref_s"):
             _finite_number(name, getattr(self, name))
         if not self.tau_m_s > 0:
-            _fail("tau_m_s", self.tau_m_s, "a time constant > 0 s")
+            reject("tau_m_s", self.tau_m_s, "a time constant > 0 s")
         if not self.c_m_F > 0:
-            _fail("c_m_F", self.c_m_F, "a capacitance > 0 F")
+            reject("c_m_F", self.c_m_F, "a capacitance > 0 F")
         if not self.t_ref_s >= 0:
-            _fail("t_ref_s", self.t_ref_s, "a refractory period >= 0 s")
+            reject("t_ref_s", self.t_ref_s, "a refractory period >= 0 s")
         if not self.v_reset_V < self.v_th_V:
-            _fail("v_reset_V", self.v_reset_V, f"a potential below v_th_V = {self.v_th_V} V")
+            reject("v_reset_V", self.v_reset_V, f"a potential below v_th_V = {self.v_th_V} V")
         taus = self.tau_syn_s
         if isinstance(taus, (int, float)) and not isinstance(taus, bool):
             taus = (taus,)
         if not isinstance(taus, (tuple, list)):
-            _fail("tau_syn_s", self.tau_syn_s, "a tuple of synaptic time constants in seconds")
+            reject("tau_syn_s", self.tau_syn_s, "a tuple of synaptic time constants in seconds")
         for k, tau in enumerate(taus):
             _finite_number(f"tau_syn_s[{k}]", tau)
             if not tau > 0:
-                _fail(f"tau_syn_s[{k}]", tau, "a time constant > 0 s")
+                reject(f"tau_syn_s[{k}]", tau, "a time constant > 0 s")
         object.__setattr__(self, "tau_syn_s", tuple(float(t) for t in taus))
 
     @property
