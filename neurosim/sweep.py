@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 TASKS = {
     "evaluate": "neurosim.convert.evaluate:evaluate_point",
     "program_error": "neurosim.device.experiments:program_error_point",
+    "threshold_mnist": "neurosim.networks.threshold.mnist:accuracy_point",
 }
 
 _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}

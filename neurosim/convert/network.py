@@ -36,7 +36,7 @@ def resolve_model(name_or_path) -> MLPModel:
     shipped = shipped_dir("models") / Path(str(name_or_path)).name
     if model_paths(shipped)[0].exists():
         return load_model(shipped)
-    names = sorted(p.stem for p in shipped_dir("models").glob("*.npz"))
+    names = sorted(p.stem for p in shipped_dir("models").glob("*.json") if '"neurosim-mlp"' in p.read_text())
     raise NeurosimError(f"unknown model '{name_or_path}'; shipped models: {', '.join(names)} (or give a path)")
 
 

@@ -23,6 +23,8 @@ pulses from any conductance has a closed form that needs no logarithm::
 which is what the write kernels use.
 """
 
+from functools import lru_cache
+
 import numpy as np
 from neurosim.errors import NeurosimError
 
@@ -54,7 +56,18 @@ def nl_to_a(nl):
     device: ``a = inf``. The sign of ``nl`` is a labelling convention of the
     publications and does not change the shape.
     """
-    nl = np.abs(np.asarray(nl, dtype=float))
+    if np.ndim(nl) == 0:
+        return _nl_to_a_scalar(abs(float(nl)))
+    return _solve_a(np.abs(np.asarray(nl, dtype=float)))
+
+
+@lru_cache(maxsize=256)
+def _nl_to_a_scalar(nl: float) -> float:
+    return float(_solve_a(np.asarray(nl)))
+
+
+def _solve_a(nl: np.ndarray):
+    """Bisection on ``log a`` for an array of |NL| labels (see :func:`nl_to_a`)."""
     if np.any(~(nl < NL_LIMIT)):
         raise NeurosimError(f"|NL| must be below {NL_LIMIT}, got {nl.max()}")
     target = DISTANCE_PER_NL * nl
@@ -65,8 +78,7 @@ def nl_to_a(nl):
         too_curved = max_distance_above_diagonal(np.exp(mid)) > target
         lo = np.where(too_curved, mid, lo)
         hi = np.where(too_curved, hi, mid)
-    a = np.where(nl < 1e-8, np.inf, np.exp(0.5 * (lo + hi)))
-    return float(a) if a.ndim == 0 else a
+    return np.where(nl < 1e-8, np.inf, np.exp(0.5 * (lo + hi)))
 
 
 def amplitude(g_min_S, g_max_S, a_pulses, p_max):
