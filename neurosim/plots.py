@@ -101,7 +101,11 @@ def plot_sweep(records, spec, ax=None):
     if ref:
         level = np.mean([r["metrics"][ref] for r in records]) * scale
         ax.axhline(level, color="k", ls="--", lw=1, label=f"{ref.replace('_', ' ')} ({level:.2f}{' %' if percent else ''})")
-    if opts.get("xscale"):
+    if opts.get("xscale") == "symlog":  # a log axis that also shows x = 0
+        xs = np.array([float(x) for by_x in groups.values() for x in by_x])
+        ax.set_xscale("symlog", linthresh=float(xs[xs > 0].min()) if np.any(xs > 0) else 1.0)
+        ax.set_xlim(xs.min(), xs.max() * 1.5)
+    elif opts.get("xscale"):
         ax.set_xscale(opts["xscale"])
     ax.set_xlabel(opts.get("xlabel", x_key))
     ax.set_ylabel(opts.get("ylabel", f"{metric.replace('_', ' ')}{' (%)' if percent else ''}"))
