@@ -37,6 +37,7 @@ import numpy as np
 
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScale, WireConfig, kernels
 from neurosim.device import DeviceArray, ProgramMethod, load_device
+from neurosim import normals
 from neurosim.device.kernels import pulse_update_numba
 
 
@@ -211,8 +212,8 @@ def bench_pulses(repeats: int) -> None:
     t, _ = timed(lambda: rng.standard_normal(n.size), repeats)
     print(f"numpy standard_normal alone              {n.size / t:10.3e} draws/s (DeviceArray.apply_pulses's noise)")
     draws = np.empty(n.size)
-    kernels.normals_numba(np.uint64(1), 0, draws)
-    t, _ = timed(lambda: kernels.normals_numba(np.uint64(1), 0, draws), repeats)
+    normals.normals_numba(np.uint64(1), 0, draws)
+    t, _ = timed(lambda: normals.normals_numba(np.uint64(1), 0, draws), repeats)
     print(f"crossbar counter-based draws alone       {n.size / t:10.3e} draws/s")
 
 

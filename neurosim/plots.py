@@ -3,11 +3,12 @@ nothing here shows a window or saves a file (callers do, see :func:`save_figure`
 
 import textwrap
 
-import matplotlib
+from pathlib import Path
 
-matplotlib.use("Agg")  # never a window: figures go to files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+
+from neurosim.errors import NeurosimError
 
 _uS = 1e-6
 
@@ -53,6 +54,11 @@ def plot_pulse_response(response, ax=None):
 
 def save_figure(fig, path) -> None:
     """Save ``fig`` to ``path`` (PNG, PDF, ... by suffix) and close it."""
+    suffix = Path(path).suffix.lstrip(".").lower()
+    supported = fig.canvas.get_supported_filetypes()
+    if suffix not in supported:
+        plt.close(fig)
+        raise NeurosimError(f"cannot save a plot as '{path}': use one of the suffixes {', '.join(sorted(supported))}")
     fig.savefig(path, dpi=150)
     plt.close(fig)
 

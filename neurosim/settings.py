@@ -6,8 +6,12 @@ overrides a field of a parameter dataclass (``device.<DeviceModel field>``,
 ``crossbar.<CrossbarConfig field>``).
 """
 
+import dataclasses
+from enum import Enum
+
 from neurosim.device import DeviceModel, device_from_mapping, device_to_mapping, load_device
 from neurosim.errors import NeurosimError
+from neurosim.validation import parse_enum
 
 
 def split_settings(settings: dict, allowed_plain, allowed_groups) -> tuple[dict, dict]:
@@ -32,3 +36,21 @@ def device_with_overrides(name_or_path, overrides: dict) -> DeviceModel:
     if not overrides:
         return device
     return device_from_mapping({**device_to_mapping(device), **overrides}, f"{device.name} with {overrides}")
+
+
+def replace_fields(base, values: dict, what: str, exclude=()):
+    """``dataclasses.replace(base, **values)`` for settings: enum fields take their string value.
+
+    ``what`` names the settings group in messages (``crossbar.mapping = ...``);
+    fields in ``exclude`` cannot be set this way.
+    """
+    known = {f.name for f in dataclasses.fields(base)} - set(exclude)
+    converted = {}
+    for key, value in values.items():
+        if key not in known:
+            raise NeurosimError(f"unknown setting '{what}.{key}'; allowed: {sorted(known)}")
+        default = getattr(base, key)
+        if isinstance(default, Enum):
+            value = parse_enum(type(default), value, f"{what}.{key}")
+        converted[key] = value
+    return dataclasses.replace(base, **converted)

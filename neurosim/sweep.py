@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import NeurosimError
+from neurosim.files import write_atomic
 from neurosim.resources import shipped_dir
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,13 @@ def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
     unknown_plot = sorted(set(plot) - _PLOT_KEYS)
     if unknown_plot:
         bad(f"unknown [plot] key(s) {unknown_plot}; allowed: {sorted(_PLOT_KEYS)}")
+    for key in ("x", "series"):
+        if key in plot and plot[key] not in grid:
+            bad(f"[plot] {key} = {plot[key]!r} must be one of the grid axes {sorted(grid)}")
+    if plot.get("kind", "line") not in ("line", "bar"):
+        bad(f"[plot] kind = {plot['kind']!r} must be 'line' or 'bar'")
+    if plot.get("xscale", "linear") not in ("linear", "log", "symlog"):
+        bad(f"[plot] xscale = {plot['xscale']!r} must be 'linear', 'log' or 'symlog'")
     spec = SweepSpec(
         name=str(data.get("name", Path(source).stem)),
         task=str(data["task"]),
@@ -193,9 +201,16 @@ def run_point(task_name: str, settings: dict, seed_seq: np.random.SeedSequence) 
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=1, default=str).encode()
+    write_atomic(path, lambda handle: handle.write(text))
+
+
+def _finished(path: Path) -> bool:
+    """Whether a point file holds a complete result (a torn or empty file counts as unfinished)."""
+    try:
+        return "metrics" in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
 
 
 def _single_thread_env():
@@ -250,7 +265,7 @@ def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler
         _write_json_atomic(stamp, {"name": spec.name, "digest": spec.digest(), "spec": spec.to_dict()})
     points = spec.points()
     n = len(points)
-    todo = [p for p in points if not (points_dir / f"{p[0]:06d}.json").exists()]
+    todo = [p for p in points if not _finished(points_dir / f"{p[0]:06d}.json")]
     log.info("%s: %d points, %d to run", spec.name, n, len(todo))
     progress = _Progress(n, n - len(todo), spec.name)
 
@@ -336,7 +351,7 @@ def _versions() -> dict:
 
 def load_points(out_dir) -> list[dict]:
     """Every finished point record under ``out_dir/points``, in point order."""
-    return [json.loads(p.read_text()) for p in sorted(Path(out_dir, "points").glob("*.json"))]
+    return [json.loads(p.read_text()) for p in sorted(Path(out_dir, "points").glob("*.json")) if _finished(p)]
 
 
 def write_results(spec: SweepSpec, out_dir) -> Path:
@@ -371,6 +386,10 @@ def write_results(spec: SweepSpec, out_dir) -> Path:
     _write_json_atomic(out / "sweep.json", sidecar)
     if spec.plot:
         from neurosim.plots import plot_sweep, save_figure
+
+        for key in (spec.plot.get("metric", "accuracy"), spec.plot.get("reference")):
+            if key is not None and key not in metric_keys:
+                raise NeurosimError(f"{spec.name}: [plot] names metric '{key}', but the task returns {metric_keys}")
 
         ax = plot_sweep(records, spec)
         save_figure(ax.figure, out / f"{spec.name}.png")

@@ -95,3 +95,16 @@ def test_bad_cycles_rejected(capsys):
 def test_console_script():
     done = subprocess.run(["neurosim", "devices", "show", "nope"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["devices", "curve", "ideal", "--seed", "-1"], "seed"),
+        (["devices", "curve", "ideal", "-o", "curve.xyz"], "suffixes"),
+    ],
+)
+def test_bad_seed_and_plot_suffix_are_one_line(capsys, tmp_path, monkeypatch, argv, pattern):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and pattern in err and err.count("\n") == 1

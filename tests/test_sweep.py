@@ -133,3 +133,33 @@ def test_dask_cluster_gives_the_same_table(spec_file, tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         remote = run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address).read_text()
     assert remote == local
+
+
+def test_torn_point_file_is_recomputed(spec_file, tmp_path):
+    spec = load_spec(spec_file)
+    out = tmp_path / "t"
+    table = run_sweep(spec, out, workers=1).read_text()
+    torn = out / "points" / "000002.json"
+    torn.write_text('{"point": 2, "metr')  # a crash mid-write on a file system without atomic rename
+    assert len(load_points(out)) == 7
+    assert run_sweep(spec, out, workers=1).read_text() == table
+
+
+@pytest.mark.parametrize(
+    "plot, pattern",
+    [
+        ({"x": "speed"}, "grid axes"),
+        ({"x": "tol_frac", "kind": "pie"}, "kind"),
+        ({"x": "tol_frac", "xscale": "cubic"}, "xscale"),
+    ],
+)
+def test_bad_plot_options_fail_before_any_point_runs(plot, pattern):
+    data = {"task": "program_error", "base": {"device": "ideal"}, "grid": {"tol_frac": [0.1]}, "plot": plot}
+    with pytest.raises(NeurosimError, match=pattern):
+        parse_spec(data, "spec.toml")
+
+
+def test_plot_metric_must_exist(tmp_path):
+    data = {"task": "program_error", "base": {"device": "ideal", "n_devices": 10}, "grid": {"tol_frac": [0.1]}, "seeds": 1, "plot": {"x": "tol_frac"}}
+    with pytest.raises(NeurosimError, match="metric 'accuracy'"):
+        run_sweep(parse_spec(data, "spec.toml"), tmp_path / "m", workers=1)

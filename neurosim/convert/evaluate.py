@@ -17,7 +17,6 @@ Settings are flat keys (see :mod:`neurosim.settings`):
 """
 
 import dataclasses
-from enum import Enum
 from functools import lru_cache
 
 import numpy as np
@@ -27,29 +26,11 @@ from neurosim.crossbar import CrossbarConfig, WireConfig
 from neurosim.data import load_mnist
 from neurosim.data.calibration import calibration_images
 from neurosim.errors import NeurosimError
-from neurosim.settings import device_with_overrides, split_settings
+from neurosim.rng import as_generator
+from neurosim.settings import device_with_overrides, replace_fields, split_settings
 
 _PLAIN = {"model", "device", "on_off_ratio", "t_s", "test_images", "input_percentile", "adc_percentile"}
 _GROUPS = ["device", "crossbar", "wire"]
-
-
-def _dataclass_from(cls, values: dict, what: str, base=None):
-    """``cls`` built from string/number settings (enum fields take their string value)."""
-    base = cls() if base is None else base
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    converted = {}
-    for key, value in values.items():
-        if key not in known:
-            raise NeurosimError(f"unknown setting '{what}.{key}'; allowed: {sorted(known)}")
-        default = getattr(base, key)
-        if isinstance(default, Enum) and not isinstance(value, Enum):
-            try:
-                value = type(default)(value)
-            except ValueError:
-                allowed = [m.value for m in type(default)]
-                raise NeurosimError(f"{what}.{key} = {value!r} must be one of {allowed}") from None
-        converted[key] = value
-    return dataclasses.replace(base, **converted)
 
 
 def resolve(settings: dict):
@@ -62,12 +43,12 @@ def resolve(settings: dict):
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 1:
             raise NeurosimError(f"on_off_ratio = {ratio!r} must be a number > 1")
         device = dataclasses.replace(device, g_min_S=device.g_max_S / ratio)
-    config = _dataclass_from(CrossbarConfig, groups["crossbar"], "crossbar")
+    config = replace_fields(CrossbarConfig(), groups["crossbar"], "crossbar")
     wire = groups["wire"]
     if wire and wire.get("r_wire_ohm", 1.0) != 0:
-        config = dataclasses.replace(config, wire=_dataclass_from(WireConfig, wire, "wire"))
+        config = dataclasses.replace(config, wire=replace_fields(WireConfig(), wire, "wire"))
     elif wire:
-        _dataclass_from(WireConfig, {k: v for k, v in wire.items() if k != "r_wire_ohm"}, "wire")
+        replace_fields(WireConfig(), {k: v for k, v in wire.items() if k != "r_wire_ohm"}, "wire")
     n_test = plain.get("test_images")
     if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1):
         raise NeurosimError(f"test_images = {n_test!r} must be a whole number >= 1")
@@ -78,7 +59,8 @@ def resolve(settings: dict):
 
 
 @lru_cache(maxsize=4)
-def _test_set(preprocessing_key: str, model_key: str):
+def _test_set(model_key: str):
+    """The MNIST test set prepared for a model (cached per process: sweeps evaluate many points)."""
     model = resolve_model(model_key)
     images, labels = load_mnist("test")
     return model.prepare(images), labels
@@ -90,9 +72,10 @@ def evaluate(settings: dict, rng=None) -> dict:
     Returns the hardware accuracy, the software (float) accuracy of the same
     model on the same images, and the converters' clip fractions.
     """
+    rng = as_generator(rng)  # one stream for programming and reads (an int seed must not restart)
     model, device, config, plain = resolve(settings)
     key = str(plain.get("model", "mlp784"))
-    x, y = _test_set(model.preprocessing.value, key)
+    x, y = _test_set(key)
     n = plain.get("test_images") or len(y)
     x, y = x[:n], y[:n]
     calib, _ = calibration_images()

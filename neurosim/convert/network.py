@@ -17,7 +17,7 @@ import numpy as np
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import Activation, check_params
+from neurosim.networks.mlp import Activation, activate, check_params
 from neurosim.validation import parse_enum
 from neurosim.networks.modelio import MLPModel, load_model, model_paths
 from neurosim.resources import shipped_dir
@@ -39,11 +39,6 @@ def resolve_model(name_or_path) -> MLPModel:
     names = sorted(p.stem for p in shipped_dir("models").glob("*.json") if '"neurosim-mlp"' in p.read_text())
     raise NeurosimError(f"unknown model '{name_or_path}'; shipped models: {', '.join(names)} (or give a path)")
 
-
-def _activate(z, activation: Activation):
-    if activation is Activation.RELU:
-        return np.maximum(z, 0.0)
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 class HardwareNetwork:
@@ -87,7 +82,7 @@ class HardwareNetwork:
                 layer.calibrate_adc(x, percentile=adc_percentile)
             self.layers.append(layer)
             z = x @ np.asarray(w, dtype=np.float32).T + b
-            x = _activate(z, self.activation) if i < len(params) - 1 else z
+            x = activate(z, self.activation) if i < len(params) - 1 else z
 
     @classmethod
     def from_model(cls, model, device, config=None, *, calibration_images, rng=None, **kwargs) -> "HardwareNetwork":
@@ -113,7 +108,7 @@ class HardwareNetwork:
             h = x[start : start + batch_size]
             for i, (layer, b) in enumerate(zip(self.layers, self.biases)):
                 z = layer.forward(h, rng) + b
-                h = _activate(z, self.activation) if i < len(self.layers) - 1 else z
+                h = activate(z, self.activation) if i < len(self.layers) - 1 else z
             out.append(h)
         return np.concatenate(out) if out else np.zeros((0, self.layers[-1].out_features), np.float32)
 

@@ -18,6 +18,7 @@ from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, WeightSca
 from neurosim.crossbar.tile import Tile
 from neurosim.device import DeviceArray, ProgramMethod, device_from_mapping, device_to_mapping
 from neurosim.errors import NeurosimError
+from neurosim.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def save_layer(layer, path) -> None:
             for name, devices in tile.arrays.items():
                 for key, value in devices.state_arrays().items():
                     arrays[f"tile.{r}.{c}.{name}.{key}"] = value
-    np.savez(path, **arrays)
+    write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_layer(cls, path, device=None):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.data.files import write_atomic
+from neurosim.files import write_atomic
 from neurosim.data.idx import IdxError, gunzip_if_compressed, read_idx
 from neurosim.errors import NeurosimError
 

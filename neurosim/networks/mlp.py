@@ -119,7 +119,8 @@ def init_mlp(sizes, rng=None, *, activation=Activation.RELU) -> list[tuple[np.nd
     return params
 
 
-def _activate(z, activation):
+def activate(z, activation: Activation):
+    """Hidden-unit nonlinearity: logistic sigmoid or ReLU, elementwise."""
     return expit(z) if activation is Activation.SIGMOID else np.maximum(z, 0)
 
 
@@ -146,7 +147,7 @@ def _forward(params, x, activation):
     """Return the layer inputs ``[x, h1, ...]`` and the logits."""
     inputs = [x]
     for w, b in params[:-1]:
-        inputs.append(_activate(inputs[-1] @ w.T + b, activation))
+        inputs.append(activate(inputs[-1] @ w.T + b, activation))
     w, b = params[-1]
     return inputs, inputs[-1] @ w.T + b
 

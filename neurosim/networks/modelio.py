@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.data.files import write_atomic
+from neurosim.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import Activation, Output, accuracy, check_params, forward, predict

@@ -23,7 +23,6 @@ The sweep task :func:`accuracy_point` maps the model onto crossbars of a device
 and scores it on the MNIST test set (see its docstring for the settings).
 """
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -34,7 +33,6 @@ import sys
 import time
 import zipfile
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,7 +40,7 @@ import numpy as np
 from scipy.special import expit, logsumexp
 
 from neurosim.crossbar import CrossbarConfig
-from neurosim.data.files import write_atomic
+from neurosim.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import check_params
@@ -384,31 +382,15 @@ _GROUPS = ["device", "crossbar", "threshold"]
 TASK_CROSSBAR = {"rows": 512, "cols": 128}
 
 
-def _dataclass_from(cls, values: dict, what: str, base):
-    known = {f.name for f in dataclasses.fields(cls)}
-    converted = {}
-    for key, value in values.items():
-        if key not in known or key in ("crossbar",):
-            raise NeurosimError(f"unknown setting '{what}.{key}'; allowed: {sorted(known - {'crossbar'})}")
-        default = getattr(base, key)
-        if isinstance(default, Enum) and not isinstance(value, Enum):
-            try:
-                value = type(default)(value)
-            except ValueError:
-                raise NeurosimError(f"{what}.{key} = {value!r} must be one of {[m.value for m in type(default)]}") from None
-        converted[key] = value
-    return dataclasses.replace(base, **converted)
-
-
 def resolve_settings(settings: dict):
     """(model, device, threshold config, test image count) for a task's settings."""
-    from neurosim.settings import device_with_overrides, split_settings
+    from neurosim.settings import device_with_overrides, replace_fields, split_settings
 
     plain, groups = split_settings(settings, _PLAIN, _GROUPS)
     device = device_with_overrides(plain.get("device", "sige_epiram"), groups["device"])
-    crossbar = _dataclass_from(CrossbarConfig, {**TASK_CROSSBAR, **groups["crossbar"]}, "crossbar", CrossbarConfig())
+    crossbar = replace_fields(CrossbarConfig(), {**TASK_CROSSBAR, **groups["crossbar"]}, "crossbar")
     base = ThresholdConfig(crossbar=crossbar, centre_integer_thresholds=False)
-    config = _dataclass_from(ThresholdConfig, groups["threshold"], "threshold", base)
+    config = replace_fields(base, groups["threshold"], "threshold", exclude=("crossbar",))
     n = plain.get("test_images")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise NeurosimError(f"test_images = {n!r} must be a whole number >= 1")
