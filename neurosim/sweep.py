@@ -43,6 +43,7 @@ TASKS = {
     "evaluate": "neurosim.convert.evaluate:evaluate_point",
     "program_error": "neurosim.device.experiments:program_error_point",
     "threshold_mnist": "neurosim.networks.threshold.mnist:accuracy_point",
+    "snn": "neurosim.convert.snn:snn_point",
 }
 
 _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}

@@ -1,0 +1,857 @@
+"""ANN-to-SNN conversion onto crossbar arrays: integrate-and-fire networks read through the devices every step.
+
+Conversion (Diehl et al. 2015, data-based normalisation; reset by subtraction
+as in Rueckauer et al. 2017): a ReLU MLP with layers ``(W_l, b_l)`` becomes a
+network of integrate-and-fire (IF) neurons with threshold 1, reset by
+subtraction and no leak. ``lambda_l`` is the ``percentile``-th percentile
+(99.9 by default) of layer ``l``'s activations on training data (all units and
+samples, zeros included; ``max(z, 0)`` for the linear output layer) and
+``lambda_0 = 1`` (inputs are intensities in [0, 1]); the spiking network uses
+``W_l lambda_{l-1} / lambda_l`` and ``b_l / lambda_l``, so a neuron's firing
+rate (spikes per step) approximates its normalised ANN activation, capped at 1.
+Each step a neuron integrates its bias (a constant current) and the crossbar
+read of the previous step's spikes of the layer below:
+
+    v <- v + b + I;   v > 1  ->  spike, v <- v - 1.
+
+Inputs (:class:`InputCoding`): ``POISSON`` spikes with probability = pixel
+intensity per step (``intensity / dt_s`` Hz, 1000 Hz at full intensity with
+the default 1 ms step), or ``RATE``: the intensities themselves applied to the
+input rows by the DACs every step (a constant current, read with fresh noise
+each step). The output is read (:class:`Readout`) as spike counts or as the
+output neurons' accumulated membrane potential (``counts + v``: the total
+input they integrated, since reset by subtraction keeps the overshoot).
+Spikes need one step per layer to travel, so an L-layer network's output
+sees the input from step L on.
+
+Hardware: every weight matrix is one :class:`~neurosim.crossbar.CrossbarLayer`
+(tiles, mapping, device variation and programming, ADC per tile as
+configured). Each step every layer's crossbar is read with that step's spike
+vector (spikes drive their rows at the full read voltage; input full scale
+1), with a fresh read-noise draw per step, as on a chip. An ideal ADC
+(``adc_bits=None``, the default) means the neurons integrate the column
+currents of all tiles in analog.
+
+Engines (:class:`Engine`): ``FUSED`` runs the Numba kernels of
+:mod:`neurosim.convert.snn_kernels`: event-driven reads (only the rows of the
+neurons that fired are summed, in float32; Poisson inputs that usually fire
+are read by complement, the same sums with about five times fewer rows for
+MNIST), chunks of samples in parallel threads, counter-based random numbers
+(results do not depend on chunks or threads);
+``NETWORK`` builds the same network with :mod:`neurosim.networks.spiking`,
+whose :class:`~neurosim.networks.spiking.DenseConnection` ``read`` hooks call
+:meth:`CrossbarLayer.forward` every step (the slower reference, and the way to
+hand the network to brian2). With the same generator both engines fire the
+same input spikes.
+"""
+
+import logging
+import math
+import numbers
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from enum import Enum
+
+import numba
+import numpy as np
+
+from neurosim.convert import snn_kernels
+from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode
+from neurosim.crossbar.kernels import dac_levels_numpy
+from neurosim.device import DeviceModel, load_device
+from neurosim.errors import NeurosimError
+from neurosim.networks.mlp import Activation, check_params
+from neurosim.rng import as_generator
+from neurosim.validation import parse_enum, reject
+
+log = logging.getLogger(__name__)
+
+
+class InputCoding(Enum):
+    """How pixel intensities (in [0, 1]) enter the network."""
+
+    #: Bernoulli spikes with probability = intensity per step (Poisson trains of ``intensity / dt_s`` Hz).
+    POISSON = "poisson"
+    #: The intensities applied to the input rows every step (constant current, fresh read noise each step).
+    RATE = "rate"
+
+
+class Readout(Enum):
+    """How the class is read from the output layer."""
+
+    #: Most output spikes (ties go to the lowest class index).
+    SPIKES = "spikes"
+    #: Largest accumulated membrane potential ``counts + v`` (the total input integrated).
+    MEMBRANE = "membrane"
+
+
+class Engine(Enum):
+    """Which simulator runs the network (see the module docstring)."""
+
+    FUSED = "fused"
+    NETWORK = "network"
+
+
+def _real(field, value, allowed, ok):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
+        reject(field, value, allowed)
+
+
+def _whole(field, value, allowed, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        reject(field, value, allowed)
+
+
+@dataclass(frozen=True)
+class SNNConfig:
+    """Conversion and simulation settings of a converted spiking network."""
+
+    #: Percentile (in (0, 100]) of each layer's training activations that becomes firing rate 1.
+    percentile: float = 99.9
+    input_coding: InputCoding = InputCoding.POISSON
+    readout: Readout = Readout.MEMBRANE
+    #: Time step (s): sets the Poisson rates (``intensity / dt_s`` Hz) and the times in the spiking network.
+    dt_s: float = 1e-3
+    #: Samples simulated together in one chunk (bounds memory; chunks run in parallel threads).
+    batch_size: int = 1000
+    #: Percentile of calibration conversions that sets a calibrated ADC's range (with ``adc_bits``).
+    adc_percentile: float = 100.0
+    engine: Engine = Engine.FUSED
+
+    def __post_init__(self):
+        _real("percentile", self.percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
+        _real("adc_percentile", self.adc_percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
+        _real("dt_s", self.dt_s, "a finite time step > 0 s", lambda v: v > 0)
+        _whole("batch_size", self.batch_size, "a whole number of samples >= 1", 1)
+        for name, enum in (("input_coding", InputCoding), ("readout", Readout), ("engine", Engine)):
+            object.__setattr__(self, name, parse_enum(enum, getattr(self, name), name))
+
+
+# -- conversion ------------------------------------------------------------------------------------
+def _unit_inputs(x, n_in: int, what: str) -> np.ndarray:
+    """``x`` as a float64 (batch, n_in) array of intensities in [0, 1], or NeurosimError."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise NeurosimError(f"{what} must be a real numeric array, got dtype {a.dtype}")
+    if a.ndim != 2 or a.shape[1] != n_in:
+        raise NeurosimError(f"{what} must have shape (samples, {n_in}) for a network with {n_in} inputs, got {a.shape}")
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if a.size and not np.isfinite(a).all():
+        raise NeurosimError(f"{what} contains NaN or infinite values")
+    if a.size and (a.min() < 0 or a.max() > 1):
+        raise NeurosimError(
+            f"{what} must be intensities in [0, 1] (spike probabilities per step), got values in [{a.min():.4g}, {a.max():.4g}]"
+        )
+    return a
+
+
+def ann_activations(params, x) -> list:
+    """Activations of every layer of a ReLU MLP for inputs ``x``: ReLU for hidden layers, the logits last."""
+    out, h = [], np.asarray(x, dtype=np.float64)
+    for i, (w, b) in enumerate(params):
+        z = h @ np.asarray(w, dtype=np.float64).T + np.asarray(b, dtype=np.float64)
+        h = np.maximum(z, 0.0) if i < len(params) - 1 else z
+        out.append(h)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ConvertedSNN:
+    """A ReLU MLP normalised for integrate-and-fire neurons with threshold 1.
+
+    ``params``: the normalised ``(W, b)`` layers (float64, ``W (out, in)``);
+    ``scales``: ``lambda_1 .. lambda_L``, the activation (ANN units) of each
+    layer that fires at one spike per step; ``percentile``: where they came from.
+    """
+
+    params: tuple
+    scales: tuple
+    percentile: float
+
+    @property
+    def sizes(self) -> tuple:
+        """Layer widths ``(inputs, hidden..., outputs)``."""
+        return check_params(self.params)
+
+    def rates(self, x) -> list:
+        """Firing rates (spikes per step) the conversion aims at: normalised ANN activations clipped to [0, 1]."""
+        x = _unit_inputs(x, self.sizes[0], "x")
+        return [np.clip(a, 0.0, 1.0) for a in ann_activations(self.params, x)]
+
+
+def convert_mlp(model, calibration_x, percentile: float = 99.9) -> ConvertedSNN:
+    """Normalise a trained ReLU MLP for IF neurons (data-based, module docstring).
+
+    ``model``: an :class:`~neurosim.networks.modelio.MLPModel`, its name or path,
+    or a list of ``(W, b)`` layers (ReLU assumed). ``calibration_x``: prepared
+    training inputs (samples, inputs), intensities in [0, 1].
+    """
+    from neurosim.convert.network import resolve_model
+    from neurosim.networks.modelio import MLPModel
+
+    if isinstance(model, (str, MLPModel)) or hasattr(model, "__fspath__"):
+        model = resolve_model(model)
+        if model.activation is not Activation.RELU:
+            raise NeurosimError(
+                f"ANN-to-SNN conversion needs ReLU hidden units (firing rates are non-negative); this model uses {model.activation.value}"
+            )
+        params = model.params
+    else:
+        params = list(model)
+    sizes = check_params(params)
+    _real("percentile", percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
+    x = _unit_inputs(calibration_x, sizes[0], "calibration_x")
+    if x.shape[0] == 0:
+        raise NeurosimError("calibration_x is empty: give training inputs to set the per-layer scales")
+    scales, previous, normalised = [], 1.0, []
+    for i, (act, (w, b)) in enumerate(zip(ann_activations(params, x), params)):
+        lam = float(np.percentile(np.maximum(act, 0.0), percentile))
+        if not lam > 0:
+            raise NeurosimError(
+                f"layer {i} is silent on the calibration data ({percentile}th percentile of its activations is {lam}): "
+                "cannot normalise it; give more or other calibration inputs, or a higher percentile"
+            )
+        normalised.append((np.asarray(w, dtype=np.float64) * (previous / lam), np.asarray(b, dtype=np.float64) / lam))
+        scales.append(lam)
+        previous = lam
+    log.info("SNN conversion: layer scales %s (%gth percentile)", [f"{s:.4g}" for s in scales], percentile)
+    return ConvertedSNN(tuple(normalised), tuple(scales), float(percentile))
+
+
+def default_checkpoints(steps: int) -> tuple:
+    """1-2-5 step counts below ``steps`` (from 10), then ``steps``: where accuracy is recorded by default."""
+    _whole("steps", steps, "a whole number of time steps >= 1", 1)
+    out, base = [], 10
+    while base < steps:
+        out += [c for c in (base, 2 * base, 5 * base) if c < steps]
+        base *= 10
+    return tuple(out) + (int(steps),)
+
+
+def _checkpoints(checkpoints, steps) -> np.ndarray:
+    _whole("steps", steps, "a whole number of time steps >= 1", 1)
+    if checkpoints is None:
+        return np.array(default_checkpoints(steps), np.int64)
+    ck = list(checkpoints) if not isinstance(checkpoints, numbers.Integral) else [checkpoints]
+    for c in ck:
+        if isinstance(c, bool) or not isinstance(c, numbers.Integral) or not 1 <= c <= steps:
+            raise NeurosimError(f"checkpoint {c!r} is not allowed: whole step counts in [1, steps = {steps}]")
+    if not ck:
+        raise NeurosimError("checkpoints is empty: give at least one step count")
+    return np.unique(np.array(ck, np.int64))
+
+
+# -- crossbar reads of spike events ------------------------------------------------------------------
+#: Poisson inputs with a spike probability above this are read by complement (see :mod:`~neurosim.convert.snn_kernels`).
+COMPLEMENT_ABOVE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class ReadArrays:
+    """A :class:`CrossbarLayer` as the event-driven read kernel sees it (weight units; see
+    :func:`neurosim.convert.snn_kernels.read_numpy` for each array)."""
+
+    #: (n_in, width) float32 rows: signal, then read-noise variances, then reference variances per column tile.
+    rw: np.ndarray
+    n_out: int
+    has_var: bool
+    has_common: bool
+    tile_start: np.ndarray
+    col_tile: np.ndarray
+    dpos: np.ndarray
+    cpos: np.ndarray
+    #: Gaussian draws per read and sample (even).
+    n_draws: int
+    out_var: float
+    step: float
+    max_code: int
+
+    @classmethod
+    def from_layer(cls, layer: CrossbarLayer) -> "ReadArrays":
+        """Read arrays of ``layer`` now (its devices at ``layer.t_s``, its calibrated ADC)."""
+        cfg = layer.config
+        if cfg.dac_mode is not DacMode.LEVELS:
+            raise NeurosimError("the fused SNN engine reads with DacMode.LEVELS (a spike is one full-scale level); "
+                                "use engine 'network' for bit-serial DACs")
+        n_in, n_out = layer.in_features, layer.out_features
+        n_rt, n_ct = len(layer.row_edges), len(layer.col_edges)
+        sig = np.empty((n_in, n_out))
+        var = np.zeros((n_in, n_out))
+        varc = np.zeros((n_in, n_ct))
+        has_var = has_common = False
+        for r, (r0, r1) in enumerate(layer.row_edges):
+            for c, (c0, c1) in enumerate(layer.col_edges):
+                m = layer.tiles[r][c].read_matrices(layer.t_s, False, np.float64)
+                sig[r0:r1, c0:c1] = m.signal
+                if m.var is not None:
+                    has_var = True
+                    var[r0:r1, c0:c1] = m.var[:, : c1 - c0]
+                    if m.has_reference:
+                        has_common = True
+                        varc[r0:r1, c] = m.var[:, -1]
+        parts = [sig] + ([var] if has_var else []) + ([varc] if has_common else [])
+        rw = np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+        tile_start = np.array([r0 for r0, _ in layer.row_edges] + [n_in], np.int64)
+        col_tile = np.repeat(np.arange(n_ct, dtype=np.int64), [c1 - c0 for c0, c1 in layer.col_edges])
+        if cfg.adc_bits is None:
+            step, max_code = 0.0, 0
+        else:
+            if layer.adc_range is None:
+                raise NeurosimError("the ADC range is not set: give CrossbarConfig(adc_range=...) or calibration inputs")
+            max_code = 2 ** (cfg.adc_bits - 1) - 1
+            step = float(layer.adc_range) / max_code
+        dpos = np.zeros((n_rt, n_out), np.int64)
+        cpos = np.zeros((n_rt, n_ct), np.int64)
+        if step > 0:  # one draw per conversion, tile by tile: its outputs, then its common draw
+            d = 0
+            for r in range(n_rt):
+                for c, (c0, c1) in enumerate(layer.col_edges):
+                    dpos[r, c0:c1] = np.arange(d, d + c1 - c0)
+                    d += c1 - c0
+                    if has_common:
+                        cpos[r, c] = d
+                        d += 1
+        else:  # one draw per output, then one per tile for the common currents
+            dpos[0] = np.arange(n_out)
+            d = n_out
+            if has_common:
+                cpos[...] = n_out + np.arange(n_rt * n_ct).reshape(n_rt, n_ct)
+                d += n_rt * n_ct
+        out_var = (cfg.output_noise_frac * layer.weight_max * cfg.input_full_scale) ** 2
+        return cls(rw, n_out, has_var, has_common, tile_start, col_tile, dpos, cpos, d + (d % 2), float(out_var),
+                   step, int(max_code))
+
+    @property
+    def noisy(self) -> bool:
+        """Whether a read draws random numbers (read or output noise)."""
+        return self.has_var or self.out_var > 0
+
+    @property
+    def n_in(self) -> int:
+        """Inputs (rows) of the layer."""
+        return self.rw.shape[0]
+
+    @property
+    def per_tile(self) -> bool:
+        """Whether reads keep tiles apart (a per-tile ADC, or reference columns' common noise)."""
+        return self.step > 0 or self.has_common
+
+    @property
+    def conversions_per_read(self) -> int:
+        """Per-tile ADC conversions one read of one sample makes (0 with an ideal ADC)."""
+        return (self.tile_start.size - 1) * self.n_out if self.step > 0 else 0
+
+    def analog(self, x) -> np.ndarray:
+        """The ``pre`` sums ``(B, passes, width)`` float32 of analog inputs ``x (B, n_in)`` (already through the DAC):
+        one pass per row tile when :attr:`per_tile`, else one."""
+        x = np.asarray(x, dtype=np.float64)
+        rw = self.rw.astype(np.float64)
+        n = self.n_out
+        t = self.tile_start if self.per_tile else self.tile_start[[0, -1]]
+        pre = np.empty((x.shape[0], t.size - 1, rw.shape[1]), np.float32)
+        for r in range(t.size - 1):
+            xr, w = x[:, t[r] : t[r + 1]], rw[t[r] : t[r + 1]]
+            pre[:, r, :n] = xr @ w[:, :n]
+            pre[:, r, n:] = (xr * xr) @ w[:, n:]
+        return pre
+
+
+class _Work:
+    """Work arrays of the read kernel (one per layer and chunk)."""
+
+    def __init__(self, ra: ReadArrays):
+        self.acc = np.zeros(ra.rw.shape[1], np.float32)
+        self.z = np.zeros(max(ra.n_draws, 2))
+        self.tot = np.zeros((3, ra.n_out))
+
+
+_NO_PRE = np.zeros((0, 0, 0), np.float32)
+_NO_IDX = np.zeros((0, 0), np.int32)
+_NO_CNT = np.zeros(0, np.int32)
+
+
+def read_events(ra: ReadArrays, idx, cnt, keys, first_pair: int, out, work=None, *, minus=None, pre=None,
+                backend="numba") -> int:
+    """One crossbar read into ``out (B, n_out)``: ``pre`` sums (or zero) plus the rows of the events
+    ``idx``/``cnt`` minus the rows of the events ``minus = (nidx, ncnt)``; returns ADC clips
+    (see :func:`neurosim.convert.snn_kernels.read_numpy`)."""
+    work = _Work(ra) if work is None else work
+    nidx, ncnt = (_NO_IDX, _NO_CNT) if minus is None else minus
+    kernel = snn_kernels.KERNELS[backend][2]
+    return kernel(idx, cnt, nidx, ncnt, _NO_PRE if pre is None else pre, ra.rw, ra.n_out, ra.has_var, ra.has_common,
+                  ra.tile_start, ra.col_tile, ra.dpos, ra.cpos, ra.out_var, ra.step, ra.max_code, keys,
+                  int(first_pair), out, work.acc, work.z, work.tot)
+
+
+def spike_read(layer: CrossbarLayer, backend: str = "numba"):
+    """A ``read(spikes, rng) -> outputs`` callable for dense 0/1 spike arrays ``(B, in)``: the event-driven
+    read of ``layer`` (its state now), in output units. Usable as a DenseConnection ``read`` hook."""
+    ra = ReadArrays.from_layer(layer)
+    work = _Work(ra)
+
+    def read(spikes, rng):
+        s = np.asarray(spikes)
+        if s.ndim != 2 or s.shape[1] != ra.n_in:
+            raise NeurosimError(f"spikes must be (batch, {ra.n_in}), got {s.shape}")
+        if np.any((s != 0) & (s != 1)):
+            raise NeurosimError("spikes must be 0 or 1")
+        idx, cnt = events_from_dense(s)
+        keys = as_generator(rng).integers(0, 2**64, size=s.shape[0], dtype=np.uint64)
+        out = np.zeros((s.shape[0], ra.n_out))
+        read_events(ra, idx, cnt, keys, 0, out, work, backend=backend)
+        return out
+
+    return read
+
+
+def events_from_dense(spikes) -> tuple:
+    """Event lists ``(idx (B, n) int32, cnt (B,) int32)`` of a dense 0/1 array ``(B, n)``."""
+    s = np.asarray(spikes) != 0
+    cnt = np.count_nonzero(s, axis=1).astype(np.int32)
+    idx = np.zeros(s.shape, np.int32)
+    rows, cols = np.nonzero(s)
+    idx[rows, np.arange(rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)] = cols
+    return idx, cnt
+
+
+# -- results -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class SNNRun:
+    """What a run of a converted network produced, recorded at each checkpoint.
+
+    ``counts (N, K, n_out)``: output spikes in the first ``checkpoints[k]`` steps;
+    ``potential (N, K, n_out)``: the output neurons' membrane potentials then
+    (normalised: threshold 1); ``layer_spikes (N, L)``: spikes of each layer
+    (hidden..., output) over the run; ``input_spikes (N,)``: input spikes (Poisson coding);
+    ``adc_clipped``/``adc_conversions``: per-tile ADC conversions that clipped, and all made.
+    """
+
+    checkpoints: np.ndarray
+    counts: np.ndarray
+    potential: np.ndarray
+    layer_spikes: np.ndarray
+    input_spikes: np.ndarray
+    steps: int
+    dt_s: float
+    #: Layer widths ``(inputs, hidden..., outputs)``.
+    sizes: tuple = ()
+    adc_clipped: int = 0
+    adc_conversions: int = 0
+
+    def scores(self, readout=Readout.SPIKES) -> np.ndarray:
+        """Per-class scores ``(N, K, n_out)``: spike counts, or accumulated membrane potential ``counts + v``."""
+        readout = parse_enum(Readout, readout, "readout")
+        return self.counts.astype(np.float64) if readout is Readout.SPIKES else self.counts + self.potential
+
+    def predictions(self, readout=Readout.SPIKES) -> np.ndarray:
+        """Predicted class ``(N, K)`` at every checkpoint."""
+        return np.argmax(self.scores(readout), axis=2)
+
+    def accuracy(self, labels, readout=Readout.SPIKES) -> np.ndarray:
+        """Fraction of samples classified as ``labels`` at every checkpoint ``(K,)``."""
+        y = np.asarray(labels)
+        if y.shape != (self.counts.shape[0],):
+            raise NeurosimError(f"labels must have shape ({self.counts.shape[0]},), got {y.shape}")
+        return np.mean(self.predictions(readout) == y[:, None], axis=0)
+
+    def rates(self) -> np.ndarray:
+        """Mean firing rate of each layer (hidden..., output) over the run, in spikes per neuron per step ``(L,)``;
+        divide by ``dt_s`` for Hz."""
+        return self.layer_spikes.mean(axis=0) / (np.asarray(self.sizes[1:], dtype=float) * self.steps)
+
+    @property
+    def adc_clip_fraction(self) -> float:
+        """Fraction of per-tile ADC conversions that clipped."""
+        return self.adc_clipped / self.adc_conversions if self.adc_conversions else 0.0
+
+
+# -- the network on crossbars ------------------------------------------------------------------------
+def _progress(total, desc):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", disable=not sys.stderr.isatty(), leave=False)
+
+
+class CrossbarSNN:
+    """A converted spiking network whose weight matrices are crossbar arrays of ``device``.
+
+    ``converted``: a :class:`ConvertedSNN`; ``device``: card name, path or
+    :class:`~neurosim.device.DeviceModel`; ``crossbar``: a
+    :class:`~neurosim.crossbar.CrossbarConfig` (its ``input_full_scale`` is set
+    to 1: a spike or a full-intensity pixel is the full read voltage);
+    ``config``: an :class:`SNNConfig`. ``rng`` draws device variation and
+    programming noise (and the spike samples that calibrate ADC ranges, when
+    ``crossbar.adc_bits`` is set without ``adc_range``: ``calibration_x`` are then
+    needed, prepared training inputs).
+    """
+
+    def __init__(self, converted: ConvertedSNN, device, crossbar: CrossbarConfig | None = None,
+                 config: SNNConfig | None = None, *, rng=None, calibration_x=None):
+        if not isinstance(converted, ConvertedSNN):
+            raise NeurosimError(f"converted must be a ConvertedSNN (see convert_mlp), got {type(converted).__name__}")
+        self.converted = converted
+        self.config = SNNConfig() if config is None else config
+        if not isinstance(self.config, SNNConfig):
+            raise NeurosimError(f"config must be an SNNConfig, got {type(self.config).__name__}")
+        crossbar = CrossbarConfig() if crossbar is None else crossbar
+        if not isinstance(crossbar, CrossbarConfig):
+            raise NeurosimError(f"crossbar must be a CrossbarConfig, got {type(crossbar).__name__}")
+        self.device = device if isinstance(device, DeviceModel) else load_device(device)
+        self.crossbar = replace(crossbar, input_full_scale=1.0)
+        rng = as_generator(rng)
+        self.layers = [CrossbarLayer(w, self.device, self.crossbar, rng) for w, _ in converted.params]
+        self.biases = [np.ascontiguousarray(b, dtype=np.float64) for _, b in converted.params]
+        if self.crossbar.adc_bits is not None and self.crossbar.adc_range is None:
+            if calibration_x is None:
+                raise NeurosimError("crossbar.adc_bits without adc_range: give calibration_x (training inputs) to calibrate the ADCs")
+            self.calibrate_adc(calibration_x, rng)
+        self._arrays = None
+
+    @classmethod
+    def from_model(cls, model, device, crossbar=None, config=None, *, calibration_images=None, rng=None) -> "CrossbarSNN":
+        """Convert a trained model (name, path or MLPModel) and program it onto ``device``.
+
+        ``calibration_images``: raw training images for the normalisation and
+        the ADC ranges (default: the 1,000 shipped calibration images).
+        """
+        from neurosim.convert.network import resolve_model
+        from neurosim.data.calibration import calibration_images as shipped
+
+        model = resolve_model(model)
+        config = SNNConfig() if config is None else config
+        images = shipped()[0] if calibration_images is None else calibration_images
+        x = model.prepare(images)
+        converted = convert_mlp(model, x, config.percentile)
+        return cls(converted, device, crossbar, config, rng=rng, calibration_x=x)
+
+    @property
+    def sizes(self) -> tuple:
+        """Layer widths ``(inputs, hidden..., outputs)``."""
+        return self.converted.sizes
+
+    def calibrate_adc(self, calibration_x, rng=None) -> list:
+        """Set every layer's ADC range on spike vectors like the ones it will read.
+
+        Layer 0 reads Bernoulli samples of the calibration inputs (or the
+        intensities themselves with rate coding); layer ``l`` reads Bernoulli
+        samples of layer ``l - 1``'s target rates (its normalised ANN
+        activations). Returns the ranges set.
+        """
+        rng = as_generator(rng)
+        rates = self.converted.rates(calibration_x)
+        x = _unit_inputs(calibration_x, self.sizes[0], "calibration_x")
+        sources = [x] + rates[:-1]
+        ranges = []
+        for i, (layer, p) in enumerate(zip(self.layers, sources)):
+            analog = i == 0 and self.config.input_coding is InputCoding.RATE
+            sample = p if analog else (rng.random(p.shape) < p).astype(np.float64)
+            ranges.append(layer.calibrate_adc(sample, percentile=self.config.adc_percentile)["forward"])
+        self._arrays = None
+        return ranges
+
+    def drift_to(self, t_s: float) -> None:
+        """Read every layer's devices ``t_s`` seconds after programming from now on."""
+        for layer in self.layers:
+            layer.drift_to(t_s)
+        self._arrays = None
+
+    def read_arrays(self) -> list:
+        """The :class:`ReadArrays` of every layer (rebuilt after :meth:`drift_to` or calibration)."""
+        if self._arrays is None:
+            self._arrays = [ReadArrays.from_layer(layer) for layer in self.layers]
+        return self._arrays
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, x, steps: int, *, rng=None, checkpoints=None, engine=None, threads: int | None = None,
+            backend: str = "numba") -> SNNRun:
+        """Simulate inputs ``x`` (samples, inputs; intensities in [0, 1]) for ``steps`` time steps.
+
+        ``checkpoints``: step counts at which the output is recorded (default
+        :func:`default_checkpoints`). ``rng``: generator or seed for the input
+        spikes and the read noise. ``engine``: :class:`Engine` (default the
+        config's). ``threads``: chunks run in parallel (fused engine; default
+        Numba's thread count). ``backend``: ``"numba"`` or ``"numpy"`` (the
+        kernels' reference twins; fused engine).
+        """
+        x = _unit_inputs(x, self.sizes[0], "x")
+        ck = _checkpoints(checkpoints, steps)
+        engine = self.config.engine if engine is None else parse_enum(Engine, engine, "engine")
+        if backend not in snn_kernels.KERNELS:
+            raise NeurosimError(f"backend = {backend!r} is not allowed: one of {sorted(snn_kernels.KERNELS)}")
+        n_threads = numba.get_num_threads() if threads is None else threads
+        _whole("threads", n_threads, "a number of threads >= 1", 1)
+        rng = as_generator(rng)
+        n, n_out, n_layers = x.shape[0], self.sizes[-1], len(self.layers)
+        out = {
+            "counts": np.zeros((n, ck.size, n_out), np.int32),
+            "potential": np.zeros((n, ck.size, n_out)),
+            "layer_spikes": np.zeros((n, n_layers), np.int64),
+            "input_spikes": np.zeros(n, np.int64),
+        }
+        bs = self.config.batch_size
+        chunks = [(s, min(s + bs, n)) for s in range(0, n, bs)]
+        clips = np.zeros(2, np.int64)
+        bar = _progress(n, f"SNN {steps} steps")
+        log.info("SNN run: %d samples x %d steps, %s engine, %d chunk(s)", n, steps, engine.value, len(chunks))
+        try:
+            if engine is Engine.NETWORK:
+                for a, b in chunks:
+                    clips += self._run_network(x[a:b], steps, ck, rng, {k: v[a:b] for k, v in out.items()})
+                    bar.update(b - a)
+            else:
+                seeds = rng.integers(0, 2**64, size=n, dtype=np.uint64)
+                keys = rng.integers(0, 2**64, size=n, dtype=np.uint64)
+                arrays = self.read_arrays()
+                kernels = snn_kernels.KERNELS[backend]
+
+                def work(chunk):
+                    a, b = chunk
+                    got = self._run_fused(arrays, kernels, x[a:b], seeds[a:b], keys[a:b], steps, ck,
+                                          {k: v[a:b] for k, v in out.items()})
+                    bar.update(b - a)
+                    return got
+
+                if n_threads == 1 or len(chunks) == 1:
+                    results = [work(c) for c in chunks]
+                else:
+                    with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
+                        results = list(pool.map(work, chunks))
+                clips += np.sum(results, axis=0) if results else 0
+        finally:
+            bar.close()
+        return SNNRun(ck, out["counts"], out["potential"], out["layer_spikes"], out["input_spikes"], int(steps),
+                      self.config.dt_s, tuple(self.sizes), int(clips[0]), int(clips[1]))
+
+    def _run_fused(self, arrays, kernels, x, seeds, keys, steps, ck, out) -> tuple:
+        poisson, if_update, read = kernels
+        b, sizes = x.shape[0], self.sizes
+        widths = sizes[1:]
+        v = [np.zeros((b, w)) for w in widths]
+        cur = [np.zeros((b, w)) for w in widths]
+        idx = [np.zeros((b, w), np.int32) for w in widths]
+        cnt = [np.zeros(b, np.int32) for _ in widths]
+        counts = [np.zeros((b, w), np.int64) for w in widths]
+        works = [_Work(ra) for ra in arrays]
+        pairs = [ra.n_draws // 2 for ra in arrays]
+        pair_off = np.concatenate([[0], np.cumsum(pairs)[:-1]]).astype(np.int64)
+        pairs_per_step = int(sum(pairs))
+        in_idx = np.zeros((b, sizes[0]), np.int32)
+        in_cnt = np.zeros(b, np.int32)
+        minus = (_NO_IDX, _NO_CNT)
+        pre = _NO_PRE
+        poisson_coding = self.config.input_coding is InputCoding.POISSON
+        if poisson_coding:
+            dt = self.config.dt_s
+            p = (x / dt) * dt  # the probabilities a PoissonInput of rate x / dt_s uses, to the last bit
+            high = p > COMPLEMENT_ABOVE  # read by complement; p == 1 always fires and is never drawn
+            drawn = (p > 0) & (p < 1)
+            nz_cnt = np.count_nonzero(drawn, axis=1).astype(np.int32)
+            order = np.argsort(~drawn, axis=1, kind="stable")[:, : max(int(nz_cnt.max(initial=0)), 1)]
+            nz_idx = np.ascontiguousarray(order, dtype=np.int32)
+            nz_thr = snn_kernels.spike_thresholds(np.take_along_axis(p, order, axis=1))
+            nz_high = np.ascontiguousarray(np.take_along_axis(high, order, axis=1), dtype=np.uint8)
+            sure = np.count_nonzero(p >= 1, axis=1)
+            high_drawn = np.count_nonzero(high & drawn, axis=1)
+            pre = arrays[0].analog(high.astype(np.float64))
+            minus = (np.zeros((b, sizes[0]), np.int32), np.zeros(b, np.int32))
+        else:
+            levels = 0 if self.crossbar.dac_bits is None else 2**self.crossbar.dac_bits - 1
+            applied, squares = np.empty_like(x), np.empty_like(x)
+            dac_levels_numpy(x, 1.0, levels, applied, squares)
+            pre = arrays[0].analog(applied)
+        clipped = conversions = 0
+        k = 0
+        for s in range(steps):
+            for l in range(len(widths)):
+                if_update(v[l], cur[l], self.biases[l], idx[l], cnt[l], counts[l])
+            while k < ck.size and ck[k] == s + 1:
+                out["counts"][:, k] = counts[-1]
+                out["potential"][:, k] = v[-1]
+                k += 1
+            if poisson_coding:
+                poisson(seeds, nz_idx, nz_thr, nz_high, nz_cnt, s, sizes[0], in_idx, in_cnt, minus[0], minus[1])
+                out["input_spikes"] += in_cnt + (high_drawn - minus[1]) + sure
+            if s == steps - 1:
+                break  # reads of the last step's spikes would only drive step ``steps``
+            for l, ra in enumerate(arrays):
+                src_idx, src_cnt = (in_idx, in_cnt) if l == 0 else (idx[l - 1], cnt[l - 1])
+                nidx, ncnt = minus if l == 0 else (_NO_IDX, _NO_CNT)
+                w = works[l]
+                clipped += read(src_idx, src_cnt, nidx, ncnt, pre if l == 0 else _NO_PRE, ra.rw, ra.n_out,
+                                ra.has_var, ra.has_common, ra.tile_start, ra.col_tile, ra.dpos, ra.cpos, ra.out_var,
+                                ra.step, ra.max_code, keys, s * pairs_per_step + int(pair_off[l]), cur[l],
+                                w.acc, w.z, w.tot)
+                conversions += b * ra.conversions_per_read
+        for l in range(len(widths)):
+            out["layer_spikes"][:, l] = counts[l].sum(axis=1)
+        return clipped, conversions
+
+    # -- the same network in the spiking simulator ---------------------------------------------
+    def network(self, x, *, input_trains=None, monitors: bool = True):
+        """The network for inputs ``x`` (a batch) as a :class:`neurosim.networks.spiking.Network`.
+
+        Neuron group ``layer{l}`` (IF, threshold 1 V, reset by subtraction to
+        0 V) integrates the column current of crossbar ``l``: its capacitance
+        is ``I_unit dt_s / 1 V`` with ``I_unit`` the layer's
+        :attr:`~CrossbarLayer.current_per_output_A`, so one output unit held
+        for one step moves ``v`` by 1 V; biases are constant currents
+        ``b I_unit``. Each :class:`DenseConnection` feeds the direct channel
+        (a current lasting one step) through a ``read`` hook that calls
+        :meth:`CrossbarLayer.forward` on the step's spikes (fresh read noise
+        every step), with the devices' noise-free weights as ``weights_A``
+        (for :meth:`Network.to_brian2`). Inputs: a ``PoissonInput`` named
+        ``input`` (rates ``x / dt_s``, give them to ``run`` as ``rate_Hz``), or
+        with ``input_trains = (sample, step, index)`` arrays a
+        ``SpikeTrainInput`` firing exactly those spikes. With rate coding the
+        input group is silent and the first read applies ``x`` every step.
+        Monitors (``monitors=True``): ``out_spikes`` and ``out_state``
+        (output layer). Returns ``(network, input_group, groups)``.
+        """
+        from neurosim.networks.spiking import (DenseConnection, Network, NeuronGroup, NeuronModel, NeuronParams,
+                                               PoissonInput, Reset, SpikeMonitor, SpikeTrainInput, StateMonitor)
+
+        x = _unit_inputs(x, self.sizes[0], "x")
+        dt = self.config.dt_s
+        rate_coding = self.config.input_coding is InputCoding.RATE
+        if input_trains is not None:
+            if rate_coding:
+                raise NeurosimError("input_trains are spikes: only with Poisson input coding")
+            sample, step, index = (np.asarray(a) for a in input_trains)
+            source = SpikeTrainInput(self.sizes[0], index.astype(np.int64), step * dt, samples=sample.astype(np.int64), name="input")
+        else:
+            source = PoissonInput(self.sizes[0], 0.0 if rate_coding else x / dt, name="input")
+        objects, groups, previous = [], [], source
+        for l, (layer, bias) in enumerate(zip(self.layers, self.biases)):
+            unit = layer.current_per_output_A
+            params = NeuronParams(model=NeuronModel.IF, c_m_F=unit * dt / 1.0, v_th_V=1.0, v_reset_V=0.0,
+                                  reset=Reset.SUBTRACT, t_ref_s=0.0)
+            group = NeuronGroup(layer.out_features, params, name=f"layer{l}", v_init_V=0.0, i_ext_A=bias * unit)
+
+            def read(spikes, rng, layer=layer, unit=unit, analog=(x if (l == 0 and rate_coding) else None)):
+                applied = spikes if analog is None else analog
+                return layer.forward(applied, rng) * unit
+
+            weights = layer.effective_weights(include_wires=layer.config.wire is not None) * unit
+            objects.append(DenseConnection(previous, group, weights, read=read, channel=None, name=f"crossbar{l}"))
+            groups.append(group)
+            previous = group
+        if monitors:
+            objects += [SpikeMonitor(groups[-1], name="out_spikes"), StateMonitor(groups[-1], name="out_state")]
+        return Network(objects, dt_s=dt), source, groups
+
+    def _run_network(self, x, steps, ck, rng, out) -> np.ndarray:
+        net, source, groups = self.network(x)
+        for layer in self.layers:
+            layer.reset_clip_counts()
+        res = net.run(steps * self.config.dt_s, rng=rng, batch=x.shape[0])
+        rec = res["out_spikes"]
+        state = res["out_state"]
+        n_out = self.sizes[-1]
+        for k, t in enumerate(ck):
+            keep = rec.step < t
+            out["counts"][:, k] = np.bincount(rec.sample[keep] * n_out + rec.neuron[keep], minlength=x.shape[0] * n_out).reshape(-1, n_out)
+            out["potential"][:, k] = state.v_V[:, t] if t < steps else res.v_final_V[groups[-1].name]
+        for l, g in enumerate(groups):
+            out["layer_spikes"][:, l] = res.counts[g.name].sum(axis=1)
+        if self.config.input_coding is InputCoding.POISSON:
+            out["input_spikes"][:] = res.counts[source.name].sum(axis=1)
+        counts = [layer.clip_counts for layer in self.layers]
+        adc = self.crossbar.adc_bits is not None
+        return np.array([sum(c.adc_clipped for c in counts), sum(c.adc_conversions for c in counts)]) if adc else np.zeros(2, np.int64)
+
+
+# -- experiments: accuracy against time steps ------------------------------------------------------
+_PLAIN = {"model", "device", "steps", "checkpoints", "input", "readout", "percentile", "test_images", "batch_size",
+          "engine", "adc_percentile", "on_off_ratio", "t_s"}
+_GROUPS = ["device", "crossbar", "wire"]
+
+
+def resolve_settings(settings: dict):
+    """``(model, device, crossbar config, SNN config, plain settings)`` for flat settings.
+
+    Plain keys: ``model`` (default ``mlp784``), ``device`` (default
+    ``sige_epiram``), ``steps`` (default 100), ``checkpoints`` (list of step
+    counts; default :func:`default_checkpoints`), ``input`` (``poisson`` or
+    ``rate``), ``readout`` (``membrane`` or ``spikes``: the one reported as
+    ``accuracy``), ``percentile``, ``test_images`` (first N MNIST test images;
+    default all), ``batch_size``, ``engine``, ``adc_percentile``,
+    ``on_off_ratio``, ``t_s`` (read this long after programming). Dotted keys
+    as for the ``evaluate`` task: ``device.<DeviceModel field>`` (e.g.
+    ``device.read_noise_frac``), ``crossbar.<CrossbarConfig field>``,
+    ``wire.<WireConfig field>``.
+    """
+    from neurosim.convert.evaluate import resolve as resolve_hardware
+    from neurosim.settings import split_settings
+
+    plain, _ = split_settings(settings, _PLAIN, _GROUPS)
+    hardware = {k: v for k, v in settings.items() if "." in k or k in ("model", "device", "on_off_ratio", "t_s")}
+    model, device, crossbar, _ = resolve_hardware(hardware)
+    if model.activation is not Activation.RELU:
+        raise NeurosimError(f"ANN-to-SNN conversion needs a ReLU model; {plain.get('model', 'mlp784')} uses {model.activation.value}")
+    options = {"percentile": plain.get("percentile", 99.9), "batch_size": plain.get("batch_size", 1000),
+               "adc_percentile": plain.get("adc_percentile", 100.0)}
+    for key, name in (("input", "input_coding"), ("readout", "readout"), ("engine", "engine")):
+        if key in plain:
+            options[name] = plain[key]
+    config = SNNConfig(**options)
+    steps = plain.get("steps", 100)
+    _whole("steps", steps, "a whole number of time steps >= 1", 1)
+    _checkpoints(plain.get("checkpoints"), steps)
+    n_test = plain.get("test_images")
+    if n_test is not None:
+        _whole("test_images", n_test, "a whole number of test images >= 1", 1)
+    return model, device, crossbar, config, plain
+
+
+def _test_set(model):
+    from neurosim.data import load_mnist
+
+    images, labels = load_mnist("test")
+    return model.prepare(images), labels
+
+
+def accuracy_vs_steps(settings: dict, rng=None) -> dict:
+    """Convert, program, simulate the MNIST test images and score every checkpoint (see :func:`resolve_settings`).
+
+    Returns flat metrics: ``accuracy`` (the configured readout after ``steps``),
+    ``software_accuracy`` (the ANN on the same images), ``accuracy_spikes_<T>``
+    and ``accuracy_membrane_<T>`` per checkpoint ``T``, mean firing rates
+    (spikes per neuron per step) ``rate_input`` and ``rate_layer<l>``,
+    ``adc_clip_fraction``, ``test_images`` and ``steps``.
+    """
+    from neurosim.data.calibration import calibration_images
+
+    rng = as_generator(rng)
+    model, device, crossbar, config, plain = resolve_settings(settings)
+    x, y = _test_set(model)
+    n = plain.get("test_images") or len(y)
+    x, y = x[:n], y[:n]
+    steps = plain.get("steps", 100)
+    calib = model.prepare(calibration_images()[0])
+    snn = CrossbarSNN(convert_mlp(model, calib, config.percentile), device, crossbar, config, rng=rng, calibration_x=calib)
+    if plain.get("t_s"):
+        snn.drift_to(float(plain["t_s"]))
+    run = snn.run(x, steps, rng=rng, checkpoints=plain.get("checkpoints"))
+    metrics = {"accuracy": float(run.accuracy(y, config.readout)[-1]), "software_accuracy": float(model.accuracy(x, y))}
+    for readout in Readout:
+        for t, acc in zip(run.checkpoints, run.accuracy(y, readout)):
+            metrics[f"accuracy_{readout.value}_{int(t)}"] = float(acc)
+    metrics["rate_input"] = float(run.input_spikes.mean() / (x.shape[1] * steps))
+    for l, rate in enumerate(run.rates()):
+        metrics[f"rate_layer{l}"] = float(rate)
+    metrics.update({"adc_clip_fraction": run.adc_clip_fraction, "test_images": int(n), "steps": int(steps)})
+    return metrics
+
+
+def snn_point(settings: dict, rng: np.random.Generator) -> dict:
+    """Sweep task (``task = "neurosim.convert.snn:snn_point"``): :func:`accuracy_vs_steps` with the point's generator."""
+    return accuracy_vs_steps(settings, rng)
+
+
+def check_settings(settings: dict) -> None:
+    """Raise :class:`NeurosimError` if ``settings`` cannot be run."""
+    resolve_settings(settings)
+
+
+snn_point.check_settings = check_settings
