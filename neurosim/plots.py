@@ -92,6 +92,12 @@ def plot_sweep(records, spec, ax=None):
     groups = _group(records, x_key, series_key, metric)
     kind = opts.get("kind", "line")
     width = 0.8 / max(1, len(groups))
+    ref = opts.get("reference")
+    ref_by_series = {}
+    if ref:
+        for r in records:
+            ref_by_series.setdefault(r["settings"].get(series_key) if series_key else None, []).append(r["metrics"][ref])
+    one_ref = len({round(float(np.mean(v)), 9) for v in ref_by_series.values()}) <= 1
     for k, (series, by_x) in enumerate(groups.items()):
         xs = list(by_x)
         mean = np.array([np.mean(v) for v in by_x.values()]) * scale
@@ -102,9 +108,11 @@ def plot_sweep(records, spec, ax=None):
             ax.bar(pos, mean, width, yerr=std, capsize=3, label=label)
             ax.set_xticks(np.arange(len(xs)), [str(x) for x in xs], rotation=30, ha="right")
         else:
-            ax.errorbar(xs, mean, yerr=std, marker="o", ms=4, capsize=3, label=label)
-    ref = opts.get("reference")
-    if ref:
+            line = ax.errorbar(xs, mean, yerr=std, marker="o", ms=4, capsize=3, label=label)
+            if ref and not one_ref:  # each series has its own baseline (e.g. different models)
+                level = np.mean(ref_by_series[series]) * scale
+                ax.axhline(level, color=line[0].get_color(), ls="--", lw=1, label=f"{ref.replace('_', ' ')} ({level:.2f}{' %' if percent else ''})")
+    if ref and (one_ref or kind == "bar"):
         level = np.mean([r["metrics"][ref] for r in records]) * scale
         ax.axhline(level, color="k", ls="--", lw=1, label=f"{ref.replace('_', ' ')} ({level:.2f}{' %' if percent else ''})")
     if opts.get("xscale") == "symlog":  # a log axis that also shows x = 0

@@ -1,7 +1,8 @@
 """The trained MLPs shipped in ``models/``, and the function that retrains them.
 
 ``mlp784``: 784-100-10, ReLU hidden units, softmax + cross-entropy, on MNIST
-scaled to [0, 1]. ``mlp400_binary``: NeuroSim's 400-100-10 benchmark network
+scaled to [0, 1]. ``mlp784_noisy``: the same, trained hardware-aware (weight
+noise in every training forward pass) so that it tolerates programming noise. ``mlp400_binary``: NeuroSim's 400-100-10 benchmark network
 (design.md section 4): sigmoid units, sigmoid + squared-error output, inputs
 the central 20x20 pixels binarised at 0.5, weights and biases clipped to
 [-1, 1] so that they map onto a conductance window. Both train on the 60000
@@ -76,6 +77,26 @@ REFERENCE_SPECS = (
             "epochs": 30,
             "batch_size": 16,
             "weight_clip": 1.0,
+        },
+    ),
+    ReferenceSpec(
+        name="mlp784_noisy",
+        description=(
+            "784-100-10 ReLU MLP trained like mlp784 but hardware-aware: Gaussian noise of 10 % of each "
+            "layer's largest |w| added to the weights in every forward pass of training"
+        ),
+        sizes=(784, 100, 10),
+        activation=Activation.RELU,
+        output=Output.SOFTMAX_CROSS_ENTROPY,
+        preprocessing=Preprocessing.NONE,
+        training={
+            "optimizer": "sgd",
+            "lr": 0.1,
+            "momentum": 0.9,
+            "lr_decay": 0.9,
+            "epochs": 20,
+            "batch_size": 64,
+            "weight_noise": 0.1,
         },
     ),
 )
