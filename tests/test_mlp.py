@@ -37,7 +37,7 @@ from neurosim.networks.reference_models import (
 )
 from neurosim.resources import shipped_dir
 
-SHIPPED_MINIMUM = {"mlp784": 0.975, "mlp400_binary": 0.96}
+SHIPPED_MINIMUM = {"mlp784": 0.975, "mlp400_binary": 0.96, "mlp784_noisy": 0.97}
 
 
 @pytest.fixture(scope="module")
