@@ -15,6 +15,7 @@ import numpy as np
 from neurosim import __version__
 from neurosim.errors import NeurosimError
 from neurosim.convert.snn_cli import add_snn_parser
+from neurosim.networks.insitu.cli import add_insitu_parser
 from neurosim.networks.threshold.cli import add_logic_parser
 
 log = logging.getLogger("neurosim")
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_reference(sub)
     add_logic_parser(sub)
     add_snn_parser(sub)
+    add_insitu_parser(sub)
     return parser
 
 

@@ -44,6 +44,7 @@ TASKS = {
     "program_error": "neurosim.device.experiments:program_error_point",
     "threshold_mnist": "neurosim.networks.threshold.mnist:accuracy_point",
     "snn": "neurosim.convert.snn:snn_point",
+    "insitu": "neurosim.networks.insitu.tasks:insitu_point",
 }
 
 _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}

@@ -1,0 +1,266 @@
+"""Configuration of on-chip (in-situ) training: a frozen, validated dataclass and its modes.
+
+The defaults are the reference protocol of NeuroSim's MLP benchmark (design
+notes, section 4): a 400-100-10 network on 20 x 20 binarised MNIST, sigmoid
+units, SGD with batch 1, learning rates 0.4 (first layer) and 0.2 (second),
+125 epochs of 8000 randomly drawn training images (with replacement, as
+NeuroSim draws them), weights in [-1, 1] mapped to [G_min, G_max] against a
+reference column, initial weights uniform in [-1, 1], hidden activations
+thresholded at 0.5 in the hardware forward pass and an 8-bit ADC on every
+column output. The ADC of the hidden layer spans the largest possible column
+output (NeuroSim's convention), that of the output layer the sigmoid's working
+range (+-16); a hidden unit is on when ``sigmoid(code) >= 0.5``, so the whole
+zero code (|z| below half a step, 1.57 weights) counts as on, as in NeuroSim.
+
+Loss convention (NeuroSim's): ``sum_k (a_k - t_k)^2`` over the sigmoid outputs
+``a`` and the one-hot target ``t``, so the output delta is
+``-2 a (1 - a) (t - a)``; the learning rates refer to that loss.
+"""
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, fields
+from enum import Enum
+
+from neurosim.crossbar.config import Mapping
+from neurosim.data.preprocess import Preprocessing
+from neurosim.device.array import ProgramMethod
+from neurosim.errors import NeurosimError
+
+
+class PulseRounding(Enum):
+    """How a weight change becomes a whole number of pulses.
+
+    The exact count is ``x = dw / dw_pulse`` with ``dw_pulse`` the weight
+    change of one nominal (linear-equivalent) pulse of the direction used.
+    ``NEAREST``: round half away from zero. ``TRUNCATE``: towards zero
+    (NeuroSim's choice: small changes are dropped). ``STOCHASTIC``:
+    ``floor(x + u)`` with ``u ~ U(0, 1)``, unbiased on average.
+    """
+
+    NEAREST = "nearest"
+    TRUNCATE = "truncate"
+    STOCHASTIC = "stochastic"
+
+
+class Optimizer(Enum):
+    """Weight-change rule. ``SGD``: ``dw = -lr g``. ``MOMENTUM``: ``v = momentum v - lr g; dw = v``.
+
+    With momentum every weight has a digital velocity that keeps moving it
+    after its input went quiet, so every device of a layer can be written on
+    every image (slower than plain SGD, whose binary inputs touch only the
+    rows of active pixels).
+    """
+
+    SGD = "sgd"
+    MOMENTUM = "momentum"
+
+
+class Backward(Enum):
+    """How the output error reaches the hidden layer.
+
+    ``DIGITAL``: ``e = W2^T s2`` computed digitally from the weights the
+    devices hold (NeuroSim's choice). ``TRANSPOSED_READ``: a transposed read
+    of the second layer's arrays (the error vector scaled to ``max |s2| = 1``
+    drives the columns, the rows are sensed, with read noise and an ADC of
+    ``adc_bits`` over ``adc_range_backward``), scaled back digitally.
+    """
+
+    DIGITAL = "digital"
+    TRANSPOSED_READ = "transposed_read"
+
+
+class HiddenUpdate(Enum):
+    """The hidden value that multiplies the output error in the second layer's update.
+
+    ``SIGMOID``: the sigmoid activation ``a1`` (NeuroSim's choice).
+    ``THRESHOLDED``: the binary value that drove the second layer's rows.
+    """
+
+    SIGMOID = "sigmoid"
+    THRESHOLDED = "thresholded"
+
+
+def _fail(field: str, value, allowed: str):
+    raise NeurosimError(f"{field} = {value!r} is not allowed: {allowed}")
+
+
+def _real(field, value, allowed, ok):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
+        _fail(field, value, allowed)
+
+
+def _whole(field, value, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        _fail(field, value, f"a whole number >= {low}")
+
+
+#: Enum-valued fields and their types (used to parse settings given as strings).
+ENUM_FIELDS = {
+    "mapping": Mapping,
+    "pulse_rounding": PulseRounding,
+    "optimizer": Optimizer,
+    "backward": Backward,
+    "hidden_update": HiddenUpdate,
+    "program_method": ProgramMethod,
+    "preprocessing": Preprocessing,
+}
+
+
+@dataclass(frozen=True)
+class InsituConfig:
+    """One in-situ training protocol. Variants: ``dataclasses.replace(config, ...)`` (validated again).
+
+    Output units of a read are weight units x input units (inputs are 0/1
+    pixels, so a column output is a sum of weights); ADC ranges are in those
+    units.
+    """
+
+    #: Layer widths (inputs, hidden, outputs); one hidden layer.
+    sizes: tuple = (400, 100, 10)
+    epochs: int = 125
+    images_per_epoch: int = 8000
+    #: Learning rate of the first (input -> hidden) and second (hidden -> output) layer.
+    lr_hidden: float = 0.4
+    lr_output: float = 0.2
+    optimizer: Optimizer = Optimizer.SGD
+    #: Velocity decay of ``Optimizer.MOMENTUM``.
+    momentum: float = 0.9
+    #: Weights live in [-weight_max, weight_max], which spans the conductance window.
+    weight_max: float = 1.0
+    #: Initial weights: uniform in [-init_weight_max, init_weight_max], programmed into the devices.
+    init_weight_max: float = 1.0
+    mapping: Mapping = Mapping.REFERENCE_COLUMN
+    #: How the initial weights are written (the card's programming noise applies to DIRECT).
+    program_method: ProgramMethod = ProgramMethod.DIRECT
+    pulse_rounding: PulseRounding = PulseRounding.NEAREST
+    #: Hidden units drive the second layer with ``1`` where ``sigmoid(z) >= hidden_threshold``, else ``0``.
+    threshold_hidden: bool = True
+    hidden_threshold: float = 0.5
+    hidden_update: HiddenUpdate = HiddenUpdate.SIGMOID
+    backward: Backward = Backward.DIGITAL
+    #: ADC resolution of every column output (None = ideal, no quantisation).
+    adc_bits: int | None = 8
+    #: ADC full scales (output units) of the hidden and output layers and of transposed reads
+    #: (whose inputs are scaled to max 1); None = the largest possible output, ``rows x weight_max``.
+    #: Hidden layer: None, NeuroSim's convention (never clips; one code is 400/127 weights wide,
+    #: which also sets the sigmoid derivative used in backpropagation). Output layer: 16, the output
+    #: sigmoid's working range (sigmoid(16) = 1 - 1e-7): with NeuroSim's 100 one code is 0.79 wide
+    #: and classes often tie on the top code.
+    adc_range_hidden: float | None = None
+    adc_range_output: float | None = 16.0
+    adc_range_backward: float | None = None
+    #: Gaussian noise on every conversion, as a fraction of ``weight_max`` (one full weight at input 1).
+    output_noise_frac: float = 0.0
+    preprocessing: Preprocessing = Preprocessing.CROP20_BINARIZE
+    #: Test images scored after each evaluated epoch (None = all 10,000).
+    test_images: int | None = None
+    #: Score the test set every this many epochs (and always after the last).
+    eval_every_epochs: int = 1
+    #: Write a checkpoint every this many epochs (when training into a folder).
+    checkpoint_every_epochs: int = 1
+
+    def __post_init__(self):
+        sizes = self.sizes
+        if (
+            not isinstance(sizes, (tuple, list))
+            or len(sizes) != 3
+            or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes)
+        ):
+            _fail("sizes", sizes, "three positive whole numbers (inputs, hidden, outputs)")
+        if sizes[2] < 2:
+            _fail("sizes", sizes, "at least 2 output classes")
+        object.__setattr__(self, "sizes", tuple(int(s) for s in sizes))
+        _whole("epochs", self.epochs, 1)
+        _whole("images_per_epoch", self.images_per_epoch, 1)
+        for name in ("lr_hidden", "lr_output"):
+            _real(name, getattr(self, name), "a learning rate > 0", lambda v: v > 0)
+        _real("momentum", self.momentum, "a velocity decay in [0, 1)", lambda v: 0 <= v < 1)
+        _real("weight_max", self.weight_max, "a weight magnitude > 0", lambda v: v > 0)
+        _real(
+            "init_weight_max",
+            self.init_weight_max,
+            f"a weight magnitude in [0, weight_max = {self.weight_max}]",
+            lambda v: 0 <= v <= self.weight_max,
+        )
+        for name, enum in ENUM_FIELDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, enum):
+                allowed = ", ".join(f"{enum.__name__}.{m.name}" for m in enum)
+                _fail(name, value, f"one of {allowed}")
+        if self.program_method is ProgramMethod.WRITE_VERIFY:
+            _fail("program_method", self.program_method, "ProgramMethod.DIRECT or ProgramMethod.OPEN_LOOP")
+        if not isinstance(self.threshold_hidden, bool):
+            _fail("threshold_hidden", self.threshold_hidden, "true or false")
+        _real("hidden_threshold", self.hidden_threshold, "a sigmoid level in (0, 1)", lambda v: 0 < v < 1)
+        if self.adc_bits is not None:
+            if isinstance(self.adc_bits, bool) or not isinstance(self.adc_bits, numbers.Integral) or not 2 <= self.adc_bits <= 32:
+                _fail("adc_bits", self.adc_bits, "None (ideal ADC) or a whole number of bits in [2, 32]")
+        for name in ("adc_range_hidden", "adc_range_output", "adc_range_backward"):
+            value = getattr(self, name)
+            if value is not None:
+                _real(name, value, "None (the largest possible output) or a range > 0 in output units", lambda v: v > 0)
+        _real("output_noise_frac", self.output_noise_frac, "a standard deviation >= 0", lambda v: v >= 0)
+        if self.test_images is not None:
+            _whole("test_images", self.test_images, 1)
+        _whole("eval_every_epochs", self.eval_every_epochs, 1)
+        _whole("checkpoint_every_epochs", self.checkpoint_every_epochs, 1)
+
+    # -- derived ----------------------------------------------------------------------------
+    def adc_ranges(self) -> tuple[float, float, float]:
+        """ADC full scales (hidden, output, backward) with None resolved to the largest output."""
+        n_in, n_h, n_out = self.sizes
+        return (
+            self.adc_range_hidden if self.adc_range_hidden is not None else n_in * self.weight_max,
+            self.adc_range_output if self.adc_range_output is not None else n_h * self.weight_max,
+            self.adc_range_backward if self.adc_range_backward is not None else n_out * self.weight_max,
+        )
+
+    def to_dict(self) -> dict:
+        """Plain JSON values (enums as their strings, sizes as a list)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Enum):
+                value = value.value
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict, base: "InsituConfig | None" = None) -> "InsituConfig":
+        """A config from plain values (enum fields by their string value), over ``base`` (default: the defaults).
+
+        Unknown keys and bad values raise :class:`NeurosimError` naming the key.
+        """
+        base = cls() if base is None else base
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise NeurosimError(f"unknown in-situ setting(s) {unknown}; allowed: {sorted(known)}")
+        values = {}
+        for key, value in data.items():
+            enum = ENUM_FIELDS.get(key)
+            if enum is not None and not isinstance(value, enum):
+                try:
+                    value = enum(value)
+                except ValueError:
+                    raise NeurosimError(f"{key} = {value!r} must be one of {[m.value for m in enum]}") from None
+            if key == "sizes" and isinstance(value, list):
+                value = tuple(value)
+            values[key] = value
+        merged = {**asdict(base), **values}
+        merged["sizes"] = tuple(merged["sizes"])
+        return cls(**merged)
+
+
+#: The reference protocol (the defaults), for readability at call sites.
+REFERENCE_PROTOCOL = InsituConfig()
+
+
+def float_baseline_config(config: InsituConfig) -> InsituConfig:
+    """The software float baseline of ``config``: same network and protocol, no threshold, ideal ADC."""
+    from dataclasses import replace
+
+    return replace(config, threshold_hidden=False, adc_bits=None, output_noise_frac=0.0, backward=Backward.DIGITAL)

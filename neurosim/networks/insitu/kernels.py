@@ -1,0 +1,876 @@
+"""Training kernels: one call trains on a chunk of images, image by image (batch 1).
+
+Two kernels, each with a plain-NumPy twin that is its specification (the
+tests run both on a few images and compare):
+
+- :func:`train_hw_numba` / :func:`train_hw_numpy`: training on devices. Per
+  image: forward crossbar reads (read noise drawn at the output, ADC, sigmoid,
+  threshold), the output error, the hidden error (digital or by a transposed
+  read), then every weight change is turned into a whole number of pulses and
+  applied to one device with the closed-form pulse-update curve step, its
+  cycle-to-cycle noise and the clip to that device's window.
+- :func:`train_float_numba` / :func:`train_float_numpy`: the same network and
+  protocol with float weights (the software baseline), optionally with the
+  hardware's threshold and ADC quantisation (to take the gap apart).
+
+Layout. A layer with ``n`` inputs (rows) and ``m`` outputs lives in device
+arrays ``A`` and ``B`` stored flat (row-major) with per-device parameters
+``P`` of shape ``(devices, 9)`` (:func:`device_params`): ``g_lo, g_hi,
+rate_p, ginf_p, step_p, rate_d, ginf_d, step_d, c2c_S``. A write of ``m``
+pulses moves a device along its curve in closed form,
+``G' = G_inf - (G_inf - G) exp(-m rate)`` (``rate = 1/A`` per pulse; a
+linear device, ``rate = 0``, moves ``m`` steps of ``step``), adds
+``N(0, c2c_S sqrt(m))`` and clips to ``[g_lo, g_hi]``, as
+:meth:`neurosim.device.DeviceArray.apply_pulses` does. A stuck device has
+zero rates, steps and noise, so it never moves. Reference-column mapping: ``A``
+is ``(n, m + 1)`` with the reference device of row ``i`` in its last column
+and ``B`` is ``A``; weight ``w_ij = (A[i, j] - A[i, m]) / k``. Differential:
+``A`` (``G+``) and ``B`` (``G-``) are ``(n, m)``, ``w_ij = (A[i, j] - B[i, j]) / k``.
+``k`` is siemens per weight unit.
+
+Random numbers are counter based (:func:`neurosim.normals.normals_numba`):
+every draw is a pure function of the run's ``key`` and a counter, so results
+do not depend on how the images are split into chunks, and the twin draws the
+same numbers. Image ``T`` (counted over the whole run) owns the counters
+``T * stride + offset``: see :func:`counter_layout`.
+
+Binary inputs are sparse: the kernels take the inputs as CSR rows
+(``indptr, indices, values``) and touch only the rows of active inputs, in
+the forward read and in the update (an inactive input's weights get no
+gradient, so no pulses).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from neurosim.normals import normals_from_counters_numpy, normals_numba
+
+# -- integer parameters (ip) -------------------------------------------------------------------
+IP_NIN, IP_NH, IP_NOUT = 0, 1, 2
+IP_REF = 3  # 1: reference-column mapping, 0: differential
+IP_ROUND = 4  # 0 nearest, 1 truncate, 2 stochastic
+IP_HIDDEN_UPDATE = 5  # 0: sigmoid a1, 1: thresholded h
+IP_BACKWARD = 6  # 0: digital, 1: transposed read
+IP_MOMENTUM = 7  # 1: momentum optimiser
+IP_THRESHOLD = 8  # 1: hidden units drive layer 2 with 0/1
+IP_CAP_LTP, IP_CAP_LTD = 9, 10  # most pulses in one write (the device's levels)
+IP_NOISY = 11  # 1: reads have read or output noise
+IP_C2C = 12  # 1: some device has cycle-to-cycle noise
+IP_SIZE = 13
+
+# -- float parameters (fp) ---------------------------------------------------------------------
+FP_LR1, FP_LR2, FP_MOMENTUM = 0, 1, 2
+FP_K = 3  # siemens per weight unit
+FP_DWP_LTP, FP_DWP_LTD = 4, 5  # weight change of one nominal potentiation / depression pulse
+FP_THRESHOLD = 6
+FP_STEP1, FP_MAX1, FP_STEP2, FP_MAX2, FP_STEPB, FP_MAXB = 7, 8, 9, 10, 11, 12  # ADC step (0 = ideal), top code
+FP_READ_NOISE = 13  # read noise sigma as a fraction of G
+FP_OUT_VAR = 14  # output noise variance per conversion (output units^2)
+FP_WMAX = 15  # float kernels: weight clip
+FP_SIZE = 16
+
+# -- statistics (stats, int64) -----------------------------------------------------------------
+ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES = 0, 1, 2
+ST_CLIP_HIDDEN, ST_CLIP_OUTPUT, ST_CLIP_BACKWARD = 3, 4, 5
+ST_CORRECT, ST_IMAGES = 6, 7
+ST_SIZE = 8
+
+#: Columns of the per-device parameter matrix P.
+P_COLUMNS = ("g_lo_S", "g_hi_S", "rate_p", "ginf_p_S", "step_p_S", "rate_d", "ginf_d_S", "step_d_S", "c2c_S")
+
+
+def _even(n: int) -> int:
+    return n + (n & 1)
+
+
+def counter_layout(n_in: int, n_h: int, n_out: int, n_dev: int) -> dict:
+    """Offsets of each kind of draw inside one image's block of counters, and the block size.
+
+    ``hidden``: ``n_h`` hidden-layer conversions then the reference column's
+    common current; ``output``: ``n_out`` then the common current;
+    ``backward``: ``n_h`` transposed-read conversions; ``c2c``: one per device
+    (global device index); ``uniform``: one per device, the counters of the
+    uniform stream used for stochastic rounding. The Gaussian generator makes
+    draws in pairs, so blocks of consecutive draws start at even counters.
+    """
+    hidden = 0
+    output = hidden + _even(n_h + 1)
+    backward = output + _even(n_out + 1)
+    c2c = backward + _even(n_h)
+    uniform = c2c + _even(n_dev)
+    return {"hidden": hidden, "output": output, "backward": backward, "c2c": c2c, "uniform": uniform, "stride": uniform + _even(n_dev)}
+
+
+def device_offsets(n_in: int, n_h: int, n_out: int, reference: bool) -> tuple[int, int, int, int, int]:
+    """Global device index of the first device of arrays (A1, B1, A2, B2), and the total count."""
+    if reference:
+        a1 = n_in * (n_h + 1)
+        a2 = n_h * (n_out + 1)
+        return 0, 0, a1, a1, a1 + a2
+    a1 = n_in * n_h
+    a2 = n_h * n_out
+    return 0, a1, 2 * a1, 2 * a1 + a2, 2 * a1 + 2 * a2
+
+
+def device_params(arr) -> np.ndarray:
+    """Per-device write parameters ``P`` (devices, 9) of a :class:`~neurosim.device.DeviceArray` (flat order).
+
+    Built from the array's public state: each device's window ``g_lo_S, g_hi_S``,
+    curve constants ``a_ltp, a_ltd`` (pulses; inf = linear) and the model's
+    levels and cycle-to-cycle noise. Stuck devices get zero rates, steps and noise.
+    """
+    from neurosim.device import curve
+
+    d = arr.device
+    lo, hi = np.ravel(arr.g_lo_S), np.ravel(arr.g_hi_S)
+    window = hi - lo
+    P = np.empty((lo.size, 9))
+    P[:, 0], P[:, 1] = lo, hi
+    for col, a, levels, start, sign in ((2, arr.a_ltp, d.levels_ltp, lo, 1.0), (5, arr.a_ltd, d.levels_ltd, hi, -1.0)):
+        a = np.ravel(np.broadcast_to(a, arr.shape)).astype(np.float64)
+        linear = np.isinf(a)
+        P[:, col] = np.where(linear, 0.0, 1.0 / np.where(linear, 1.0, a))
+        amp = curve.amplitude(lo, hi, np.where(linear, 1.0, a), levels)
+        P[:, col + 1] = np.where(linear, 0.0, start + sign * amp)
+        P[:, col + 2] = window / levels
+    P[:, 8] = d.c2c_sigma_frac * window
+    stuck = np.ravel(arr.stuck)
+    P[stuck, 2:] = 0.0
+    return P
+
+
+# -- counter-based uniforms (stochastic rounding) ----------------------------------------------
+# A uniform per (image, weight) must be cheap: about 1e10 are drawn in a full run. The draw
+# number ``idx`` of stream ``key`` is the SplitMix64 finaliser of ``(key ^ SALT) + (idx + 1) * GAMMA``
+# (a bijective 64-bit mixer; the salt keeps it apart from the Gaussian stream of the same key),
+# whose top 53 bits make a uniform in [0, 1).
+_U64 = np.uint64
+_GAMMA = _U64(0x9E3779B97F4A7C15)
+_M1, _M2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
+_SALT = _U64(0xD1B54A32D192ED03)
+_S30, _S27, _S31, _S11 = _U64(30), _U64(27), _U64(31), _U64(11)
+_TWO_M53 = 2.0**-53
+
+
+def uniforms_numpy(key, idx) -> np.ndarray:
+    """Uniforms in [0, 1): draws ``idx`` (int array) of the uniform stream of ``key`` (NumPy twin)."""
+    idx = np.asarray(idx, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = (_U64(key) ^ _SALT) + (idx + _U64(1)) * _GAMMA
+        z = (z ^ (z >> _S30)) * _M1
+        z = (z ^ (z >> _S27)) * _M2
+        z = z ^ (z >> _S31)
+    return (z >> _S11).astype(np.float64) * _TWO_M53
+
+
+# ==============================================================================================
+# Numba kernels (all jitted helpers live in this module: Numba's cache keys on the file)
+# ==============================================================================================
+@njit(cache=True)
+def _uniform(key, idx):
+    """Draw ``idx`` of the uniform stream of ``key``: see :func:`uniforms_numpy`."""
+    z = (key ^ _SALT) + (_U64(idx) + _U64(1)) * _GAMMA
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    z = z ^ (z >> _S31)
+    return float(z >> _S11) * _TWO_M53
+
+
+@njit(cache=True)
+def _normal1(key, idx, buf):
+    """Draw number ``idx`` of stream ``key`` (``buf``: scratch of length 2; draws come in pairs)."""
+    normals_numba(key, idx >> 1, buf)
+    return buf[idx & 1]
+
+
+@njit(cache=True)
+def _normals(key, start, out):
+    """Draws ``start, start + 1, ...`` into ``out`` (``start`` and the length even)."""
+    normals_numba(key, start >> 1, out)
+
+
+@njit(cache=True)
+def _pulse_count(x, mode, u):
+    """Whole pulses for the exact count ``x`` (signed): nearest, truncate or stochastic with ``u``."""
+    if mode == 0:
+        n = math.floor(abs(x) + 0.5)
+        return np.int64(n) if x >= 0 else -np.int64(n)
+    if mode == 1:
+        return np.int64(math.trunc(x))
+    return np.int64(math.floor(x + u))
+
+
+@njit(cache=True)
+def _apply_pulses(g, P, d, n, cap_p, cap_d, z, stats):
+    """``n`` pulses (signed, capped at the levels) on device ``d``: curve step, noise ``z``, clip."""
+    if n > 0:
+        m = n if n < cap_p else cap_p
+        rate, ginf, step = P[d, 2], P[d, 3], P[d, 4]
+        stats[0] += m
+    else:
+        m = -n if -n < cap_d else cap_d
+        rate, ginf, step = P[d, 5], P[d, 6], -P[d, 7]
+        stats[1] += m
+    stats[2] += 1
+    fm = float(m)
+    if rate == 0.0:
+        new = g[d] + fm * step
+    else:
+        new = ginf - (ginf - g[d]) * math.exp(-fm * rate)
+    new += P[d, 8] * math.sqrt(fm) * z
+    if new < P[d, 0]:
+        new = P[d, 0]
+    elif new > P[d, 1]:
+        new = P[d, 1]
+    g[d] = new
+
+
+@njit(cache=True, inline="always")
+def _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
+    """True when the change ``dw`` cannot give a pulse (a cheap test before :func:`_change_weight`).
+
+    Nearest and truncate: ``|dw|`` below half a pulse or one pulse of the
+    finer direction. Stochastic (uniform ``u``): below one pulse, a pulse
+    needs ``u >= 1 - |x|`` (``u < |x|`` for a depression of the reference
+    mapping); the test uses the largest ``|x|`` either direction could give.
+    """
+    if dw == 0.0:
+        return True
+    if mode != 2:
+        return abs(dw) < reject
+    xu = abs(dw) * inv_dwp_min
+    if xu >= 1.0:
+        return False
+    if ref == 1 and dw < 0:
+        return u >= xu
+    return u < 1.0 - xu
+
+
+@njit(cache=True)
+def _change_weight(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, u, offA, offB, buf, stats):
+    """Turn the weight change ``dw`` of the weight held by devices ``A[a]``, ``B[b]`` into pulses.
+
+    Reference column: ``A[a]`` is potentiated (dw > 0) or depressed.
+    Differential: the device that holds the weight's sign moves, so the other
+    stays near G_min: raising a negative weight depresses ``B``, raising a
+    non-negative one potentiates ``A`` (and the mirror image for lowering).
+    ``u``: the weight's uniform for stochastic rounding (draw ``offA + a``).
+    """
+    if dw == 0.0:
+        return
+    mode = ip[IP_ROUND]
+    cap_p, cap_d = ip[IP_CAP_LTP], ip[IP_CAP_LTD]
+    if ref == 1:
+        x = dw / (fp[FP_DWP_LTP] if dw > 0 else fp[FP_DWP_LTD])
+        n = _pulse_count(x, mode, u)
+        if n == 0:
+            return
+        z = _normal1(key, c2c_base + offA + a, buf) if ip[IP_C2C] == 1 else 0.0
+        _apply_pulses(gA, PA, a, n, cap_p, cap_d, z, stats)
+        return
+    w = gA[a] - gB[b]
+    if dw > 0:
+        on_b = w < 0  # depress G-
+        x = dw / (fp[FP_DWP_LTD] if on_b else fp[FP_DWP_LTP])
+    else:
+        on_b = w <= 0  # potentiate G-
+        x = -dw / (fp[FP_DWP_LTP] if on_b else fp[FP_DWP_LTD])
+    n = _pulse_count(x, mode, u)
+    if n == 0:
+        return
+    if on_b:
+        # raising w on B means depressing it; lowering w on B means potentiating it
+        z = _normal1(key, c2c_base + offB + b, buf) if ip[IP_C2C] == 1 else 0.0
+        _apply_pulses(gB, PB, b, -n if dw > 0 else n, cap_p, cap_d, z, stats)
+    else:
+        z = _normal1(key, c2c_base + offA + a, buf) if ip[IP_C2C] == 1 else 0.0
+        _apply_pulses(gA, PA, a, n if dw > 0 else -n, cap_p, cap_d, z, stats)
+
+
+@njit(cache=True)
+def _read(gA, gB, n_cols, ref, rows, vals, n_rows, rnf, acc, var):
+    """Column sums ``sum_i v_i (A[i, j] - B[i, j'])`` (S) over the active rows, and read-noise variances.
+
+    ``var[j]`` accumulates ``sum_i v_i^2 (sigma_A^2 (+ sigma_B^2))``; with the
+    reference mapping ``var[n_cols]`` is the reference devices' common variance.
+    """
+    stride = n_cols + ref
+    for j in range(n_cols + 1):
+        acc[j] = 0.0
+        var[j] = 0.0
+    for p in range(n_rows):
+        i = rows[p]
+        v = vals[p]
+        row = i * stride
+        if ref == 1:
+            gr = gA[row + n_cols]
+            for j in range(n_cols):
+                acc[j] += v * (gA[row + j] - gr)
+        else:
+            for j in range(n_cols):
+                acc[j] += v * (gA[row + j] - gB[row + j])
+        if rnf > 0.0:
+            v2 = v * v * rnf * rnf
+            for j in range(n_cols):
+                var[j] += v2 * gA[row + j] * gA[row + j]
+            if ref == 1:
+                var[n_cols] += v2 * gA[row + n_cols] * gA[row + n_cols]
+            else:
+                for j in range(n_cols):
+                    var[j] += v2 * gB[row + j] * gB[row + j]
+
+
+@njit(cache=True)
+def _convert(acc, var, n, k, common, noisy, out_var, step, max_code, key, base, zbuf, out):
+    """Output units, noise drawn at the output, then the ADC (as the crossbar read-out); returns clips."""
+    inv_k = 1.0 / k
+    if noisy == 1:
+        _normals(key, base, zbuf[: n + 1 + ((n + 1) & 1)])
+        c = 0.0
+        if common == 1:
+            c = math.sqrt(var[n]) * inv_k * zbuf[n]
+        for j in range(n):
+            out[j] = acc[j] * inv_k - c + math.sqrt(out_var + var[j] * inv_k * inv_k) * zbuf[j]
+    else:
+        for j in range(n):
+            out[j] = acc[j] * inv_k
+    clipped = 0
+    if step > 0.0:
+        inv_step = 1.0 / step
+        for j in range(n):
+            y = out[j]
+            q = math.floor(abs(y) * inv_step + 0.5)
+            if q > max_code:
+                q = max_code
+                clipped += 1
+            out[j] = q * step if y >= 0 else -q * step
+    return clipped
+
+
+@njit(cache=True)
+def _adc_scalar(y, step, max_code):
+    if step <= 0.0:
+        return y
+    q = math.floor(abs(y) * (1.0 / step) + 0.5)
+    if q > max_code:
+        q = max_code
+    return q * step if y >= 0 else -q * step
+
+
+@njit(cache=True)
+def _sigmoid(z):
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@njit(cache=True)
+def train_hw_numba(
+    indptr, indices, values, labels, order, t0,
+    gA1, PA1, gB1, PB1, gA2, PA2, gB2, PB2,
+    vel1, vel2, ip, fp, offsets, layout, key, stats, loss,
+):  # fmt: skip
+    """Train on ``order`` (image indices into the CSR inputs) one image at a time; see :func:`train_hw_numpy`."""
+    n_in, n_h, n_out = ip[IP_NIN], ip[IP_NH], ip[IP_NOUT]
+    ref = ip[IP_REF]
+    k = fp[FP_K]
+    rnf = fp[FP_READ_NOISE]
+    noisy = ip[IP_NOISY]
+    out_var = fp[FP_OUT_VAR]
+    off1a, off1b, off2a, off2b = offsets[0], offsets[1], offsets[2], offsets[3]
+    stride = layout[5]
+    width = max(n_h, n_out) + 2
+    acc = np.zeros(width)
+    var = np.zeros(width)
+    zbuf = np.zeros(width)
+    buf = np.zeros(2)
+    z1 = np.zeros(n_h)
+    a1 = np.zeros(n_h)
+    h = np.zeros(n_h)
+    hrows = np.zeros(n_h, dtype=np.int64)
+    hvals = np.zeros(n_h)
+    z2 = np.zeros(n_out)
+    s2 = np.zeros(n_out)
+    d = np.zeros(n_out)
+    e = np.zeros(n_h)
+    s1 = np.zeros(n_h)
+    key_i = np.uint64(key)
+    # |dw| below this gives no pulse whatever the device state (nearest: half a pulse; truncate: one pulse)
+    mode = ip[IP_ROUND]
+    dwp_min = min(fp[FP_DWP_LTP], fp[FP_DWP_LTD])
+    reject = 0.5 * dwp_min if mode == 0 else (dwp_min if mode == 1 else 0.0)
+    inv_dwp_min = 1.0 / dwp_min
+    for b in range(order.shape[0]):
+        t = order[b]
+        base = (t0 + b) * stride
+        c2c_base = base + layout[3]
+        uni_base = base + layout[4]
+        p0, p1 = indptr[t], indptr[t + 1]
+        rows = indices[p0:p1]
+        vals = values[p0:p1]
+        # -- forward: hidden layer ------------------------------------------------------------
+        _read(gA1, gB1, n_h, ref, rows, vals, p1 - p0, rnf, acc, var)
+        stats[ST_CLIP_HIDDEN] += _convert(
+            acc, var, n_h, k, ref, noisy, out_var, fp[FP_STEP1], fp[FP_MAX1], key_i, base + layout[0], zbuf, z1
+        )
+        n_active = 0
+        for j in range(n_h):
+            a1[j] = _sigmoid(z1[j])
+            if ip[IP_THRESHOLD] == 1:
+                h[j] = 1.0 if a1[j] >= fp[FP_THRESHOLD] else 0.0
+            else:
+                h[j] = a1[j]
+            if h[j] != 0.0:
+                hrows[n_active] = j
+                hvals[n_active] = h[j]
+                n_active += 1
+        # -- forward: output layer ------------------------------------------------------------
+        _read(gA2, gB2, n_out, ref, hrows, hvals, n_active, rnf, acc, var)
+        stats[ST_CLIP_OUTPUT] += _convert(
+            acc, var, n_out, k, ref, noisy, out_var, fp[FP_STEP2], fp[FP_MAX2], key_i, base + layout[1], zbuf, z2
+        )
+        label = labels[t]
+        best = 0
+        for c in range(n_out):
+            if z2[c] > z2[best]:
+                best = c
+            a2 = _sigmoid(z2[c])
+            target = 1.0 if c == label else 0.0
+            s2[c] = -2.0 * a2 * (1.0 - a2) * (target - a2)
+            loss[0] += (a2 - target) * (a2 - target)
+        if best == label:
+            stats[ST_CORRECT] += 1
+        stats[ST_IMAGES] += 1
+        # -- backward: hidden error -------------------------------------------------------------
+        stride2 = n_out + ref
+        if ip[IP_BACKWARD] == 0:
+            for j in range(n_h):
+                row = j * stride2
+                tot = 0.0
+                for c in range(n_out):
+                    gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
+                    tot += (gA2[row + c] - gb) * s2[c]
+                e[j] = tot / k
+        else:
+            scale = 0.0
+            for c in range(n_out):
+                if abs(s2[c]) > scale:
+                    scale = abs(s2[c])
+            if scale == 0.0:
+                scale = 1.0
+            dsum = 0.0
+            for c in range(n_out):
+                d[c] = s2[c] / scale
+                dsum += d[c]
+            if noisy == 1:
+                _normals(key_i, base + layout[2], zbuf[: n_h + (n_h & 1)])
+            for j in range(n_h):
+                row = j * stride2
+                tot = 0.0
+                vv = 0.0
+                for c in range(n_out):
+                    ga = gA2[row + c]
+                    gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
+                    tot += d[c] * (ga - gb)
+                    if rnf > 0.0:
+                        vv += d[c] * d[c] * ga * ga
+                        if ref == 0:
+                            vv += d[c] * d[c] * gb * gb
+                if rnf > 0.0 and ref == 1:
+                    gr = gA2[row + n_out]
+                    vv += dsum * dsum * gr * gr
+                y = tot / k
+                if noisy == 1:
+                    y += math.sqrt(out_var + vv * rnf * rnf / (k * k)) * zbuf[j]
+                yq = _adc_scalar(y, fp[FP_STEPB], fp[FP_MAXB])
+                if fp[FP_STEPB] > 0.0 and math.floor(abs(y) * (1.0 / fp[FP_STEPB]) + 0.5) > fp[FP_MAXB]:
+                    stats[ST_CLIP_BACKWARD] += 1
+                e[j] = yq * scale
+        for j in range(n_h):
+            s1[j] = a1[j] * (1.0 - a1[j]) * e[j]
+        # -- updates: pulses ------------------------------------------------------------------
+        lr1, lr2 = fp[FP_LR1], fp[FP_LR2]
+        stride1 = n_h + ref
+        if ip[IP_MOMENTUM] == 1:
+            mu = fp[FP_MOMENTUM]
+            for q in range(vel1.shape[0]):
+                vel1[q] *= mu
+            for p in range(p1 - p0):
+                i = rows[p]
+                for j in range(n_h):
+                    vel1[i * n_h + j] -= lr1 * s1[j] * vals[p]
+            for i in range(n_in):
+                for j in range(n_h):
+                    dw = vel1[i * n_h + j]
+                    a = i * stride1 + j
+                    u = _uniform(key_i, uni_base + off1a + a) if mode == 2 else 0.0
+                    if _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
+                        continue
+                    bb = i * stride1 + n_h if ref == 1 else a
+                    _change_weight(gA1, PA1, gB1, PB1, a, bb, ref, dw, ip, fp, key_i, c2c_base,
+                                   u, off1a, off1b, buf, stats)  # fmt: skip
+        else:
+            for j in range(n_h):
+                e[j] = -lr1 * s1[j]  # reused: the first layer's weight change per unit input
+            for p in range(p1 - p0):
+                i = rows[p]
+                v = vals[p]
+                for j in range(n_h):
+                    dw = e[j] * v
+                    a = i * stride1 + j
+                    u = _uniform(key_i, uni_base + off1a + a) if mode == 2 else 0.0
+                    if _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
+                        continue
+                    bb = i * stride1 + n_h if ref == 1 else a
+                    _change_weight(gA1, PA1, gB1, PB1, a, bb, ref, dw, ip, fp, key_i, c2c_base,
+                                   u, off1a, off1b, buf, stats)  # fmt: skip
+        if ip[IP_MOMENTUM] == 1:
+            mu = fp[FP_MOMENTUM]
+            for j in range(n_h):
+                u2 = h[j] if ip[IP_HIDDEN_UPDATE] == 1 else a1[j]
+                for c in range(n_out):
+                    q = j * n_out + c
+                    vel2[q] = mu * vel2[q] - lr2 * s2[c] * u2
+        for j in range(n_h):
+            u2 = h[j] if ip[IP_HIDDEN_UPDATE] == 1 else a1[j]
+            if u2 == 0.0 and ip[IP_MOMENTUM] == 0:
+                continue
+            for c in range(n_out):
+                a = j * stride2 + c
+                bb = j * stride2 + n_out if ref == 1 else a
+                dw = vel2[j * n_out + c] if ip[IP_MOMENTUM] == 1 else -lr2 * s2[c] * u2
+                u = _uniform(key_i, uni_base + off2a + a) if mode == 2 else 0.0
+                if _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
+                    continue
+                _change_weight(gA2, PA2, gB2, PB2, a, bb, ref, dw, ip, fp, key_i, c2c_base,
+                               u, off2a, off2b, buf, stats)  # fmt: skip
+    return stats
+
+
+@njit(cache=True)
+def train_float_numba(indptr, indices, values, labels, order, W1, W2, vel1, vel2, ip, fp, stats, loss):
+    """Float-weight training on ``order``, one image at a time; see :func:`train_float_numpy`."""
+    n_in, n_h, n_out = ip[IP_NIN], ip[IP_NH], ip[IP_NOUT]
+    wmax = fp[FP_WMAX]
+    lr1, lr2 = fp[FP_LR1], fp[FP_LR2]
+    mu = fp[FP_MOMENTUM]
+    z1 = np.zeros(n_h)
+    a1 = np.zeros(n_h)
+    h = np.zeros(n_h)
+    z2 = np.zeros(n_out)
+    s2 = np.zeros(n_out)
+    s1 = np.zeros(n_h)
+    g1 = np.zeros(n_h)
+    for b in range(order.shape[0]):
+        t = order[b]
+        p0, p1 = indptr[t], indptr[t + 1]
+        for j in range(n_h):
+            z1[j] = 0.0
+        for p in range(p0, p1):
+            row = indices[p] * n_h
+            v = values[p]
+            for j in range(n_h):
+                z1[j] += v * W1[row + j]
+        for j in range(n_h):
+            zq = _adc_scalar(z1[j], fp[FP_STEP1], fp[FP_MAX1])
+            a1[j] = _sigmoid(zq)
+            if ip[IP_THRESHOLD] == 1:
+                h[j] = 1.0 if a1[j] >= fp[FP_THRESHOLD] else 0.0
+            else:
+                h[j] = a1[j]
+        for c in range(n_out):
+            z2[c] = 0.0
+        for j in range(n_h):
+            if h[j] != 0.0:
+                row = j * n_out
+                for c in range(n_out):
+                    z2[c] += h[j] * W2[row + c]
+        label = labels[t]
+        best = 0
+        for c in range(n_out):
+            z2[c] = _adc_scalar(z2[c], fp[FP_STEP2], fp[FP_MAX2])
+            if z2[c] > z2[best]:
+                best = c
+            a2 = _sigmoid(z2[c])
+            target = 1.0 if c == label else 0.0
+            s2[c] = -2.0 * a2 * (1.0 - a2) * (target - a2)
+            loss[0] += (a2 - target) * (a2 - target)
+        if best == label:
+            stats[ST_CORRECT] += 1
+        stats[ST_IMAGES] += 1
+        for j in range(n_h):
+            row = j * n_out
+            tot = 0.0
+            for c in range(n_out):
+                tot += W2[row + c] * s2[c]
+            s1[j] = a1[j] * (1.0 - a1[j]) * tot
+            g1[j] = -lr1 * s1[j]
+        if ip[IP_MOMENTUM] == 1:
+            for q in range(vel1.shape[0]):
+                vel1[q] *= mu
+            for p in range(p0, p1):
+                row = indices[p] * n_h
+                v = values[p]
+                for j in range(n_h):
+                    vel1[row + j] += g1[j] * v
+            for q in range(vel1.shape[0]):
+                W1[q] = min(max(W1[q] + vel1[q], -wmax), wmax)
+        else:
+            for p in range(p0, p1):
+                row = indices[p] * n_h
+                v = values[p]
+                for j in range(n_h):
+                    W1[row + j] = min(max(W1[row + j] + g1[j] * v, -wmax), wmax)
+        for j in range(n_h):
+            u2 = h[j] if ip[IP_HIDDEN_UPDATE] == 1 else a1[j]
+            row = j * n_out
+            for c in range(n_out):
+                dw = -lr2 * s2[c] * u2
+                if ip[IP_MOMENTUM] == 1:
+                    vel2[row + c] = mu * vel2[row + c] + dw
+                    dw = vel2[row + c]
+                W2[row + c] = min(max(W2[row + c] + dw, -wmax), wmax)
+    return stats
+
+
+# ==============================================================================================
+# NumPy twins (the specification)
+# ==============================================================================================
+def _adc_numpy(y, step, max_code):
+    """Symmetric ADC: ``|y| / step`` rounded half up, capped at ``max_code``, sign kept; returns (codes x step, clips)."""
+    if step <= 0:
+        return y, 0
+    q = np.floor(np.abs(y) * (1.0 / step) + 0.5)
+    clipped = int(np.count_nonzero(q > max_code))
+    q = np.minimum(q, max_code)
+    return np.where(y >= 0, q * step, -q * step), clipped
+
+
+def _sigmoid_numpy(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _layer_views(gA, gB, n_rows, n_cols, ref):
+    """(positive, negative) conductance matrices (rows, cols) / (rows, 1) of a layer's flat arrays."""
+    A = gA.reshape(n_rows, n_cols + ref)
+    if ref:
+        return A[:, :n_cols], A[:, n_cols:]
+    return A, gB.reshape(n_rows, n_cols)
+
+
+def _read_numpy(pos, neg, ref, rows, vals, rnf, k, noisy, out_var, step, max_code, key, base):
+    """One forward read of the active rows: output units, noise at the output, ADC."""
+    n = pos.shape[1]
+    inv_k = 1.0 / k
+    mean = vals @ (pos[rows] - neg[rows])
+    if not noisy:
+        y = mean * inv_k
+    else:
+        z = normals_from_counters_numpy(key, base + np.arange(n + 1))
+        v2 = vals * vals * rnf * rnf
+        var = v2 @ (pos[rows] ** 2)
+        c = 0.0
+        if ref:
+            c = np.sqrt(v2 @ (neg[rows, 0] ** 2)) * inv_k * z[n]
+        else:
+            var = var + v2 @ (neg[rows] ** 2)
+        y = mean * inv_k - c + np.sqrt(out_var + var * inv_k * inv_k) * z[:n]
+    return _adc_numpy(y, step, max_code)
+
+
+def _pulse_count_numpy(x, mode, u):
+    if mode == 0:
+        return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+    if mode == 1:
+        return np.trunc(x).astype(np.int64)
+    return np.floor(x + u).astype(np.int64)
+
+
+def _write_numpy(g, P, idx, n, cap_p, cap_d, key, c2c_base, off, has_c2c, stats):
+    """Apply signed pulses ``n`` (capped at the levels) to devices ``idx`` of ``g``: curve step, noise, clip."""
+    keep = n != 0
+    idx, n = idx[keep], n[keep]
+    if idx.size == 0:
+        return
+    n = np.clip(n, -cap_d, cap_p)
+    stats[ST_PULSES_LTP] += int(n[n > 0].sum())
+    stats[ST_PULSES_LTD] += int(-n[n < 0].sum())
+    stats[ST_WRITES] += idx.size
+    z = normals_from_counters_numpy(key, c2c_base + off + idx) if has_c2c else np.zeros(idx.size)
+    p = P[idx]
+    m = np.abs(n).astype(np.float64)
+    up = n > 0
+    rate = np.where(up, p[:, 2], p[:, 5])
+    ginf = np.where(up, p[:, 3], p[:, 6])
+    step = np.where(up, p[:, 4], -p[:, 7])
+    g0 = g[idx]
+    new = np.where(rate == 0.0, g0 + m * step, ginf - (ginf - g0) * np.exp(-m * rate))
+    g[idx] = np.clip(new + p[:, 8] * np.sqrt(m) * z, p[:, 0], p[:, 1])
+
+
+def _change_weights_numpy(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, uni_base, offA, offB, stats):
+    """Vectorised :func:`_change_weight` for weights held by devices ``A[a]``, ``B[b]`` (flat index arrays)."""
+    a, b, dw = a.ravel(), b.ravel(), dw.ravel()
+    nz = dw != 0
+    a, b, dw = a[nz], b[nz], dw[nz]
+    mode = ip[IP_ROUND]
+    u = np.zeros(dw.size)
+    if mode == 2:
+        u = uniforms_numpy(key, uni_base + offA + a)
+    cap_p, cap_d = ip[IP_CAP_LTP], ip[IP_CAP_LTD]
+    c2c = bool(ip[IP_C2C])
+    up = dw > 0
+    if ref:
+        x = dw / np.where(up, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
+        n = _pulse_count_numpy(x, mode, u)
+        _write_numpy(gA, PA, a, n, cap_p, cap_d, key, c2c_base, offA, c2c, stats)
+        return
+    w = gA[a] - gB[b]
+    on_b = np.where(up, w < 0, w <= 0)
+    ltp = up != on_b
+    x = np.abs(dw) / np.where(ltp, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
+    n = _pulse_count_numpy(x, mode, u)
+    signed = np.where(ltp, n, -n)
+    _write_numpy(gA, PA, a[~on_b], signed[~on_b], cap_p, cap_d, key, c2c_base, offA, c2c, stats)
+    _write_numpy(gB, PB, b[on_b], signed[on_b], cap_p, cap_d, key, c2c_base, offB, c2c, stats)
+
+
+def _weight_indices(n_rows, n_cols, ref, rows=None):
+    """Flat device indices (A, B) of the weights in ``rows`` (all rows if None), shape (rows, cols)."""
+    rows = np.arange(n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+    stride = n_cols + ref
+    a = rows[:, None] * stride + np.arange(n_cols)[None, :]
+    b = np.broadcast_to(rows[:, None] * stride + n_cols, a.shape) if ref else a
+    return a, b
+
+
+def train_hw_numpy(
+    indptr, indices, values, labels, order, t0,
+    gA1, PA1, gB1, PB1, gA2, PA2, gB2, PB2,
+    vel1, vel2, ip, fp, offsets, layout, key, stats, loss,
+):  # fmt: skip
+    """NumPy twin of :func:`train_hw_numba` (the specification).
+
+    For each image ``t = order[b]`` (run counter ``T = t0 + b``, counters from
+    ``T * layout[5]``): read the hidden layer (inputs: CSR row ``t``), ADC,
+    ``a1 = sigmoid``, ``h = [a1 >= threshold]`` (or ``a1``); read the output
+    layer with ``h``; ``s2 = -2 a2 (1 - a2) (onehot - a2)``; hidden error
+    ``e = W2 s2`` (digital, W from the conductances) or by a transposed read;
+    ``s1 = a1 (1 - a1) e``; weight changes ``-lr1 s1 x`` (active rows only)
+    and ``-lr2 s2 a1`` (or ``h``), through momentum if enabled, each turned
+    into pulses on one device (:func:`_change_weight`). Updates the
+    conductances ``gA*, gB*``, the velocities, ``stats`` and ``loss[0]``
+    (sum of squared errors) in place.
+    """
+    n_in, n_h, n_out = int(ip[IP_NIN]), int(ip[IP_NH]), int(ip[IP_NOUT])
+    ref = int(ip[IP_REF])
+    k, rnf, out_var = fp[FP_K], fp[FP_READ_NOISE], fp[FP_OUT_VAR]
+    noisy = bool(ip[IP_NOISY])
+    stride = int(layout[5])
+    key = np.uint64(key)
+    pos1, neg1 = _layer_views(gA1, gB1, n_in, n_h, ref)
+    pos2, neg2 = _layer_views(gA2, gB2, n_h, n_out, ref)
+    lr1, lr2, mu = fp[FP_LR1], fp[FP_LR2], fp[FP_MOMENTUM]
+    for b, t in enumerate(np.asarray(order)):
+        base = (int(t0) + b) * stride
+        c2c_base, uni_base = base + int(layout[3]), base + int(layout[4])
+        rows = np.asarray(indices[indptr[t] : indptr[t + 1]], dtype=np.int64)
+        vals = np.asarray(values[indptr[t] : indptr[t + 1]], dtype=np.float64)
+        z1, clipped = _read_numpy(
+            pos1, neg1, ref, rows, vals, rnf, k, noisy, out_var, fp[FP_STEP1], fp[FP_MAX1], key, base + int(layout[0])
+        )
+        stats[ST_CLIP_HIDDEN] += clipped
+        a1 = _sigmoid_numpy(z1)
+        h = (a1 >= fp[FP_THRESHOLD]).astype(np.float64) if ip[IP_THRESHOLD] else a1
+        hrows = np.flatnonzero(h)
+        z2, clipped = _read_numpy(
+            pos2, neg2, ref, hrows, h[hrows], rnf, k, noisy, out_var, fp[FP_STEP2], fp[FP_MAX2], key, base + int(layout[1])
+        )
+        stats[ST_CLIP_OUTPUT] += clipped
+        a2 = _sigmoid_numpy(z2)
+        target = np.zeros(n_out)
+        target[labels[t]] = 1.0
+        s2 = -2.0 * a2 * (1.0 - a2) * (target - a2)
+        loss[0] += float(np.sum((a2 - target) ** 2))
+        stats[ST_CORRECT] += int(np.argmax(z2) == labels[t])
+        stats[ST_IMAGES] += 1
+        W2 = pos2 - neg2  # (n_h, n_out), siemens
+        if ip[IP_BACKWARD] == 0:
+            e = (W2 @ s2) / k
+        else:
+            scale = np.max(np.abs(s2))
+            scale = 1.0 if scale == 0 else scale
+            d = s2 / scale
+            y = (W2 @ d) / k
+            if noisy:
+                vv = (pos2**2) @ (d * d)
+                if ref:
+                    vv = vv + np.sum(d) ** 2 * neg2[:, 0] ** 2
+                else:
+                    vv = vv + (neg2**2) @ (d * d)
+                z = normals_from_counters_numpy(key, base + int(layout[2]) + np.arange(n_h))
+                y = y + np.sqrt(out_var + vv * rnf * rnf / (k * k)) * z
+            yq, clipped = _adc_numpy(y, fp[FP_STEPB], fp[FP_MAXB])
+            stats[ST_CLIP_BACKWARD] += clipped
+            e = yq * scale
+        s1 = a1 * (1.0 - a1) * e
+        u2 = h if ip[IP_HIDDEN_UPDATE] == 1 else a1
+        if ip[IP_MOMENTUM]:
+            v1 = vel1.reshape(n_in, n_h)
+            v1 *= mu
+            v1[rows] -= (lr1 * s1)[None, :] * vals[:, None]
+            a, bb = _weight_indices(n_in, n_h, ref)
+            dw1 = v1.copy()
+            v2 = vel2.reshape(n_h, n_out)
+            v2[...] = mu * v2 - (lr2 * s2)[None, :] * u2[:, None]
+            a2i, b2i = _weight_indices(n_h, n_out, ref)
+            dw2 = v2.copy()
+        else:
+            a, bb = _weight_indices(n_in, n_h, ref, rows)
+            dw1 = (-lr1 * s1)[None, :] * vals[:, None]
+            a2i, b2i = _weight_indices(n_h, n_out, ref)
+            dw2 = (-lr2 * s2)[None, :] * u2[:, None]
+        args = (ip, fp, key, c2c_base, uni_base)
+        _change_weights_numpy(gA1, PA1, gB1, PB1, a, bb, ref, dw1, *args, int(offsets[0]), int(offsets[1]), stats)
+        _change_weights_numpy(gA2, PA2, gB2, PB2, a2i, b2i, ref, dw2, *args, int(offsets[2]), int(offsets[3]), stats)
+    return stats
+
+
+def train_float_numpy(indptr, indices, values, labels, order, W1, W2, vel1, vel2, ip, fp, stats, loss):
+    """NumPy twin of :func:`train_float_numba`: the same network with float weights (clipped to ``weight_max``).
+
+    Optional hardware effects: the ADC quantisation of both layers' outputs
+    (``FP_STEP*``) and the hidden threshold (``IP_THRESHOLD``). No noise, no devices.
+    """
+    n_in, n_h, n_out = int(ip[IP_NIN]), int(ip[IP_NH]), int(ip[IP_NOUT])
+    wmax, lr1, lr2, mu = fp[FP_WMAX], fp[FP_LR1], fp[FP_LR2], fp[FP_MOMENTUM]
+    w1, w2 = W1.reshape(n_in, n_h), W2.reshape(n_h, n_out)
+    for t in np.asarray(order):
+        rows = np.asarray(indices[indptr[t] : indptr[t + 1]], dtype=np.int64)
+        vals = np.asarray(values[indptr[t] : indptr[t + 1]], dtype=np.float64)
+        z1, _ = _adc_numpy(vals @ w1[rows], fp[FP_STEP1], fp[FP_MAX1])
+        a1 = _sigmoid_numpy(z1)
+        h = (a1 >= fp[FP_THRESHOLD]).astype(np.float64) if ip[IP_THRESHOLD] else a1
+        z2, _ = _adc_numpy(h @ w2, fp[FP_STEP2], fp[FP_MAX2])
+        a2 = _sigmoid_numpy(z2)
+        target = np.zeros(n_out)
+        target[labels[t]] = 1.0
+        s2 = -2.0 * a2 * (1.0 - a2) * (target - a2)
+        loss[0] += float(np.sum((a2 - target) ** 2))
+        stats[ST_CORRECT] += int(np.argmax(z2) == labels[t])
+        stats[ST_IMAGES] += 1
+        s1 = a1 * (1.0 - a1) * (w2 @ s2)
+        g1 = (-lr1 * s1)[None, :] * vals[:, None]
+        u2 = h if ip[IP_HIDDEN_UPDATE] == 1 else a1
+        dw2 = (-lr2 * s2)[None, :] * u2[:, None]
+        if ip[IP_MOMENTUM]:
+            v1, v2 = vel1.reshape(n_in, n_h), vel2.reshape(n_h, n_out)
+            v1 *= mu
+            v1[rows] += g1
+            w1[...] = np.clip(w1 + v1, -wmax, wmax)
+            v2[...] = mu * v2 + dw2
+            dw2 = v2
+        else:
+            w1[rows] = np.clip(w1[rows] + g1, -wmax, wmax)
+        w2[...] = np.clip(w2 + dw2, -wmax, wmax)
+    return stats

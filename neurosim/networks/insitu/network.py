@@ -1,0 +1,330 @@
+"""The two trainable networks: one on device arrays, one in float (the software baseline).
+
+Both hold their state in plain arrays that the training kernels update in
+place, read a batch of inputs the way the training kernels read one image,
+and turn their state into named arrays for checkpoints (and back).
+
+:class:`DeviceNetwork` keeps each layer in :class:`~neurosim.device.DeviceArray`
+objects (per-device conductance, window and curve rates, device-to-device
+variation and faults drawn once when it is made), laid out like a crossbar
+tile: the reference-column mapping has one ``(rows, cols + 1)`` array whose
+last column holds the reference devices; the differential mapping has a
+``plus`` and a ``minus`` array of ``(rows, cols)``.
+"""
+
+import logging
+
+import numpy as np
+
+from neurosim.crossbar import mapping as mp
+from neurosim.crossbar.config import Mapping
+from neurosim.crossbar.kernels import readout_numba
+from neurosim.device import DeviceArray, DeviceModel
+from neurosim.errors import NeurosimError
+from neurosim.networks.insitu import kernels as K
+from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, PulseRounding
+from neurosim.rng import as_generator
+
+logger = logging.getLogger(__name__)
+
+_ROUNDING = {PulseRounding.NEAREST: 0, PulseRounding.TRUNCATE: 1, PulseRounding.STOCHASTIC: 2}
+
+
+def _adc(bits, full_scale):
+    """(step, top code) of a symmetric ADC with ``2**(bits-1) - 1`` codes per polarity; (0, 0) if ideal."""
+    if bits is None:
+        return 0.0, 0
+    max_code = 2 ** (bits - 1) - 1
+    return float(full_scale) / max_code, max_code
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def initial_weights(config: InsituConfig, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Initial weights in array orientation, ``(inputs, hidden)`` and ``(hidden, outputs)``, uniform in ``±init_weight_max``."""
+    rng = as_generator(rng)
+    n_in, n_h, n_out = config.sizes
+    m = config.init_weight_max
+    return rng.uniform(-m, m, (n_in, n_h)), rng.uniform(-m, m, (n_h, n_out))
+
+
+def _common_params(config: InsituConfig):
+    """Integer and float kernel parameters that do not depend on the device."""
+    n_in, n_h, n_out = config.sizes
+    ip = np.zeros(K.IP_SIZE, dtype=np.int64)
+    fp = np.zeros(K.FP_SIZE, dtype=np.float64)
+    ip[K.IP_NIN], ip[K.IP_NH], ip[K.IP_NOUT] = n_in, n_h, n_out
+    ip[K.IP_ROUND] = _ROUNDING[config.pulse_rounding]
+    ip[K.IP_HIDDEN_UPDATE] = int(config.hidden_update is HiddenUpdate.THRESHOLDED)
+    ip[K.IP_BACKWARD] = int(config.backward is Backward.TRANSPOSED_READ)
+    ip[K.IP_MOMENTUM] = int(config.optimizer is Optimizer.MOMENTUM)
+    ip[K.IP_THRESHOLD] = int(config.threshold_hidden)
+    fp[K.FP_LR1], fp[K.FP_LR2] = config.lr_hidden, config.lr_output
+    fp[K.FP_MOMENTUM] = config.momentum if config.optimizer is Optimizer.MOMENTUM else 0.0
+    fp[K.FP_THRESHOLD] = config.hidden_threshold
+    r1, r2, rb = config.adc_ranges()
+    fp[K.FP_STEP1], fp[K.FP_MAX1] = _adc(config.adc_bits, r1)
+    fp[K.FP_STEP2], fp[K.FP_MAX2] = _adc(config.adc_bits, r2)
+    fp[K.FP_STEPB], fp[K.FP_MAXB] = _adc(config.adc_bits, rb)
+    fp[K.FP_OUT_VAR] = (config.output_noise_frac * config.weight_max) ** 2
+    fp[K.FP_WMAX] = config.weight_max
+    return ip, fp
+
+
+class FloatNetwork:
+    """The software baseline: float weights in ``[-weight_max, weight_max]``, the same protocol as on devices.
+
+    ``W1`` ``(inputs, hidden)`` and ``W2`` ``(hidden, outputs)`` are in array
+    orientation (rows = inputs); :meth:`weights` gives the library's ``(out, in)``.
+    The threshold and the ADC apply only if the config asks for them (the
+    float baseline of :func:`~neurosim.networks.insitu.config.float_baseline_config` does not).
+    """
+
+    kind = "software"
+
+    def __init__(self, config: InsituConfig, rng=None):
+        self.config = config
+        W1, W2 = initial_weights(config, rng)
+        self.W1, self.W2 = W1.ravel().copy(), W2.ravel().copy()
+        momentum = config.optimizer is Optimizer.MOMENTUM
+        self.vel1 = np.zeros(self.W1.size if momentum else 0)
+        self.vel2 = np.zeros(self.W2.size if momentum else 0)
+        self.ip, self.fp = _common_params(config)
+
+    def weights(self) -> list[np.ndarray]:
+        """Weight matrices ``(out, in)`` of the two layers."""
+        n_in, n_h, n_out = self.config.sizes
+        return [self.W1.reshape(n_in, n_h).T.copy(), self.W2.reshape(n_h, n_out).T.copy()]
+
+    def train_chunk(self, csr, labels, order, t0, stats, loss, backend="numba") -> None:
+        """Train on the images ``order`` (in place); ``t0`` is unused (no random draws)."""
+        fn = K.train_float_numba if backend == "numba" else K.train_float_numpy
+        fn(*csr, labels, order, self.W1, self.W2, self.vel1, self.vel2, self.ip, self.fp, stats, loss)
+
+    def forward(self, x, key=None) -> np.ndarray:
+        """Outputs (ADC-coded if the config has an ADC) of the output layer for a batch ``x`` (n, inputs)."""
+        n_in, n_h, n_out = self.config.sizes
+        fp = self.fp
+        z1, _ = K._adc_numpy(np.asarray(x, dtype=np.float64) @ self.W1.reshape(n_in, n_h), fp[K.FP_STEP1], fp[K.FP_MAX1])
+        a1 = _sigmoid(z1)
+        h = (a1 >= self.config.hidden_threshold).astype(np.float64) if self.config.threshold_hidden else a1
+        z2, _ = K._adc_numpy(h @ self.W2.reshape(n_h, n_out), fp[K.FP_STEP2], fp[K.FP_MAX2])
+        return z2
+
+    def state_arrays(self) -> dict:
+        return {"W1": self.W1.copy(), "W2": self.W2.copy(), "vel1": self.vel1.copy(), "vel2": self.vel2.copy()}
+
+    def load_state_arrays(self, arrays) -> None:
+        for name in ("W1", "W2", "vel1", "vel2"):
+            current = getattr(self, name)
+            value = np.asarray(arrays[name], dtype=np.float64)
+            if value.shape != current.shape:
+                raise NeurosimError(f"checkpoint array {name} has shape {value.shape}, expected {current.shape}")
+            current[...] = value
+
+
+class DeviceNetwork:
+    """A 1-hidden-layer network whose weights are device conductances, trained by pulses.
+
+    ``device`` is the :class:`~neurosim.device.DeviceModel`; ``rng`` draws the
+    device-to-device variation and faults, the initial weights and their
+    programming noise. ``arrays`` maps names (``"layer1.main"`` or
+    ``"layer1.plus"``/``"layer1.minus"``, the same for ``layer2``) to the
+    :class:`~neurosim.device.DeviceArray` objects, whose conductances the
+    training kernels update in place.
+    """
+
+    kind = "device"
+
+    def __init__(self, device: DeviceModel, config: InsituConfig, rng=None, *, _arrays=None):
+        if not isinstance(device, DeviceModel):
+            raise NeurosimError(f"device must be a DeviceModel, got {type(device).__name__}")
+        self.device = device
+        self.config = config
+        self.reference = config.mapping is Mapping.REFERENCE_COLUMN
+        n_in, n_h, n_out = config.sizes
+        #: Siemens per weight unit (nominal window over the weight range of the mapping).
+        self.k_S = mp.siemens_per_weight(device, config.mapping, config.weight_max)
+        rng = as_generator(rng)
+        if _arrays is not None:
+            self.arrays = _arrays
+        else:
+            self.arrays = {}
+            for layer, (rows, cols) in (("layer1", (n_in, n_h)), ("layer2", (n_h, n_out))):
+                if self.reference:
+                    self.arrays[f"{layer}.main"] = DeviceArray(device, (rows, cols + 1), rng)
+                else:
+                    self.arrays[f"{layer}.plus"] = DeviceArray(device, (rows, cols), rng)
+                    self.arrays[f"{layer}.minus"] = DeviceArray(device, (rows, cols), rng)
+            for layer, w in zip(("layer1", "layer2"), initial_weights(config, rng)):
+                targets = mp.conductance_targets(w, device, config.mapping, config.weight_max)
+                for role, target in targets.items():
+                    self.arrays[f"{layer}.{role}"].program(target, config.program_method, rng)
+        momentum = config.optimizer is Optimizer.MOMENTUM
+        self.vel1 = np.zeros(n_in * n_h if momentum else 0)
+        self.vel2 = np.zeros(n_h * n_out if momentum else 0)
+        self._prepare_kernel_args()
+
+    # -- kernel arguments ----------------------------------------------------------------------
+    def _flat_and_params(self, name):
+        arr = self.arrays[name]
+        # The kernels write the conductances in place: a flat view of the array's state.
+        g = arr._g.reshape(-1)
+        if not np.shares_memory(g, arr._g):
+            raise NeurosimError(f"{name}: device conductances are not contiguous")
+        return g, K.device_params(arr)
+
+    def _prepare_kernel_args(self):
+        config, device = self.config, self.device
+        n_in, n_h, n_out = config.sizes
+        layers = []
+        for layer in ("layer1", "layer2"):
+            if self.reference:
+                gA, PA = self._flat_and_params(f"{layer}.main")
+                gB, PB = gA, PA
+            else:
+                gA, PA = self._flat_and_params(f"{layer}.plus")
+                gB, PB = self._flat_and_params(f"{layer}.minus")
+            layers += [gA, PA, gB, PB]
+        self._layers = layers
+        ip, fp = _common_params(config)
+        ip[K.IP_REF] = int(self.reference)
+        ip[K.IP_CAP_LTP], ip[K.IP_CAP_LTD] = device.levels_ltp, device.levels_ltd
+        ip[K.IP_NOISY] = int(device.read_noise_frac > 0 or config.output_noise_frac > 0)
+        ip[K.IP_C2C] = int(device.c2c_sigma_frac > 0)
+        fp[K.FP_K] = self.k_S
+        # weight change of one nominal (linear-equivalent) pulse of each direction
+        fp[K.FP_DWP_LTP] = device.window_S / device.levels_ltp / self.k_S
+        fp[K.FP_DWP_LTD] = device.window_S / device.levels_ltd / self.k_S
+        fp[K.FP_READ_NOISE] = device.read_noise_frac
+        self.ip, self.fp = ip, fp
+        *offsets, n_dev = K.device_offsets(n_in, n_h, n_out, self.reference)
+        self.offsets = np.array(offsets, dtype=np.int64)
+        layout = K.counter_layout(n_in, n_h, n_out, n_dev)
+        self.layout = np.array(
+            [layout[k] for k in ("hidden", "output", "backward", "c2c", "uniform", "stride")], dtype=np.int64
+        )
+
+    @property
+    def counters_per_image(self) -> int:
+        """Random-number counters reserved for each training image."""
+        return int(self.layout[5])
+
+    # -- training ------------------------------------------------------------------------------
+    def train_chunk(self, csr, labels, order, t0, stats, loss, key, backend="numba") -> None:
+        """Train on the images ``order`` in place; ``t0`` is the run counter of the first, ``key`` the run's stream."""
+        fn = K.train_hw_numba if backend == "numba" else K.train_hw_numpy
+        fn(
+            *csr, labels, order, np.int64(t0), *self._layers, self.vel1, self.vel2,
+            self.ip, self.fp, self.offsets, self.layout, np.uint64(key), stats, loss,
+        )  # fmt: skip
+
+    # -- reads -------------------------------------------------------------------------------
+    def _pos_neg(self, layer: int):
+        n_in, n_h, n_out = self.config.sizes
+        rows, cols = (n_in, n_h) if layer == 1 else (n_h, n_out)
+        gA, _, gB, _ = self._layers[4 * (layer - 1) : 4 * layer]
+        return K._layer_views(gA, gB, rows, cols, int(self.reference))
+
+    def weights(self) -> list[np.ndarray]:
+        """Weights ``(out, in)`` the devices hold (noise-free, in weight units)."""
+        out = []
+        for layer in (1, 2):
+            pos, neg = self._pos_neg(layer)
+            out.append(((pos - neg) / self.k_S).T.copy())
+        return out
+
+    def _layer_read(self, x, layer: int, key) -> np.ndarray:
+        """A batch read of one layer: ``x @ W`` with read noise drawn at the output, then the ADC."""
+        pos, neg = self._pos_neg(layer)
+        fp = self.fp
+        k = self.k_S
+        mean = x @ ((pos - neg) / k)
+        rnf = self.device.read_noise_frac
+        if rnf > 0:
+            x2 = x * x
+            var = x2 @ (pos**2 * (rnf / k) ** 2)
+            if self.reference:
+                var = np.hstack([var, x2 @ (neg**2 * (rnf / k) ** 2)])
+            else:
+                var = var + x2 @ (neg**2 * (rnf / k) ** 2)
+        else:
+            var = np.empty((x.shape[0], 0))
+        step = fp[K.FP_STEP1] if layer == 1 else fp[K.FP_STEP2]
+        max_code = int(fp[K.FP_MAX1] if layer == 1 else fp[K.FP_MAX2])
+        out = np.zeros_like(mean)
+        readout_numba(
+            np.ascontiguousarray(mean), np.ascontiguousarray(var), bool(self.reference and rnf > 0),
+            float(fp[K.FP_OUT_VAR]), float(step), max_code, 1.0, np.uint64(key), out, 0,
+        )  # fmt: skip
+        return out
+
+    def forward(self, x, key=0) -> np.ndarray:
+        """Hardware forward pass of a batch ``x`` (n, inputs): the output layer's ADC-coded outputs.
+
+        Each layer is one crossbar read (the crossbar read-out kernel: read
+        noise at the output, output noise, ADC); the hidden layer's sigmoid
+        outputs are thresholded (if the config says so) before driving the
+        second layer. ``key`` (uint64) seeds the reads' noise.
+        """
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        keys = np.random.SeedSequence([int(key)]).generate_state(2, np.uint64)
+        a1 = _sigmoid(self._layer_read(x, 1, keys[0]))
+        h = (a1 >= self.config.hidden_threshold).astype(np.float64) if self.config.threshold_hidden else a1
+        return self._layer_read(h, 2, keys[1])
+
+    # -- persistence -----------------------------------------------------------------------------
+    def state_arrays(self) -> dict:
+        """Every device array's state (``NAME.KEY``) and the velocities."""
+        out = {}
+        for name, arr in self.arrays.items():
+            for key, value in arr.state_arrays().items():
+                out[f"{name}.{key}"] = value
+        out["vel1"], out["vel2"] = self.vel1.copy(), self.vel2.copy()
+        return out
+
+    def load_state_arrays(self, arrays) -> None:
+        """Restore a state written by :meth:`state_arrays` (same device, config and shapes)."""
+        restored = {}
+        for name, arr in self.arrays.items():
+            prefix = f"{name}."
+            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            new = DeviceArray.from_state_arrays(self.device, state)
+            if new.shape != arr.shape:
+                raise NeurosimError(f"checkpoint array {name} has shape {new.shape}, expected {arr.shape}")
+            restored[name] = new
+        self.arrays = restored
+        for name in ("vel1", "vel2"):
+            value = np.asarray(arrays[name], dtype=np.float64)
+            if value.shape != getattr(self, name).shape:
+                raise NeurosimError(f"checkpoint array {name} has shape {value.shape}, expected {getattr(self, name).shape}")
+            setattr(self, name, value.copy())
+        self._prepare_kernel_args()
+
+    @classmethod
+    def from_state_arrays(cls, device: DeviceModel, config: InsituConfig, arrays) -> "DeviceNetwork":
+        """A network rebuilt from :meth:`state_arrays` (e.g. the ``.npz`` of a finished run)."""
+        self = cls.__new__(cls)
+        self.device, self.config = device, config
+        self.reference = config.mapping is Mapping.REFERENCE_COLUMN
+        self.k_S = mp.siemens_per_weight(device, config.mapping, config.weight_max)
+        names = ("main",) if self.reference else ("plus", "minus")
+        self.arrays = {f"{layer}.{n}": None for layer in ("layer1", "layer2") for n in names}
+        n_in, n_h, n_out = config.sizes
+        for name in self.arrays:
+            prefix = f"{name}."
+            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            self.arrays[name] = DeviceArray.from_state_arrays(device, state)
+        expected = {}
+        for layer, (rows, cols) in (("layer1", (n_in, n_h)), ("layer2", (n_h, n_out))):
+            for n in names:
+                expected[f"{layer}.{n}"] = (rows, cols + 1) if self.reference else (rows, cols)
+        for name, shape in expected.items():
+            if self.arrays[name].shape != shape:
+                raise NeurosimError(f"saved array {name} has shape {self.arrays[name].shape}, expected {shape}")
+        self.vel1 = np.asarray(arrays.get("vel1", np.zeros(0)), dtype=np.float64).copy()
+        self.vel2 = np.asarray(arrays.get("vel2", np.zeros(0)), dtype=np.float64).copy()
+        self._prepare_kernel_args()
+        return self

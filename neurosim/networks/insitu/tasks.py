@@ -1,0 +1,94 @@
+"""In-situ training as a sweep task: ``task = "neurosim.networks.insitu.tasks:insitu_point"``.
+
+Settings are flat keys (see :mod:`neurosim.settings`):
+
+- ``device``: a card name or path, or ``"software"`` for the float baseline
+  (same network and protocol, no device, no threshold, ideal ADC);
+- ``device.<field>``: overrides a :class:`~neurosim.device.DeviceModel` field;
+- any :class:`~neurosim.networks.insitu.config.InsituConfig` field by its
+  name (``epochs``, ``images_per_epoch``, ``mapping = "differential"``,
+  ``pulse_rounding = "stochastic"``, ``adc_bits``, ...);
+- ``dataset``: ``"mnist"`` (default) or ``"digits"`` (scikit-learn's 8x8
+  digits binarised: 64 inputs, for quick checks; ``sizes`` follows).
+
+Each point trains from the point's own generator (its seed is drawn from it)
+and returns the final and best test accuracy, the last epoch's training
+accuracy and the pulse traffic.
+"""
+
+from dataclasses import fields
+from functools import lru_cache
+
+import numpy as np
+
+from neurosim.errors import NeurosimError
+from neurosim.networks.insitu.config import InsituConfig
+from neurosim.settings import device_with_overrides, split_settings
+
+SOFTWARE = "software"
+DATASETS = ("mnist", "digits")
+_CONFIG_FIELDS = {f.name for f in fields(InsituConfig)}
+_PLAIN = {"device", "dataset"} | _CONFIG_FIELDS
+
+
+def resolve(settings: dict):
+    """``(device or None for software, config, dataset name)`` for a point's settings."""
+    plain, groups = split_settings(settings, _PLAIN, ["device"])
+    dataset = plain.pop("dataset", "mnist")
+    if dataset not in DATASETS:
+        raise NeurosimError(f"dataset = {dataset!r} must be one of {list(DATASETS)}")
+    name = plain.pop("device", "sige_epiram")
+    base = InsituConfig(sizes=(64, 32, 10)) if dataset == "digits" else InsituConfig()
+    config = InsituConfig.from_dict(plain, base)
+    if name == SOFTWARE:
+        if groups["device"]:
+            raise NeurosimError(f"device overrides {sorted(groups['device'])} make no sense with device = 'software'")
+        return None, config, dataset
+    return device_with_overrides(name, groups["device"]), config, dataset
+
+
+@lru_cache(maxsize=2)
+def _data(dataset: str, preprocessing: str, test_images):
+    from neurosim.data.preprocess import Preprocessing
+    from neurosim.networks.insitu.data import digits_data, load_mnist_data
+
+    if dataset == "digits":
+        return digits_data()
+    return load_mnist_data(Preprocessing(preprocessing), test_images)
+
+
+def run_settings(settings: dict, rng=0, **kwargs):
+    """Train one point's settings and return the :class:`~neurosim.networks.insitu.train.InsituResult`."""
+    from neurosim.networks.insitu.train import train_insitu, train_software
+
+    device, config, dataset = resolve(settings)
+    data = _data(dataset, config.preprocessing.value, config.test_images)
+    if device is None:
+        return train_software(config, rng=rng, data=data, **kwargs)
+    return train_insitu(device, config, rng=rng, data=data, **kwargs)
+
+
+def insitu_point(settings: dict, rng: np.random.Generator) -> dict:
+    """Sweep task: train the point's device (or the software baseline) and report its accuracies."""
+    seed = int(np.random.default_rng(rng).integers(2**63))
+    result = run_settings(settings, seed, progress=False)
+    history = result.history
+    images = sum(1 for _ in history) * result.config.images_per_epoch
+    return {
+        "accuracy": result.final_accuracy,
+        "best_accuracy": result.best_accuracy,
+        "train_accuracy": history[-1].train_accuracy,
+        "pulses_per_image": sum(r.pulses_ltp + r.pulses_ltd for r in history) / images,
+        "writes_per_image": sum(r.writes for r in history) / images,
+        "epochs": len(history),
+        "train_time_s": result.time_s,
+    }
+
+
+def check_settings(settings: dict) -> None:
+    """Raise :class:`NeurosimError` if ``settings`` cannot be trained (vets a spec before it runs)."""
+    resolve(settings)
+
+
+insitu_point.check_settings = check_settings
+

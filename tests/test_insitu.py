@@ -1,0 +1,502 @@
+"""In-situ (on-chip) training: kernels against their NumPy twins, device physics of the updates,
+the SGD step, windows, reproducibility and resume, the crossbar read, the CLI and the sweep task.
+
+Everything here runs on scikit-learn's 8x8 digits (binarised) or on random
+data with small networks; the full MNIST reproductions are marked slow.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScale
+from neurosim.device import DeviceModel, ProgramMethod, load_device
+from neurosim.errors import NeurosimError
+from neurosim.networks import mlp
+from neurosim.networks.insitu import (
+    Backward,
+    DeviceNetwork,
+    FloatNetwork,
+    HiddenUpdate,
+    InsituConfig,
+    InsituData,
+    Optimizer,
+    PulseRounding,
+    digits_data,
+    load_trained,
+    train_insitu,
+    train_software,
+)
+from neurosim.networks.insitu import kernels as K
+from neurosim.networks.insitu.cli import add_insitu_parser, parse_assignment
+
+EPS = np.finfo(np.float64).eps
+SMALL = InsituConfig(sizes=(64, 24, 10), epochs=3, images_per_epoch=300)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return digits_data()
+
+
+def _noisy_sige():
+    """SiGe with every source of randomness switched on: read noise, variation, stuck devices."""
+    return replace(
+        load_device("sige_epiram"),
+        read_noise_frac=0.05,
+        d2d_nl_sigma_frac=0.2,
+        d2d_g_sigma_frac=0.05,
+        stuck_off_frac=0.01,
+        stuck_on_frac=0.01,
+    )
+
+
+def _chunk(net, data, order, t0=0, key=99, backend="numba"):
+    stats = np.zeros(K.ST_SIZE, dtype=np.int64)
+    loss = np.zeros(1)
+    if isinstance(net, DeviceNetwork):
+        net.train_chunk(data.csr, data.train_labels, order, t0, stats, loss, key, backend)
+    else:
+        net.train_chunk(data.csr, data.train_labels, order, t0, stats, loss, backend)
+    return stats, loss[0]
+
+
+def _conductances(net):
+    return {k: v for k, v in net.state_arrays().items() if k.endswith(".g_S")}
+
+
+# -- configuration --------------------------------------------------------------------------------
+def test_reference_protocol_defaults():
+    c = InsituConfig()
+    assert c.sizes == (400, 100, 10) and c.epochs == 125 and c.images_per_epoch == 8000
+    assert (c.lr_hidden, c.lr_output) == (0.4, 0.2) and c.weight_max == 1.0
+    assert c.mapping is Mapping.REFERENCE_COLUMN and c.adc_bits == 8 and c.threshold_hidden
+    assert c.hidden_threshold == 0.5 and c.optimizer is Optimizer.SGD and c.pulse_rounding is PulseRounding.NEAREST
+    assert c.adc_ranges() == (400.0, 16.0, 10.0)  # hidden: NeuroSim's full scale; output: the sigmoid's range
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (dict(sizes=(400, 100)), "sizes"),
+        (dict(epochs=0), "epochs"),
+        (dict(lr_hidden=-0.1), "lr_hidden"),
+        (dict(lr_output=float("nan")), "lr_output"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(init_weight_max=2.0), "init_weight_max"),
+        (dict(adc_bits=1), "adc_bits"),
+        (dict(adc_range_hidden=0.0), "adc_range_hidden"),
+        (dict(mapping="differential"), "mapping"),
+        (dict(program_method=ProgramMethod.WRITE_VERIFY), "program_method"),
+        (dict(hidden_threshold=1.0), "hidden_threshold"),
+        (dict(threshold_hidden=1), "threshold_hidden"),
+    ],
+)
+def test_bad_settings_name_the_field(changes, field):
+    with pytest.raises(NeurosimError, match=field):
+        replace(InsituConfig(), **changes)
+
+
+def test_config_round_trips_through_plain_values():
+    c = InsituConfig(mapping=Mapping.DIFFERENTIAL, pulse_rounding=PulseRounding.STOCHASTIC, adc_bits=None)
+    assert InsituConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    with pytest.raises(NeurosimError, match="unknown in-situ setting"):
+        InsituConfig.from_dict({"learning_rate": 0.1})
+    with pytest.raises(NeurosimError, match="pulse_rounding"):
+        InsituConfig.from_dict({"pulse_rounding": "up"})
+
+
+def test_bad_data_and_arguments_are_rejected(digits):
+    with pytest.raises(NeurosimError, match="inputs"):
+        train_software(InsituConfig(epochs=1, images_per_epoch=5), data=digits)  # 400 inputs, digits have 64
+    with pytest.raises(NeurosimError, match="NaN"):
+        InsituData.from_arrays(np.full((3, 4), np.nan), [0, 1, 2], np.zeros((2, 4)), [0, 1])
+    with pytest.raises(NeurosimError, match="backend"):
+        train_software(SMALL, data=digits, backend="cuda")
+    with pytest.raises(NeurosimError, match="rng"):
+        train_software(SMALL, data=digits, rng="seed")
+    with pytest.raises(NeurosimError, match="unknown device"):
+        train_insitu("no_such_card", SMALL, data=digits)
+
+
+# -- kernels against their NumPy twins -------------------------------------------------------------
+TWIN_CASES = [
+    dict(),
+    dict(mapping=Mapping.DIFFERENTIAL),
+    dict(pulse_rounding=PulseRounding.STOCHASTIC),
+    dict(mapping=Mapping.DIFFERENTIAL, pulse_rounding=PulseRounding.TRUNCATE, hidden_update=HiddenUpdate.THRESHOLDED),
+    dict(backward=Backward.TRANSPOSED_READ, output_noise_frac=0.02, adc_range_hidden=4.0),
+    dict(mapping=Mapping.DIFFERENTIAL, backward=Backward.TRANSPOSED_READ, optimizer=Optimizer.MOMENTUM, adc_bits=None),
+    dict(optimizer=Optimizer.MOMENTUM, pulse_rounding=PulseRounding.STOCHASTIC, threshold_hidden=False),
+]
+
+
+@pytest.mark.parametrize("changes", TWIN_CASES, ids=[",".join(c) or "reference" for c in TWIN_CASES])
+def test_device_kernel_matches_numpy_twin(digits, changes):
+    config = replace(SMALL, lr_hidden=2.0, lr_output=1.0, **changes)  # large steps: many pulses
+    device = _noisy_sige()
+    a, b = DeviceNetwork(device, config, 5), DeviceNetwork(device, config, 5)
+    order = np.random.default_rng(1).integers(0, digits.n_train, 12)
+    # two chunks on the Numba side, one on the NumPy side: chunking must not matter
+    sa1, la1 = _chunk(a, digits, order[:5], t0=40)
+    sa2, la2 = _chunk(a, digits, order[5:], t0=45)
+    sb, lb = _chunk(b, digits, order, t0=40, backend="numpy")
+    np.testing.assert_array_equal(sa1 + sa2, sb)
+    assert sb[K.ST_WRITES] > 50  # the comparison covers real pulse traffic
+    assert la1 + la2 == pytest.approx(lb, rel=1e3 * EPS)
+    ga, gb = _conductances(a), _conductances(b)
+    for name in ga:
+        np.testing.assert_allclose(ga[name], gb[name], rtol=64 * EPS, atol=0, err_msg=name)
+    np.testing.assert_allclose(a.vel1, b.vel1, rtol=1e3 * EPS, atol=1e-15)
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(threshold_hidden=True, adc_bits=6), dict(optimizer=Optimizer.MOMENTUM)])
+def test_float_kernel_matches_numpy_twin(digits, changes):
+    config = replace(SMALL, **{"threshold_hidden": False, "adc_bits": None, **changes})
+    a, b = FloatNetwork(config, 3), FloatNetwork(config, 3)
+    order = np.random.default_rng(2).integers(0, digits.n_train, 40)
+    sa, _ = _chunk(a, digits, order)
+    sb, _ = _chunk(b, digits, order, backend="numpy")
+    np.testing.assert_array_equal(sa, sb)
+    np.testing.assert_allclose(a.W1, b.W1, rtol=0, atol=1e3 * EPS)
+    np.testing.assert_allclose(a.W2, b.W2, rtol=0, atol=1e3 * EPS)
+
+
+def test_kernels_run_without_jit():
+    code = (
+        "import numpy as np;"
+        "from neurosim.networks.insitu import digits_data, train_insitu, train_software, InsituConfig;"
+        "from neurosim.networks.insitu import kernels as K;"
+        "assert not hasattr(K.train_hw_numba, 'signatures');"
+        "d = digits_data(); c = InsituConfig(sizes=(64, 8, 10), epochs=1, images_per_epoch=20);"
+        "a = train_insitu('sige_epiram', c, data=d, rng=1);"
+        "b = train_insitu('sige_epiram', c, data=d, rng=1, backend='numpy');"
+        "assert a.final_accuracy == b.final_accuracy;"
+        "assert train_software(c, data=d).final_accuracy > 0"
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+# -- physics of the updates -----------------------------------------------------------------------
+def _linear(levels=64, **changes):
+    return DeviceModel(
+        name="linear", g_min_S=1e-6, g_max_S=11e-6, levels_ltp=levels, levels_ltd=levels, snap_to_levels=True, **changes
+    )
+
+
+@pytest.mark.parametrize("mapping", [Mapping.REFERENCE_COLUMN, Mapping.DIFFERENTIAL])
+def test_one_update_of_a_noiseless_linear_device_is_the_sgd_step_up_to_levels(digits, mapping):
+    """One image: weight changes on the devices = the float SGD step rounded to whole pulses."""
+    levels = 64
+    config = replace(SMALL, mapping=mapping, init_weight_max=0.5)
+    net = DeviceNetwork(_linear(levels), config, 7)
+    W1, W2 = net.weights()
+    ref = FloatNetwork(config, 0)  # the same network in float, from the devices' weights
+    ref.W1[:], ref.W2[:] = W1.T.ravel(), W2.T.ravel()
+    image = np.array([3])
+    _chunk(net, digits, image)
+    _chunk(ref, digits, image)
+    step = config.weight_max * (2.0 if mapping is Mapping.REFERENCE_COLUMN else 1.0) / levels  # weight per pulse
+    for before, after_dev, after_float in zip((W1, W2), net.weights(), ref.weights()):
+        sgd = after_float - before
+        moved = after_dev - before
+        rounded = np.sign(sgd) * np.floor(np.abs(sgd) / step + 0.5) * step
+        assert np.count_nonzero(moved) > 20
+        # differential pairs: a change that would carry a weight across zero stops at zero
+        crossing = (before != 0) & (np.sign(before + rounded) == -np.sign(before))
+        if mapping is Mapping.REFERENCE_COLUMN:
+            assert not crossing.any()
+        np.testing.assert_allclose(moved[~crossing], rounded[~crossing], atol=1e-12)
+        np.testing.assert_allclose(after_dev[crossing], 0.0, atol=1e-12)
+        assert np.max(np.abs(moved - sgd)[~crossing]) <= step / 2 + 1e-12
+
+
+def test_float_step_is_the_gradient_of_the_squared_error(digits):
+    """The float kernel's step equals -lr x the gradient of sum (a - t)^2 from the library's MLP (an independent code)."""
+    config = replace(SMALL, threshold_hidden=False, adc_bits=None, init_weight_max=0.3)
+    net = FloatNetwork(config, 4)
+    W1, W2 = net.weights()
+    t = 11
+    x = np.zeros((1, 64))
+    row = slice(digits.indptr[t], digits.indptr[t + 1])
+    x[0, digits.indices[row]] = digits.values[row]
+    params = [(W1, np.zeros(W1.shape[0])), (W2, np.zeros(W2.shape[0]))]
+    _, grads = mlp.loss_and_gradients(
+        params, x, digits.train_labels[[t]], activation="sigmoid", output="sigmoid_squared_error"
+    )
+    _chunk(net, digits, np.array([t]))
+    new1, new2 = net.weights()
+    # mlp's loss is 0.5 sum (a - t)^2: our sum (a - t)^2 has twice its gradient
+    np.testing.assert_allclose(new1 - W1, -config.lr_hidden * 2 * grads[0][0], atol=1e-13)
+    np.testing.assert_allclose(new2 - W2, -config.lr_output * 2 * grads[1][0], atol=1e-13)
+
+
+_DEVICES = st.builds(
+    lambda levels_p, levels_d, nl_p, nl_d, c2c, d2d: DeviceModel(
+        name="random", g_min_S=0.5e-6, g_max_S=20e-6, levels_ltp=levels_p, levels_ltd=levels_d,
+        nl_ltp=nl_p, nl_ltd=nl_d, c2c_sigma_frac=c2c, d2d_g_sigma_frac=d2d, d2d_nl_sigma_frac=d2d,
+    ),  # fmt: skip
+    st.integers(2, 300),
+    st.integers(2, 300),
+    st.floats(-8, 8),
+    st.floats(-8, 8),
+    st.floats(0, 0.5),
+    st.floats(0, 0.3),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    device=_DEVICES,
+    mapping=st.sampled_from(list(Mapping)),
+    rounding=st.sampled_from(list(PulseRounding)),
+    momentum=st.booleans(),
+    lr=st.floats(1e-3, 1e3),
+    seed=st.integers(0, 2**32),
+)
+def test_conductances_never_leave_their_window(digits, device, mapping, rounding, momentum, lr, seed):
+    """Any pulse sequence (huge or tiny steps, any curve, heavy noise) keeps every device inside its own window."""
+    optimizer = Optimizer.MOMENTUM if momentum else Optimizer.SGD
+    config = replace(SMALL, sizes=(64, 6, 10), mapping=mapping, pulse_rounding=rounding, optimizer=optimizer,
+                     lr_hidden=lr, lr_output=lr)  # fmt: skip
+    net = DeviceNetwork(device, config, seed)
+    order = np.random.default_rng(seed).integers(0, digits.n_train, 30)
+    _chunk(net, digits, order, key=seed)
+    for name, arr in net.arrays.items():
+        g = arr.conductance_S
+        assert np.all(g >= arr.g_lo_S) and np.all(g <= arr.g_hi_S), name
+    for W in net.weights():
+        assert np.all(np.isfinite(W))
+
+
+def test_stuck_devices_never_move(digits):
+    device = replace(load_device("sige_epiram"), stuck_off_frac=0.2, stuck_on_frac=0.2)
+    net = DeviceNetwork(device, replace(SMALL, lr_hidden=3.0, lr_output=3.0), 1)
+    before = {n: a.conductance_S.copy() for n, a in net.arrays.items()}
+    _chunk(net, digits, np.arange(50))
+    moved = 0
+    for name, arr in net.arrays.items():
+        g = arr.conductance_S
+        np.testing.assert_array_equal(g[arr.stuck], before[name][arr.stuck])
+        moved += np.count_nonzero(g[~arr.stuck] != before[name][~arr.stuck])
+    assert moved > 100
+
+
+def test_reference_devices_are_never_written(digits):
+    net = DeviceNetwork(load_device("sige_epiram"), replace(SMALL, lr_hidden=3.0), 2)
+    ref_before = [a.conductance_S[:, -1].copy() for a in net.arrays.values()]
+    _chunk(net, digits, np.arange(30))
+    for arr, before in zip(net.arrays.values(), ref_before):
+        np.testing.assert_array_equal(arr.conductance_S[:, -1], before)
+
+
+def test_nonlinear_device_updates_follow_its_curve():
+    """One potentiation pulse on the reference mapping moves a noiseless SiGe device by its curve's step."""
+    device = replace(load_device("sige_epiram"), c2c_sigma_frac=0.0)
+    config = InsituConfig(sizes=(1, 1, 2), init_weight_max=0.0, threshold_hidden=False, adc_bits=None,
+                          lr_hidden=1e-9, lr_output=1.0)  # fmt: skip
+    net = DeviceNetwork(device, config, 0)
+    data = InsituData.from_arrays(np.ones((1, 1)), [0], np.ones((1, 1)), [0])
+    g0 = net.arrays["layer2.main"].conductance_S.copy()
+    _chunk(net, data, np.array([0]))
+    g1 = net.arrays["layer2.main"].conductance_S
+    # target class 0 rises and class 1 falls: s2 = -2 a (1 - a)(t - a) with a = sigmoid(0) = 0.5
+    a1 = 0.5
+    dw = 1.0 * 2 * 0.25 * 0.5 * a1  # lr * 2 a(1-a) |t - a| * hidden input
+    n = math.floor(dw / (2.0 / device.levels_ltp) + 0.5)
+    args = (device.g_min_S, device.g_max_S, device.a_ltp, device.levels_ltp)
+    from neurosim.device import curve
+
+    p0 = curve.potentiation_pulses(g0[0, 0], *args)
+    assert n == 4 and g1[0, 0] == pytest.approx(curve.potentiation_conductance(p0 + n, *args), rel=1e-10)
+    q0 = curve.depression_pulses(g0[0, 1], device.g_min_S, device.g_max_S, device.a_ltd, device.levels_ltd)
+    expected = curve.depression_conductance(q0 + n, device.g_min_S, device.g_max_S, device.a_ltd, device.levels_ltd)
+    assert g1[0, 1] == pytest.approx(expected, rel=1e-10)
+
+
+# -- the hardware read ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mapping", [Mapping.REFERENCE_COLUMN, Mapping.DIFFERENTIAL])
+def test_forward_read_equals_the_crossbar_layer(mapping):
+    """A layer read of the network equals CrossbarLayer.forward on the same conductances (ideal device, 8-bit ADC)."""
+    config = replace(InsituConfig(sizes=(40, 12, 10)), mapping=mapping, adc_range_hidden=6.0)
+    net = DeviceNetwork(load_device("ideal"), config, 3)
+    W1 = net.weights()[0]
+    cols = 13 if mapping is Mapping.REFERENCE_COLUMN else 12
+    xcfg = CrossbarConfig(rows=40, cols=cols, mapping=mapping, weight_scale=WeightScale.FIXED, weight_max=1.0,
+                          adc_bits=8, adc_range=6.0)  # fmt: skip
+    layer = CrossbarLayer(W1, "ideal", xcfg, rng=0)
+    np.testing.assert_allclose(layer.effective_weights(), W1, atol=1e-12)
+    x = (np.random.default_rng(0).random((200, 40)) < 0.3).astype(np.float64)
+    ours = net._layer_read(x, 1, 0)
+    theirs = layer.forward(x)
+    assert np.count_nonzero(np.abs(theirs) >= 6.0) > 0  # some conversions clip
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+# -- runs: reproducibility, resume, files ---------------------------------------------------------
+def _strip_times(history):
+    return [replace(r, time_s=0.0) for r in history]
+
+
+def test_runs_are_reproducible_from_their_seed(digits):
+    a = train_insitu("sige_epiram", SMALL, data=digits, rng=4)
+    b = train_insitu("sige_epiram", SMALL, data=digits, rng=4, chunk_images=37)
+    c = train_insitu("sige_epiram", SMALL, data=digits, rng=5)
+    assert _strip_times(a.history) == _strip_times(b.history)
+    for name, g in _conductances(a.network).items():
+        np.testing.assert_array_equal(g, _conductances(b.network)[name])
+    assert _strip_times(a.history) != _strip_times(c.history)
+
+
+@pytest.mark.parametrize("kind", ["device", "software"])
+def test_resume_after_interruption_equals_an_uninterrupted_run(digits, tmp_path, kind):
+    config = replace(SMALL, epochs=4, mapping=Mapping.DIFFERENTIAL, pulse_rounding=PulseRounding.STOCHASTIC)
+
+    def run(out, callback=None):
+        if kind == "device":
+            return train_insitu(_noisy_sige(), config, data=digits, rng=8, out_dir=out, callback=callback)
+        return train_software(config, data=digits, rng=8, out_dir=out, callback=callback)
+
+    whole = run(tmp_path / "whole")
+
+    def interrupt(record):
+        if record.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", interrupt)
+    assert (tmp_path / "cut" / "checkpoint.npz").exists()
+    resumed = run(tmp_path / "cut")
+    assert _strip_times(resumed.history) == _strip_times(whole.history)
+    sa, sb = whole.network.state_arrays(), resumed.network.state_arrays()
+    for name in sa:
+        np.testing.assert_array_equal(sa[name], sb[name], err_msg=name)
+    for name in ("history.csv", "run.json", "learning_curve.png"):
+        assert (tmp_path / "cut" / name).stat().st_size > 100
+    summary = json.loads((tmp_path / "cut" / "run.json").read_text())
+    assert summary["complete"] and summary["epochs_trained"] == 4 and summary["seed"] == 8
+    assert (tmp_path / "cut" / "history.csv").read_text().count("\n") == 5
+    # the saved state is the trained network
+    net, cfg, device = load_trained(tmp_path / "cut")
+    assert cfg == whole.config and (device is None) == (kind == "software")
+    np.testing.assert_array_equal(net.forward(digits.test_x, 1), whole.network.forward(digits.test_x, 1))
+
+
+def test_resume_refuses_a_different_run_and_extends_a_finished_one(digits, tmp_path):
+    out = tmp_path / "run"
+    first = train_insitu("sige_epiram", replace(SMALL, epochs=2), data=digits, rng=1, out_dir=out)
+    with pytest.raises(NeurosimError, match="lr_hidden"):
+        train_insitu("sige_epiram", replace(SMALL, epochs=2, lr_hidden=0.1), data=digits, rng=1, out_dir=out)
+    with pytest.raises(NeurosimError, match="entropy"):
+        train_insitu("sige_epiram", replace(SMALL, epochs=2), data=digits, rng=2, out_dir=out)
+    with pytest.raises(NeurosimError, match="device"):
+        train_insitu("ideal", replace(SMALL, epochs=2), data=digits, rng=1, out_dir=out)
+    longer = train_insitu("sige_epiram", replace(SMALL, epochs=3), data=digits, rng=None, out_dir=out)
+    assert _strip_times(longer.history[:2]) == _strip_times(first.history)
+    straight = train_insitu("sige_epiram", replace(SMALL, epochs=3), data=digits, rng=1)
+    assert _strip_times(longer.history) == _strip_times(straight.history)
+
+
+def test_training_learns_the_digits(digits):
+    config = replace(SMALL, epochs=6, images_per_epoch=1000, sizes=(64, 32, 10))
+    soft = train_software(config, data=digits, rng=0)
+    ideal = train_insitu("ideal", config, data=digits, rng=0)
+    sige = train_insitu("sige_epiram", config, data=digits, rng=0)
+    assert soft.final_accuracy > 0.85
+    assert ideal.final_accuracy > 0.8
+    assert sige.final_accuracy > 0.6
+    assert sige.history[-1].pulses_ltp > 0 and sige.history[-1].pulses_ltd > 0
+
+
+# -- command line and sweep task ------------------------------------------------------------------
+def _parser():
+    parser = argparse.ArgumentParser(prog="neurosim")
+    add_insitu_parser(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def test_cli_trains_writes_files_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["insitu", "--dataset", "digits", "--epochs", "2", "--images-per-epoch", "200", "--out", str(out),
+            "--set", "adc_range_hidden=8", "--mapping", "differential"]  # fmt: skip
+    args = _parser().parse_args(argv)
+    args.func(args)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("epoch,images,test_accuracy") and len(lines) == 3
+    args = _parser().parse_args([*argv[:4], "3", *argv[5:], "--json"])
+    args.func(args)
+    result = json.loads(capsys.readouterr().out)
+    assert result["epochs_trained"] == 3 and result["device"] == "sige_epiram"
+    assert result["config"]["mapping"] == "differential" and result["config"]["adc_range_hidden"] == 8
+    assert set(result["files"]) == {"checkpoint", "history", "json", "plot"}
+
+
+def test_cli_user_mistakes_raise_clear_errors():
+    for argv, match in (
+        (["insitu", "--dataset", "digits", "--set", "foo=1"], "unknown setting 'foo'"),
+        (["insitu", "--dataset", "digits", "--set", "adc_bits=1"], "adc_bits"),
+        (["insitu", "--dataset", "digits", "--device", "nope"], "unknown device"),
+        (["insitu", "--software", "--dataset", "digits", "--set", "device.c2c_sigma_frac=0.1"], "no sense"),
+    ):
+        args = _parser().parse_args(argv)
+        with pytest.raises(NeurosimError, match=match):
+            args.func(args)
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["insitu", "--epochs", "0"])
+    assert parse_assignment("adc_bits=none") == ("adc_bits", None)
+    assert parse_assignment("sizes=[64, 16, 10]") == ("sizes", [64, 16, 10])
+    assert parse_assignment("mapping=differential") == ("mapping", "differential")
+
+
+def test_sweep_task_compares_devices(tmp_path):
+    from neurosim.sweep import load_spec, parse_spec, run_sweep
+
+    spec = parse_spec(
+        {
+            "name": "insitu_small",
+            "task": "neurosim.networks.insitu.tasks:insitu_point",
+            "seeds": 1,
+            "base": {"dataset": "digits", "epochs": 2, "images_per_epoch": 300},
+            "grid": {"device": ["software", "ideal", "sige_epiram"]},
+            "plot": {"kind": "bar", "x": "device"},
+        }
+    )
+    csv_path = run_sweep(spec, tmp_path / "sweep", workers=1)
+    rows = csv_path.read_text().strip().splitlines()
+    assert len(rows) == 4 and "accuracy" in rows[0] and "pulses_per_image" in rows[0]
+    assert (tmp_path / "sweep" / "insitu_small.png").stat().st_size > 10_000
+    with pytest.raises(NeurosimError, match="unknown setting"):
+        parse_spec({"task": "neurosim.networks.insitu.tasks:insitu_point", "grid": {"lr": [0.1]}})
+    # the shipped spec covers every shipped card and validates
+    from neurosim.device import list_cards
+
+    shipped = load_spec(Path(__file__).resolve().parents[1] / "experiments" / "insitu_device_comparison.toml")
+    assert set(shipped.grid["device"]) == set(list_cards()) | {"software"}
+
+
+# -- the full reproductions (slow: run with pytest -m slow) ----------------------------------------
+@pytest.mark.slow
+def test_reference_protocol_reproduces_the_published_accuracies():
+    pytest.importorskip("neurosim.data")
+    if not os.environ.get("NEUROSIM_DATA"):
+        pytest.skip("needs the MNIST training set: set NEUROSIM_DATA")
+    from neurosim.networks.insitu import load_mnist_data
+
+    data = load_mnist_data(InsituConfig().preprocessing)
+    software = train_software(data=data, rng=0).final_accuracy
+    ideal = train_insitu("ideal", data=data, rng=0).final_accuracy
+    sige = train_insitu("sige_epiram", data=data, rng=0).final_accuracy
+    assert software > 0.955
+    assert ideal > software - 0.015
+    assert sige >= 0.915
