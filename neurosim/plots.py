@@ -124,7 +124,8 @@ def plot_sweep(records, spec, ax=None):
     ax.set_xlabel(opts.get("xlabel", x_key))
     ax.set_ylabel(opts.get("ylabel", f"{metric.replace('_', ' ')}{' (%)' if percent else ''}"))
     n_seeds = spec.seeds
-    ax.set_title(opts.get("title", spec.name) + f"\nmean ± 1 s.d. over {n_seeds} seed{'s' if n_seeds > 1 else ''}", fontsize=10)
+    title = textwrap.fill(opts.get("title", spec.name), 75)
+    ax.set_title(title + f"\nmean ± 1 s.d. over {n_seeds} seed{'s' if n_seeds > 1 else ''}", fontsize=10)
     ax.grid(alpha=0.3)
     if series_key or ref:
         ax.legend(fontsize=8, frameon=False)
