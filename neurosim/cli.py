@@ -5,7 +5,6 @@ and exit status 2; nothing here prints a traceback for them.
 """
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -13,6 +12,9 @@ import sys
 import numpy as np
 
 from neurosim import __version__
+from neurosim.cli_args import emit_json as _emit_json
+from neurosim.cli_args import positive_int as _positive_int
+from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
 from neurosim.convert.snn_cli import add_snn_parser
 from neurosim.networks.insitu.cli import add_insitu_parser
@@ -21,19 +23,8 @@ from neurosim.networks.threshold.cli import add_logic_parser
 log = logging.getLogger("neurosim")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
 
 
-def _emit_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 # -- neurosim devices ...------------------------------------------------------
@@ -137,7 +128,7 @@ def _add_devices(sub) -> None:
     )
     p.add_argument("device", help="card name or path to a .toml card")
     p.add_argument("--cycles", type=_positive_int, default=1, metavar="K", help="number of cycles (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--noiseless", action="store_true", help="switch off cycle-to-cycle noise (the model's curve)")
     p.add_argument("--json", action="store_true", help="JSON instead of CSV")
     p.add_argument("-o", "--output", metavar="PLOT", help="also draw the curve to this file (.png, .pdf, .svg)")
@@ -185,7 +176,7 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--model", default="mlp784", help="shipped model name or path to NAME(.npz/.json) (default mlp784)")
     p.add_argument("--device", default="sige_epiram", help="device card name or path (default sige_epiram)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for variation and noise (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed for variation and noise (default 0)")
     p.add_argument("--adc-bits", type=_positive_int, help="ADC resolution in bits (default: ideal ADC)")
     p.add_argument("--dac-bits", type=_positive_int, help="DAC resolution in bits (default: ideal DAC)")
     p.add_argument("--array-size", type=_positive_int, help="rows and columns of one array (default 128)")
@@ -212,7 +203,7 @@ def _cmd_train_reference(args) -> None:
 def _add_train_reference(sub) -> None:
     p = sub.add_parser("train-reference", help="retrain the shipped reference models (needs the MNIST training set)")
     p.add_argument("--out", default="models", help="output folder (default models)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="training seed (default 0)")
     p.set_defaults(func=_cmd_train_reference)
 
 

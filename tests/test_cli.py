@@ -97,14 +97,14 @@ def test_console_script():
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize(
-    "argv, pattern",
-    [
-        (["devices", "curve", "ideal", "--seed", "-1"], "seed"),
-        (["devices", "curve", "ideal", "-o", "curve.xyz"], "suffixes"),
-    ],
-)
-def test_bad_seed_and_plot_suffix_are_one_line(capsys, tmp_path, monkeypatch, argv, pattern):
+def test_bad_plot_suffix_is_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, err = run(capsys, *argv)
-    assert code == 2 and pattern in err and err.count("\n") == 1
+    code, _, err = run(capsys, "devices", "curve", "ideal", "-o", "curve.xyz")
+    assert code == 2 and "suffixes" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["devices", "curve", "ideal"], ["evaluate"], ["logic", "gates"], ["snn"], ["insitu"]])
+def test_negative_seeds_are_refused_by_every_command(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--seed", "-1"])
+    assert info.value.code == 2 and "expected a whole number >= 0" in capsys.readouterr().err

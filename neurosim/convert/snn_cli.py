@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from neurosim.cli_args import positive_int as _positive_int
+from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
 
 log = logging.getLogger(__name__)
@@ -37,14 +39,6 @@ EPILOG = """examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -253,7 +247,7 @@ def add_snn_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", type=_step_list, metavar="T1,T2,...",
                    help="step counts at which accuracy is recorded in the same run (default 10, 20, 50, 100, ... up to --steps; "
                         "counts above --steps are dropped, --steps is always included)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for devices, input spikes and read noise (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed for devices, input spikes and read noise (default 0)")
     p.add_argument("--input", choices=["poisson", "rate"], default="poisson",
                    help="poisson: spikes with probability = intensity per step; rate: intensities as a constant current (default poisson)")
     p.add_argument("--readout", choices=["membrane", "spikes"], default="membrane",

@@ -11,6 +11,8 @@ import logging
 import sys
 import tomllib
 
+from neurosim.cli_args import positive_int as _positive_int
+from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
 
 log = logging.getLogger("neurosim")
@@ -24,24 +26,8 @@ _CHOICES = {
 }
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:

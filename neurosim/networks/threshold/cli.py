@@ -11,11 +11,13 @@ command turns into one line on stderr.
 """
 
 import argparse
-import json
 import logging
-import sys
 import numpy as np
 
+from neurosim.cli_args import emit_json as _emit_json
+from neurosim.cli_args import positive_int as _positive_int
+from neurosim.cli_args import seed as _nonnegative_int
+from neurosim.cli_args import whole_number as _int_at_least
 from neurosim.errors import NeurosimError
 
 log = logging.getLogger("neurosim")
@@ -27,31 +29,10 @@ _NOISE_HELP = (
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
 
 
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
-        return value
-
-    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    return _int_at_least(0)(text)
 
 
 def _noise_item(text: str):
@@ -84,9 +65,6 @@ def _levels(text: str) -> list[float]:
     return values
 
 
-def _emit_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 def _threshold_setup(args):
@@ -133,7 +111,7 @@ def _add_hardware_options(p, *, mapping="differential", thresholds=True) -> None
         p.add_argument("--headroom", type=float, default=1.0, help="full-window weight / largest weight, >= 1 (default 1)")
     p.add_argument("--noise", type=_noise_item, action="append", metavar="KIND=LEVEL", help=_NOISE_HELP)
     p.add_argument("--comparator-offset-A", type=float, default=0.0, metavar="AMPS", help="comparator offset in A (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -433,6 +411,6 @@ def add_logic_parser(subparsers) -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-mnist", help="retrain the shipped threshold MNIST model (needs the MNIST training set)")
     p.add_argument("--out", default="models", help="output folder (default models)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, help="training seed (default 0)")
     p.set_defaults(func=_cmd_train_mnist)
     return logic
