@@ -18,7 +18,7 @@ def plot_learning_curve(history, ax=None, *, label=None, reference=None, referen
         epochs, acc = zip(*points)
         ax.plot(epochs, 100 * np.asarray(acc), marker="o" if len(points) < 30 else None, ms=3, lw=1.5, label=label)
         final = 100 * acc[-1]
-        ax.annotate(f"{final:.2f} %", (epochs[-1], final), textcoords="offset points", xytext=(-4, 6), ha="right", fontsize=8)
+        ax.annotate(f"{final:.2f} %", (epochs[-1], final), textcoords="offset points", xytext=(-6, -12), ha="right", fontsize=8)
     if reference is not None:
         ax.axhline(100 * reference, color="k", ls="--", lw=1, label=f"{reference_label} ({100 * reference:.2f} %)")
     ax.set_xlabel("epoch")
