@@ -44,6 +44,7 @@ from neurosim.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import check_params
+from neurosim.networks.modelio import model_paths, weights_sha256
 from neurosim.networks.threshold.hardware import CrossbarThresholdNetwork, ThresholdConfig
 from neurosim.networks.threshold.units import Readout, ThresholdLayer, ThresholdNetwork
 from neurosim.resources import shipped_dir
@@ -222,23 +223,6 @@ def train_threshold_mlp(
 
 
 # -- files -----------------------------------------------------------------------------------------
-def weights_sha256(params) -> str:
-    """SHA-256 of the little-endian float32 bytes of ``W0, b0, W1, b1`` in order."""
-    digest = hashlib.sha256()
-    for layer in params:
-        for a in layer:
-            digest.update(np.ascontiguousarray(a, dtype="<f4").tobytes())
-    return digest.hexdigest()
-
-
-def model_paths(path) -> tuple[Path, Path]:
-    """``(NAME.npz, NAME.json)`` for ``NAME``, ``NAME.npz`` or ``NAME.json``."""
-    path = Path(path)
-    if path.suffix in (".npz", ".json"):
-        path = path.with_suffix("")
-    return path.with_name(path.name + ".npz"), path.with_name(path.name + ".json")
-
-
 def save_threshold_model(model: ThresholdMLP, path) -> Path:
     """Write ``NAME.npz`` and ``NAME.json`` (each atomically); return the JSON path."""
     npz_path, json_path = model_paths(path)
