@@ -256,6 +256,8 @@ def _change_weight(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, u, offA
     Differential: the device that holds the weight's sign moves, so the other
     stays near G_min: raising a negative weight depresses ``B``, raising a
     non-negative one potentiates ``A`` (and the mirror image for lowering).
+    A change that would carry a weight across zero stops there (the depressed
+    device saturates at its G_min); the rest of it is dropped.
     ``u``: the weight's uniform for stochastic rounding (draw ``offA + a``).
     """
     if dw == 0.0:
@@ -550,7 +552,7 @@ def train_hw_numba(
 @njit(cache=True)
 def train_float_numba(indptr, indices, values, labels, order, W1, W2, vel1, vel2, ip, fp, stats, loss):
     """Float-weight training on ``order``, one image at a time; see :func:`train_float_numpy`."""
-    n_in, n_h, n_out = ip[IP_NIN], ip[IP_NH], ip[IP_NOUT]
+    n_h, n_out = ip[IP_NH], ip[IP_NOUT]
     wmax = fp[FP_WMAX]
     lr1, lr2 = fp[FP_LR1], fp[FP_LR2]
     mu = fp[FP_MOMENTUM]
