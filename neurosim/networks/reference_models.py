@@ -13,7 +13,7 @@ import hashlib
 import logging
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -79,25 +79,19 @@ REFERENCE_SPECS = (
             "weight_clip": 1.0,
         },
     ),
-    ReferenceSpec(
+)
+
+
+_MLP784 = REFERENCE_SPECS[0]
+REFERENCE_SPECS += (
+    replace(
+        _MLP784,
         name="mlp784_noisy",
         description=(
             "784-100-10 ReLU MLP trained like mlp784 but hardware-aware: Gaussian noise of 10 % of each "
             "layer's largest |w| added to the weights in every forward pass of training"
         ),
-        sizes=(784, 100, 10),
-        activation=Activation.RELU,
-        output=Output.SOFTMAX_CROSS_ENTROPY,
-        preprocessing=Preprocessing.NONE,
-        training={
-            "optimizer": "sgd",
-            "lr": 0.1,
-            "momentum": 0.9,
-            "lr_decay": 0.9,
-            "epochs": 20,
-            "batch_size": 64,
-            "weight_noise": 0.1,
-        },
+        training={**_MLP784.training, "weight_noise": 0.1},
     ),
 )
 
