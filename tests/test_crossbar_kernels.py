@@ -23,12 +23,47 @@ def test_dac_kernel_matches_twin(dtype, levels):
     rng = np.random.default_rng(1)
     x = (rng.uniform(-1.3, 1.3, (37, 19))).astype(dtype)
     x[0, :3] = [0.5 / levels if levels else 0.5, -0.0, 1.0]  # a rounding tie, a negative zero, full scale
+    x[1] = 0.0  # a row of zero inputs
+    x[2:, 4] = 0.1 / levels if levels else 0.0  # a column rounded to zero by the DAC
     outs = [np.empty_like(x) for _ in range(4)]
-    ca = kernels.dac_levels_numba(x, 1.0, levels, outs[0], outs[1])
-    cb = kernels.dac_levels_numpy(x, 1.0, levels, outs[2], outs[3])
+    nonzero = [np.full(x.shape[1], 3, dtype=np.int64) for _ in range(2)]
+    ca = kernels.dac_levels_numba(x, 1.0, levels, outs[0], outs[1], nonzero[0])
+    cb = kernels.dac_levels_numpy(x, 1.0, levels, outs[2], outs[3], nonzero[1])
     assert ca == cb == (np.count_nonzero(np.abs(x) > 1.0) if levels else 0)
     np.testing.assert_allclose(outs[0], outs[2], rtol=2 * _eps(dtype), atol=0)
     np.testing.assert_allclose(outs[1], outs[3], rtol=2 * _eps(dtype), atol=0)
+    np.testing.assert_array_equal(nonzero[0], nonzero[1])
+    np.testing.assert_array_equal(nonzero[0], 3 + np.count_nonzero(outs[0], axis=0))  # counts are added
+    if levels:
+        assert not outs[0][2:, 4].any()  # below half a step: applied as zero, not counted
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("var_cols", [0, 13, 14])
+def test_sparse_products_kernel_matches_twin(dtype, var_cols):
+    """The products that skip zero inputs equal the dense products (rows with no, few and all inputs non-zero)."""
+    rng = np.random.default_rng(5)
+    n, n_in, col0, rows, c = 40, 50, 7, 30, 13
+    x = (rng.standard_normal((n, n_in)) * (rng.random((n, n_in)) < 0.2)).astype(dtype)
+    x[0] = 0.0
+    x[1] = rng.standard_normal(n_in)
+    x[2, :] = 0.0
+    x[2, col0 + 5] = 1.5  # a single non-zero input
+    x2 = x * x
+    signal = rng.standard_normal((rows, c)).astype(dtype)
+    var = rng.random((rows, var_cols)).astype(dtype)
+    padded = kernels.padded_columns(signal), kernels.padded_columns(var)
+    assert padded[0].shape[1] % kernels.COLUMN_PAD == 0 and not padded[0][:, c:].any()
+    means = [np.full((n, c), np.nan, dtype) for _ in range(2)]
+    variances = [np.full((n, var_cols), np.nan, dtype) for _ in range(2)]
+    kernels.sparse_products_numba(x, x2, col0, *padded, means[0], variances[0])
+    kernels.sparse_products_numpy(x, x2, col0, *padded, means[1], variances[1])
+    tol = 50 * _eps(dtype)
+    np.testing.assert_allclose(means[0], means[1], rtol=tol, atol=tol)
+    np.testing.assert_allclose(variances[0], variances[1], rtol=tol, atol=tol)
+    np.testing.assert_allclose(means[0], x[:, col0 : col0 + rows] @ signal, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(means[0][0], 0.0)
+    np.testing.assert_allclose(means[0][2], 1.5 * signal[5], rtol=tol)
 
 
 def _readout_cases(rng, dtype, n=60, c=13):
@@ -76,7 +111,12 @@ def test_kernels_run_without_jit():
         "k.readout_numpy(m, v, True, 0.0, 0.1, 7, 1.0, np.uint64(3), o2, 0);"
         "assert np.allclose(o1, o2, rtol=1e-15, atol=1e-15);"
         "x = m / 2; p, q, r, s = (np.empty_like(x) for _ in range(4));"
-        "assert k.dac_levels_numba(x, 1.0, 15, p, q) == k.dac_levels_numpy(x, 1.0, 15, r, s); assert np.array_equal(p, r)"
+        "c1, c2 = np.zeros(4, np.int64), np.zeros(4, np.int64);"
+        "assert k.dac_levels_numba(x, 1.0, 15, p, q, c1) == k.dac_levels_numpy(x, 1.0, 15, r, s, c2);"
+        "assert np.array_equal(p, r) and np.array_equal(c1, c2);"
+        "e, f = np.empty((5, 4)), np.empty((5, 4));"
+        "k.sparse_products_numba(x, q, 0, k.padded_columns(m[:4]), k.padded_columns(m[:4]), e, f);"
+        "assert np.allclose(e, x @ m[:4]) and np.allclose(f, q @ m[:4])"
     )
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
     root = Path(__file__).resolve().parent.parent
@@ -84,3 +124,13 @@ def test_kernels_run_without_jit():
         [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+def test_finite_check_matches_twin(dtype, bad):
+    x = np.random.default_rng(4).uniform(-3e38, 3e38, (17, 33)).astype(dtype)
+    if bad is not None:
+        x[16, 32] = bad  # the last entry
+    assert kernels.all_finite_numba(x) == kernels.all_finite_numpy(x) == (bad is None)
+    assert kernels.all_finite_numba(x[:0]) and kernels.all_finite_numpy(x[:0])

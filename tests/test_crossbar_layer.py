@@ -181,6 +181,28 @@ def test_read_noise_variance_is_the_sum_of_the_device_variances(ideal, mapping):
     assert abs(np.corrcoef(y[:, 0], y2[:, 0])[0, 1]) < 5 / np.sqrt(n)
 
 
+@pytest.mark.parametrize("mapping", MAPPINGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reads_that_skip_zero_inputs_equal_dense_reads(ideal, mapping, dtype, monkeypatch):
+    """Mostly-zero inputs take the sparse kernel; forcing BLAS gives the same noisy read (same draws)."""
+    from neurosim.crossbar import layer as layer_module
+
+    rng = np.random.default_rng(17)
+    device = replace(ideal, read_noise_frac=0.05)
+    W = rng.uniform(-1, 1, (21, 70))
+    layer = _layer(W, device, rows=32, mapping=mapping)
+    x = (rng.uniform(0, 1, (50, 70)) * (rng.random((50, 70)) < 0.05)).astype(dtype)
+    x[:, 64:] = 0.0  # a tile without any input
+    assert np.count_nonzero(x) <= layer_module.SPARSE_DENSITY * x.size
+    sparse = layer.forward(x, rng=5)
+    monkeypatch.setattr(layer_module, "SPARSE_DENSITY", -1.0)
+    dense = layer.forward(x, rng=5)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sparse, dense, rtol=tol, atol=tol)
+    assert sparse.dtype == dtype
+    assert not np.array_equal(sparse, layer.forward(x, rng=6))  # still noisy
+
+
 def test_transposed_read_noise_with_a_reference_column(ideal):
     rng = np.random.default_rng(8)
     device = replace(ideal, read_noise_frac=0.05)

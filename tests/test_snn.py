@@ -340,7 +340,7 @@ def test_rate_coding_read_applies_the_dac_levels():
     applied, sq = np.empty_like(x), np.empty_like(x)
     from neurosim.crossbar.kernels import dac_levels_numpy
 
-    dac_levels_numpy(x, 1.0, 7, applied, sq)
+    dac_levels_numpy(x, 1.0, 7, applied, sq, np.zeros(200, np.int64))
     out = np.zeros((30, 10))
     read_events(ra, np.zeros((30, 1), np.int32), np.zeros(30, np.int32), np.zeros(30, np.uint64), 0, out, pre=ra.analog(applied))
     np.testing.assert_allclose(out, layer.forward(x, 0), atol=1e-5)

@@ -658,7 +658,7 @@ class CrossbarSNN:
         else:
             levels = 0 if self.crossbar.dac_bits is None else 2**self.crossbar.dac_bits - 1
             applied, squares = np.empty_like(x), np.empty_like(x)
-            dac_levels_numpy(x, 1.0, levels, applied, squares)
+            dac_levels_numpy(x, 1.0, levels, applied, squares, np.zeros(x.shape[1], np.int64))
             pre = arrays[0].analog(applied)
         clipped = conversions = 0
         k = 0

@@ -1,4 +1,4 @@
-"""Crossbar read kernels: counter-based Gaussian draws, the input DAC, and the tile read-out.
+"""Crossbar read kernels: the input DAC, the products of sparse inputs, and the tile read-out.
 
 Each kernel exists twice: a Numba version (lazily compiled, cached, serial,
 ``nogil``) and a plain-NumPy twin that is its specification; the tests run
@@ -16,6 +16,22 @@ from numba import njit
 from neurosim.normals import _U64, _fill_normals, normals_from_counters_numpy
 
 
+# -- input checks ----------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def all_finite_numba(x):
+    """Whether every entry of the float array ``x`` (any shape, C-contiguous) is finite."""
+    flat = x.reshape(-1)
+    ok = True
+    for i in range(flat.shape[0]):
+        ok &= abs(flat[i]) < np.inf  # False for inf and NaN; a reduction that vectorises
+    return ok
+
+
+def all_finite_numpy(x) -> bool:
+    """NumPy twin of :func:`all_finite_numba`."""
+    return bool(np.isfinite(x).all())
+
+
 # -- input DAC -------------------------------------------------------------------------------
 @njit(cache=True)
 def _in_dtype(a, values):
@@ -27,9 +43,14 @@ def _in_dtype(a, values):
 
 
 @njit(cache=True, nogil=True)
-def dac_levels_numba(x, full_scale, levels, out, out_sq):
-    """Quantise inputs to voltage levels; see :func:`dac_levels_numpy` for the contract."""
+def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
+    """Quantise inputs to voltage levels; see :func:`dac_levels_numpy` for the contract.
+
+    Non-zero inputs are counted in int32 (it vectorises twice as wide) and
+    added to ``nonzero`` at the end: at most ``2**31 - 1`` rows per call.
+    """
     n, m = x.shape
+    count = np.zeros(m, dtype=np.int32)
     clipped = 0
     if levels == 0:
         for b in range(n):
@@ -37,30 +58,35 @@ def dac_levels_numba(x, full_scale, levels, out, out_sq):
             for i in range(m):
                 ob[i] = xb[i]
                 sb[i] = xb[i] * xb[i]
-        return clipped
-    to_steps, step, top, half = _in_dtype(x, (levels / full_scale, full_scale / levels, float(levels), 0.5))
-    for b in range(n):
-        xb, ob, sb = x[b], out[b], out_sq[b]  # 1-D row views: the loops below vectorise
-        for i in range(m):
-            q = np.floor(min(abs(xb[i]) * to_steps, top) + half) * step
-            q = q if xb[i] >= 0 else -q
-            ob[i] = q
-            sb[i] = q * q
-        for i in range(m):  # rare: a predictable branch
-            if abs(xb[i]) * to_steps > top:
-                clipped += 1
+                count[i] += np.int32(xb[i] != 0)
+    else:
+        to_steps, step, top, half = _in_dtype(x, (levels / full_scale, full_scale / levels, float(levels), 0.5))
+        for b in range(n):
+            xb, ob, sb = x[b], out[b], out_sq[b]  # 1-D row views: the loops below vectorise
+            for i in range(m):
+                q = np.floor(min(abs(xb[i]) * to_steps, top) + half) * step
+                q = q if xb[i] >= 0 else -q
+                ob[i] = q
+                sb[i] = q * q
+                count[i] += np.int32(q != 0)
+            for i in range(m):  # rare: a predictable branch
+                if abs(xb[i]) * to_steps > top:
+                    clipped += 1
+    for i in range(m):
+        nonzero[i] += count[i]
     return clipped
 
 
-def dac_levels_numpy(x, full_scale, levels, out, out_sq):
+def dac_levels_numpy(x, full_scale, levels, out, out_sq, nonzero):
     """Input DAC with ``levels = 2**bits - 1`` magnitude steps over ``[0, full_scale]`` (0 = ideal).
 
     ``x`` (batch, n), float32 or float64, in input units; arithmetic in
     ``x``'s precision. The magnitude in steps, ``|x| * levels / full_scale``,
     is clipped to ``levels`` and rounded half up; the sign is kept. Writes
     the applied inputs (input units) to ``out`` and their squares to
-    ``out_sq`` (same dtype as ``x``) and returns the number of clipped inputs
-    (0 for an ideal DAC).
+    ``out_sq`` (same dtype as ``x``), adds the number of non-zero applied
+    inputs of each of the ``n`` inputs to ``nonzero`` (int64, length ``n``),
+    and returns the number of clipped inputs (0 for an ideal DAC).
     """
     dt = x.dtype.type
     clipped = 0
@@ -72,34 +98,122 @@ def dac_levels_numpy(x, full_scale, levels, out, out_sq):
         v = np.where(x >= 0, q, -q)
     out[...] = v
     out_sq[...] = v * v
+    nonzero += np.count_nonzero(v, axis=0)
     return clipped
 
 
+# -- tile products of sparse inputs ----------------------------------------------------------
+#: Column padding of the matrices :func:`sparse_products_numba` reads (one AVX2 vector of float32).
+COLUMN_PAD = 8
+
+
+def padded_columns(a: np.ndarray) -> np.ndarray:
+    """``a`` (rows, cols) with zero columns appended up to a multiple of :data:`COLUMN_PAD`."""
+    rows, cols = a.shape
+    out = np.zeros((rows, -(-cols // COLUMN_PAD) * COLUMN_PAD), dtype=a.dtype)
+    out[:, :cols] = a
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_rows(coef, idx, k, matrix, acc):
+    """``acc = sum_p coef[p] * matrix[idx[p]]`` over ``p < k``, four rows per pass over ``acc``.
+
+    ``coef`` and ``idx`` have at least three spare entries past ``k``, set to 0.
+    """
+    acc[:] = 0
+    for p in range(0, k, 4):
+        a1, a2, a3, a4 = coef[p], coef[p + 1], coef[p + 2], coef[p + 3]
+        r1, r2, r3, r4 = matrix[idx[p]], matrix[idx[p + 1]], matrix[idx[p + 2]], matrix[idx[p + 3]]
+        for j in range(acc.shape[0]):
+            acc[j] += (a1 * r1[j] + a2 * r2[j]) + (a3 * r3[j] + a4 * r4[j])
+
+
+@njit(cache=True, nogil=True)
+def sparse_products_numba(x, x2, col0, signal, var, mean, var_out):
+    """Products of inputs that are mostly zero; see :func:`sparse_products_numpy` for the contract.
+
+    Per input vector: the indices of its non-zero inputs, then rows of the
+    (column-padded) matrices added into a row accumulator four at a time, so
+    the work is proportional to the number of non-zero inputs.
+    """
+    n, r = x.shape[0], signal.shape[0]
+    c, cv = mean.shape[1], var_out.shape[1]
+    idx = np.zeros(r + 4, dtype=np.int64)
+    coef = np.zeros(r + 4, dtype=x.dtype)
+    acc = np.empty(signal.shape[1], dtype=x.dtype)
+    acc_var = np.empty(var.shape[1], dtype=x.dtype)
+    for b in range(n):
+        xb, x2b = x[b, col0 : col0 + r], x2[b, col0 : col0 + r]
+        k = 0
+        for i in range(r):  # branch-free compaction of the non-zero inputs
+            idx[k] = i
+            k += xb[i] != 0
+        idx[k : k + 4] = 0
+        coef[k : k + 4] = 0
+        for p in range(k):
+            coef[p] = xb[idx[p]]
+        _accumulate_rows(coef, idx, k, signal, acc)
+        mean[b, :] = acc[:c]
+        if cv > 0:
+            for p in range(k):
+                coef[p] = x2b[idx[p]]
+            _accumulate_rows(coef, idx, k, var, acc_var)
+            var_out[b, :] = acc_var[:cv]
+
+
+def sparse_products_numpy(x, x2, col0, signal, var, mean, var_out):
+    """Signal and read-noise variance products of one tile: ``mean = v @ S``, ``var_out = v2 @ V``.
+
+    x, x2: (batch, n) applied inputs and their squares (input units), of
+    which the tile reads columns ``col0 .. col0 + rows`` (``v`` and ``v2``).
+    signal, var: (rows, >= c) and (rows, >= cv) matrices in weight units,
+    their columns padded with zeros to a multiple of :data:`COLUMN_PAD`
+    (:func:`padded_columns`); ``S`` and ``V`` are their first ``c`` and
+    ``cv`` columns, with ``c = mean.shape[1]`` and ``cv = var_out.shape[1]``
+    (0: no variance). All arrays share one float dtype, the arithmetic's.
+    Zero inputs contribute nothing, so the Numba kernel skips them: it is
+    faster than a dense matrix product when most inputs are zero.
+    """
+    rows, c, cv = signal.shape[0], mean.shape[1], var_out.shape[1]
+    mean[...] = x[:, col0 : col0 + rows] @ signal[:, :c]
+    if cv > 0:
+        var_out[...] = x2[:, col0 : col0 + rows] @ var[:, :cv]
+
+
 # -- tile read-out: read noise, output noise, ADC, digital accumulation ------------------------
+#: Rows of a tile read whose Gaussian draws :func:`readout_numba` makes in one call (bulk draws are cheaper).
+_DRAW_ROWS = 32
+
+
 @njit(cache=True, nogil=True)
 def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out, col0):
     """Digitise one tile's outputs and accumulate them; see :func:`readout_numpy` for the contract.
 
-    Row by row: the Gaussian draws first (a tight scalar loop), then
-    branch-free loops over 1-D row views that the compiler vectorises.
+    The Gaussian draws of :data:`_DRAW_ROWS` rows at a time, then row by
+    row branch-free loops over 1-D views that the compiler vectorises.
     """
     n, c = mean.shape
     noisy_cells = var.shape[1] > 0
     noisy = noisy_cells or out_var > 0
-    pairs = (c + 2) // 2
+    width = 2 * ((c + 2) // 2)  # draws per row
     k = _U64(key)
     inv_step = 1.0 / step if step > 0 else 0.0
     ov, sd_out, inv, st, top, gn, half, one, zero = _in_dtype(
         mean, (out_var, math.sqrt(out_var), inv_step, step, float(max_code), gain, 0.5, 1.0, 0.0)
     )
-    z = np.zeros(2 * pairs, dtype=mean.dtype)
+    draws = np.zeros(_DRAW_ROWS * width, dtype=mean.dtype)
     y = np.empty(c, dtype=mean.dtype)
     clipped = 0
     for b in range(n):
         m = mean[b]
         o = out[b, col0 : col0 + c]
         if noisy:
-            _fill_normals(k, b * pairs, z)
+            r = b % _DRAW_ROWS
+            if r == 0:
+                rows = min(_DRAW_ROWS, n - b)
+                _fill_normals(k, b * width // 2, draws[: rows * width])
+            z = draws[r * width : (r + 1) * width]
             if noisy_cells:
                 v = var[b]
                 common = np.sqrt(v[c]) * z[c] if has_common else zero

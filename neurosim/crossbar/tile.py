@@ -12,9 +12,11 @@ forward read is ``inputs @ signal`` and a transposed read ``inputs @ signal.T``.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from neurosim.crossbar import kernels
 from neurosim.crossbar import mapping as mp
 from neurosim.crossbar import wires
 from neurosim.crossbar.config import Mapping, WireConfig
@@ -38,6 +40,15 @@ class ReadMatrices:
     signal: np.ndarray
     var: np.ndarray | None
     has_reference: bool
+
+    @cached_property
+    def padded(self) -> tuple:
+        """``(signal, var)`` with columns zero-padded for :func:`~neurosim.crossbar.kernels.sparse_products_numba`.
+
+        ``var`` is (rows, 0) when there is no read noise.
+        """
+        var = self.var if self.var is not None else self.signal[:, :0]
+        return kernels.padded_columns(self.signal), kernels.padded_columns(var)
 
 
 class Tile:
