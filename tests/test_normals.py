@@ -45,3 +45,38 @@ def test_normals_are_standard_normal():
     assert stats.chisquare(counts).pvalue > 1e-4
     # neighbouring draws (the two halves of one 64-bit word) are uncorrelated
     assert abs(np.corrcoef(z[0::2], z[1::2])[0, 1]) < 5 / math.sqrt(n / 2)
+
+
+def test_fast_path_tables_are_the_ziggurat_test_exactly():
+    # scale: the signed layer width; limit: the first rejected 23-bit uniform (accepted below it)
+    scale, limit = normals._ZIG_SCALE, normals._ZIG_LIMIT
+    x = normals.ZIG_X
+    np.testing.assert_array_equal(scale, np.concatenate([x[:-1], -x[:-1]]) * 2.0**-23)
+    edge = np.concatenate([x[1:], x[1:]])
+    below, at = (limit - 1).astype(float), limit.astype(float)
+    inside = limit > 0
+    assert np.all(np.abs(below[inside] * scale[inside]) < edge[inside])
+    short = limit < 2**23
+    assert np.all(np.abs(at[short] * scale[short]) >= edge[short])
+    # the candidate is the same float as sign * (u 2^-23 x[layer]) of the specification
+    h = np.random.default_rng(0).integers(0, 2**32, 100_000)
+    layer, sign = h & 255, 1.0 - 2.0 * ((h >> 8) & 1)
+    spec = sign * ((h >> 9).astype(float) * 2.0**-23 * x[layer])
+    np.testing.assert_array_equal((h >> 9).astype(float) * scale[h & 511], spec)
+    np.testing.assert_array_equal((h >> 9) < limit[h & 511], np.abs(spec) < x[layer + 1])
+
+
+@pytest.mark.parametrize("n", [2, 16, 254, 256, 1024, 5000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_pass_and_bulk_fills_equal_the_twin(n, dtype):
+    key, first = np.uint64(2**63 + 12345), 2**40 + 3
+    twin = normals.normals_numpy(key, first, np.empty(n)).astype(dtype)
+    single = np.empty(n, dtype)
+    normals._fill_normals(key, first, single)
+    bulk = np.full(n, np.nan, dtype)
+    normals._fill_normals_bulk(key, first, bulk, np.empty(n // 2 + 3, dtype=np.uint64))
+    np.testing.assert_array_equal(single, twin)
+    np.testing.assert_array_equal(bulk, twin)  # also: the halves of a word are read little-endian
+    # normals_numba takes the one-pass fill below _BULK draws, the bulk one from there on
+    twin64 = normals.normals_numpy(key, first, np.empty(n))
+    np.testing.assert_array_equal(normals.normals_numba(key, first, np.empty(n)), twin64)

@@ -13,12 +13,13 @@ import numpy as np
 
 from neurosim.device import curve, noise
 from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
-from neurosim.normals import normals_numba
 from neurosim.device.model import DeviceModel
 from neurosim.errors import NeurosimError
 from neurosim.rng import as_generator
 
 _KERNELS = {"numba": pulse_update_numba, "numpy": pulse_update_numpy}
+#: The write kernels' key when there is no cycle-to-cycle noise (no draws are made).
+_NO_KEY = np.uint64(0)
 
 
 class ProgramMethod(Enum):
@@ -117,22 +118,28 @@ class DeviceArray:
         self._g[self.stuck_on] = self.g_hi_S[self.stuck_on]
 
     def _make_kernel_params(self):
-        """Flattened per-device arguments of the write kernels."""
-        window = self.g_hi_S - self.g_lo_S
+        """Flattened per-device arguments of the write kernels (see :func:`pulse_update_numpy`).
+
+        A stuck device's window is its rail (``g_lo = g_hi``): writes leave it
+        there, and its noise, a fraction of the window, is zero.
+        """
         d = self.device
+        rail = np.where(self.stuck_on, self.g_hi_S, self.g_lo_S)
+        g_lo = np.where(self.stuck, rail, self.g_lo_S)
+        g_hi = np.where(self.stuck, rail, self.g_hi_S)
 
         def direction(a, p_max, start, sign):
             decay = np.exp(-1.0 / a)  # exactly 1 for a linear device (a = inf)
             asymptote = start + sign * curve.amplitude(self.g_lo_S, self.g_hi_S, a, p_max)
-            ginf = np.where(decay == 1.0, 0.0, asymptote)
-            return decay.ravel(), ginf.ravel(), (window / p_max).ravel()
+            step = sign * (self.g_hi_S - self.g_lo_S) / p_max
+            return decay.ravel(), np.where(decay == 1.0, step, asymptote).ravel()
 
         return (
-            self.g_lo_S.ravel(),
-            self.g_hi_S.ravel(),
+            g_lo.ravel(),
+            g_hi.ravel(),
             *direction(self.a_ltp, d.levels_ltp, self.g_lo_S, +1),
             *direction(self.a_ltd, d.levels_ltd, self.g_hi_S, -1),
-            (d.c2c_sigma_frac * window).ravel(),
+            d.c2c_sigma_frac,
         )
 
     # -- writes ------------------------------------------------------------
@@ -140,22 +147,18 @@ class DeviceArray:
         """Apply signed pulse counts (``>0`` potentiation, ``<0`` depression) to every device.
 
         ``pulses`` is an integer array of the array's shape; stuck devices ignore it.
-        Cycle-to-cycle noise is drawn from ``rng`` for each written device.
+        Cycle-to-cycle noise is drawn for each written device, from a stream
+        keyed by one draw from ``rng`` (none when the model has no such noise).
         """
         pulses = np.asarray(pulses)
         if pulses.shape != self.shape:
             raise NeurosimError(f"pulses must have the array's shape {self.shape}, got {pulses.shape}")
-        if not np.issubdtype(pulses.dtype, np.integer):
+        if pulses.dtype.kind not in "iu":
             raise NeurosimError(f"pulses must be integers, got dtype {pulses.dtype}")
         if backend not in _KERNELS:
             raise NeurosimError(f"backend must be one of {sorted(_KERNELS)}, got {backend!r}")
-        n = np.where(self.stuck, 0, pulses).astype(np.int64).ravel()
-        written = int(np.count_nonzero(n))
-        z = np.zeros(written + written % 2)
-        if self.device.c2c_sigma_frac > 0:
-            normals_numba(as_generator(rng).integers(2**63, dtype=np.uint64), 0, z)
-        flat = self._g.reshape(-1)
-        _KERNELS[backend](flat, n, *self._kernel_params, z, flat)
+        key = as_generator(rng).integers(2**63, dtype=np.uint64) if self.device.c2c_sigma_frac > 0 else _NO_KEY
+        _KERNELS[backend](self._g.reshape(-1), pulses.reshape(-1), *self._kernel_params, key)
 
     def levels_S(self, target_S) -> np.ndarray:
         """Nearest conductance reachable by whole potentiation pulses from each device's G_min."""

@@ -3,75 +3,138 @@
 Each kernel exists twice: a Numba version for speed and a plain-NumPy twin
 that is its specification; the tests run both on the same inputs and compare.
 Both take flattened 1-D arrays of per-device curve parameters (built by
-:class:`neurosim.device.array.DeviceArray`) and the standard-normal draws for
-cycle-to-cycle noise, consumed in order, one per device whose pulse count is
-non-zero (a device that is not written gets no noise).
+:class:`neurosim.device.array.DeviceArray`) and update the conductances in place.
 
 A write of ``n`` pulses (``n > 0`` potentiation, ``n < 0`` depression) moves a
 device along its curve with the closed form ``G' = G_inf - (G_inf - G) d^|n|``,
 where ``d = exp(-1/A)`` is the curve's decay per pulse (a linear device,
-``d = 1``, moves ``|n|`` equal steps instead), adds
-``N(0, c2c_S * sqrt(|n|))`` and clips to the device's window. ``d^|n|`` is a
-product of ``|n|`` factors for short trains (no ``exp`` in the common case).
+``d = 1``, moves ``|n|`` equal steps instead), adds cycle-to-cycle noise
+``N(0, c2c_frac (g_hi - g_lo) sqrt(|n|))`` and clips to the device's window
+``[g_lo, g_hi]``. A device that is not written (``n = 0``) keeps its
+conductance and gets no noise.
+
+Random numbers: the noise of device ``i`` (its index in the flat array) is
+draw ``i`` of the counter-based stream ``key`` (:mod:`neurosim.normals`), so
+the results are a pure function of ``key`` and the inputs, whichever devices
+are written.
+
+Speed (the Numba kernel): devices go in blocks of :data:`_BLOCK`. Per block the
+draws are made in one go into a small buffer, then one branch-free loop, which
+the compiler vectorises, updates every device: the direction's parameters are
+selected, not branched on, and ``d^|n|`` is a product of at most four
+repeated squares of ``d`` for trains shorter than :data:`_SHORT_TRAIN`
+(no ``pow``); the rare longer trains are finished afterwards with ``pow``.
 """
 
 import numpy as np
 from numba import njit
 
-#: Trains up to this length use repeated multiplication for d^|n|; longer ones use pow.
-_SHORT_TRAIN = 8
+from neurosim.normals import _U64, _fill_normals_bulk, normals_from_counters_numpy
+
+#: Trains shorter than this form d^|n| from repeated squares (four bits of |n|); longer ones use pow.
+_SHORT_TRAIN = 16
+#: Devices per block of the Numba kernel: its draws (8 bytes each, and 4 of scratch) stay in the L1 cache.
+_BLOCK = 1024
 
 
-def pulse_update_numpy(g, n, g_lo, g_hi, decay_p, ginf_p, step_p, decay_d, ginf_d, step_d, c2c_S, z, out):
-    """NumPy twin of :func:`pulse_update_numba` (the specification).
+def pulse_update_numpy(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, key):
+    """NumPy twin of :func:`pulse_update_numba` (the specification). Updates ``g`` in place and returns it.
 
-    g, g_lo, g_hi, ginf_*, step_*, c2c_S: conductances in siemens, 1-D, same length.
-    n: signed pulse counts (int). decay_*: curve decay per pulse ``exp(-1/A)``
-    (1 = linear, which moves by ``step_*`` per pulse). z: standard normals, one
-    per non-zero ``n`` in order. Writes into and returns ``out``.
+    g, g_lo, g_hi: conductances and each device's window (S), 1-D, same length.
+    n: signed pulse counts (int). decay_*: the curve's decay per pulse
+    ``exp(-1/A)`` for potentiation (``_p``) and depression (``_d``); 1 for a
+    linear device. move_*: where a pulse moves the device: the asymptote
+    ``G_inf`` (S) of a curved device, the signed step per pulse (S) of a linear
+    one. c2c_frac: cycle-to-cycle noise per pulse as a fraction of the window
+    (float; 0 = none). key: the stream of the noise draws (uint64), draw ``i``
+    for device ``i``.
     """
-    n = np.asarray(n)
+    n = np.asarray(n).astype(np.int64)  # -(-128) of an int8 is not an int8
     m = np.abs(n)
     up = n > 0
     decay = np.where(up, decay_p, decay_d)
-    ginf = np.where(up, ginf_p, ginf_d)
-    step = np.where(up, step_p, -step_d)
-    curved = ginf - (ginf - g) * decay**m
-    new = np.where(decay == 1.0, g + m * step, curved)
+    move = np.where(up, move_p, move_d)
+    new = np.where(decay == 1.0, g + m * move, move - (move - g) * decay**m)
     written = n != 0
-    noise = np.zeros_like(g)
-    noise[written] = c2c_S[written] * np.sqrt(m[written]) * z[: int(written.sum())]
-    out[...] = np.where(written, np.clip(new + noise, g_lo, g_hi), g)
-    return out
+    if c2c_frac != 0:
+        z = np.zeros(g.shape)
+        z[written] = normals_from_counters_numpy(key, np.flatnonzero(written))
+        new = new + c2c_frac * (g_hi - g_lo) * np.sqrt(m) * z
+    g[...] = np.where(written, np.clip(new, g_lo, g_hi), g)
+    return g
 
 
 @njit(cache=True)
-def pulse_update_numba(g, n, g_lo, g_hi, decay_p, ginf_p, step_p, decay_d, ginf_d, step_d, c2c_S, z, out):
-    """Numba kernel: see :func:`pulse_update_numpy` for the contract."""
-    k = 0
+def _power(d, m):
+    """``d^m`` for ``0 <= m < 16`` from repeated squares of ``d`` (selects, no branches)."""
+    d2 = d * d
+    d4 = d2 * d2
+    f = d if m & 1 else 1.0
+    f = f * d2 if m & 2 else f
+    f = f * d4 if m & 4 else f
+    return f * (d4 * d4) if m & 8 else f
+
+
+@njit(cache=True)
+def _written(g, m, f, decay, move, lo, hi, sigma, z):
+    """Conductance (S) after ``m >= 1`` pulses (a float), ``f = decay^m``; noise ``sigma`` (S) per sqrt(pulse)."""
+    linear = g + m * move
+    curved = move - (move - g) * f
+    new = (linear if decay == 1.0 else curved) + sigma * np.sqrt(m) * z
+    new = new if new > lo else lo
+    return new if new < hi else hi
+
+
+@njit(cache=True)
+def _update_block(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, z):
+    """Update the block's devices with short trains (the vectorised loop); returns how many have long ones.
+
+    Every parameter is loaded unconditionally so that the selects need no
+    branches. A device not updated here (not written, or a long train) is
+    clipped to ``[g, g]``: this stores its conductance unchanged without a
+    masked store (which is slow).
+    """
+    long = 0
     for i in range(g.shape[0]):
-        ni = n[i]
-        gi = g[i]
-        if ni == 0:
-            out[i] = gi
-            continue
-        if ni > 0:
-            m = ni
-            decay, ginf, step = decay_p[i], ginf_p[i], step_p[i]
-        else:
-            m = -ni
-            decay, ginf, step = decay_d[i], ginf_d[i], -step_d[i]
-        if decay == 1.0:
-            new = gi + m * step
-        else:
-            if m <= _SHORT_TRAIN:
-                f = decay
-                for _ in range(m - 1):
-                    f *= decay
-            else:
-                f = decay**m
-            new = ginf - (ginf - gi) * f
-        new += c2c_S[i] * np.sqrt(np.float64(m)) * z[k]
-        k += 1
-        out[i] = min(max(new, g_lo[i]), g_hi[i])
-    return out
+        ni, gi = np.int64(n[i]), g[i]  # int64: -(-128) of an int8 is not an int8
+        dp, dd, mp, md, lo, hi = decay_p[i], decay_d[i], move_p[i], move_d[i], g_lo[i], g_hi[i]
+        up = ni > 0
+        m = ni if up else -ni
+        short = m < _SHORT_TRAIN
+        long += not short
+        keep = short & (ni != 0)
+        decay = dp if up else dd
+        mf = float(np.int32(m & 15))  # via int32: AVX2 converts int32, not int64, to float in vectors
+        f = _power(decay, m & 15)
+        sigma = c2c_frac * (hi - lo)
+        g[i] = _written(gi, mf, f, decay, mp if up else md, lo if keep else gi, hi if keep else gi, sigma, z[i])
+    return long
+
+
+@njit(cache=True)
+def _update_long(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, z):
+    """Update the block's devices with ``|n| >= _SHORT_TRAIN`` (``decay ** m``)."""
+    for i in range(g.shape[0]):
+        ni = np.int64(n[i])
+        m = abs(ni)
+        if m >= _SHORT_TRAIN:
+            decay, move = (decay_p[i], move_p[i]) if ni > 0 else (decay_d[i], move_d[i])
+            sigma = c2c_frac * (g_hi[i] - g_lo[i])
+            g[i] = _written(g[i], float(m), decay**m, decay, move, g_lo[i], g_hi[i], sigma, z[i])
+
+
+@njit(cache=True)
+def pulse_update_numba(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, key):
+    """Numba kernel: see :func:`pulse_update_numpy` for the contract (``g`` updated in place)."""
+    key = _U64(key)
+    z = np.zeros(_BLOCK)
+    words = np.empty(_BLOCK // 2, dtype=np.uint64)
+    for start in range(0, g.shape[0], _BLOCK):
+        stop = min(start + _BLOCK, g.shape[0])
+        if c2c_frac != 0:
+            _fill_normals_bulk(key, start // 2, z[: (stop - start + 1) & -2], words)
+        b = slice(start, stop)
+        args = (g[b], n[b], g_lo[b], g_hi[b], decay_p[b], move_p[b], decay_d[b], move_d[b], c2c_frac, z)
+        if _update_block(*args):
+            _update_long(*args)
+    return g
