@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from neurosim.normals import _U64, _fill_normals, normals_from_counters_numpy
+from neurosim.normals import _U64, _fill_normals_bulk, normals_from_counters_numpy
 
 
 # -- input checks ----------------------------------------------------------------------------
@@ -199,11 +199,13 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
     width = 2 * ((c + 2) // 2)  # draws per row
     k = _U64(key)
     inv_step = 1.0 / step if step > 0 else 0.0
-    ov, sd_out, inv, st, top, gn, half, one, zero = _in_dtype(
-        mean, (out_var, math.sqrt(out_var), inv_step, step, float(max_code), gain, 0.5, 1.0, 0.0)
+    ov, sd_out, inv, st, top, limit, gn, half, zero = _in_dtype(
+        mean, (out_var, math.sqrt(out_var), inv_step, step, float(max_code), max_code + 1.0, gain, 0.5, 0.0)
     )
     draws = np.zeros(_DRAW_ROWS * width, dtype=mean.dtype)
+    words = np.empty(_DRAW_ROWS * width // 2, dtype=np.uint64)
     y = np.empty(c, dtype=mean.dtype)
+    u = np.empty(c, dtype=mean.dtype)
     clipped = 0
     for b in range(n):
         m = mean[b]
@@ -212,7 +214,7 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
             r = b % _DRAW_ROWS
             if r == 0:
                 rows = min(_DRAW_ROWS, n - b)
-                _fill_normals(k, b * width // 2, draws[: rows * width])
+                _fill_normals_bulk(k, b * width // 2, draws[: rows * width], words)
             z = draws[r * width : (r + 1) * width]
             if noisy_cells:
                 v = var[b]
@@ -227,10 +229,11 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
                 y[j] = m[j]
         if step > 0:
             for j in range(c):
-                code = min(np.floor(abs(y[j]) * inv + half), top) * st
+                u[j] = abs(y[j]) * inv + half  # |y| in steps, rounded half up by the floor below
+                code = min(np.floor(u[j]), top) * st
                 o[j] += gn * (code if y[j] >= 0 else -code)
             for j in range(c):  # code > top, i.e. |y| / step + 0.5 >= top + 1 (rare: a predictable branch)
-                if abs(y[j]) * inv + half >= top + one:
+                if u[j] >= limit:
                     clipped += 1
         else:
             for j in range(c):
