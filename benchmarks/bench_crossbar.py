@@ -2,11 +2,12 @@
 
 Run: ``python benchmarks/bench_crossbar.py [--quick]``
 
-1. MLP inference: a 784-100-10 MLP over 10,000 inputs on ``sige_epiram``
-   arrays (128 x 128 tiles, differential pairs, open-loop programming with
-   cycle-to-cycle programming noise, read noise 2 % drawn fresh on every read,
-   8-bit DAC and ADC) against the same network in plain float32 NumPy.
-   Random weights and inputs in [0, 1]. Target: at most 3x.
+1. MLP inference: the shipped 784-100-10 model ``mlp784`` over the 10,000
+   MNIST test images on ``sige_epiram`` arrays (128 x 128 tiles, differential
+   pairs, open-loop programming with cycle-to-cycle programming noise, read
+   noise 2 % drawn fresh on every read, 8-bit DAC and ADC calibrated on the
+   shipped training sample), through ``HardwareNetwork.forward``, against
+   the same network in plain float32 NumPy. Target: at most 3x.
 2. Wire resistance: a 256 x 256 tile read through its transfer matrix,
    per input vector over a batch of 1,000 (target: at most 1 ms), the one-off
    solve reported apart; and the fast path's error against the exact nodal
@@ -35,7 +36,10 @@ if "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.envi
 
 import numpy as np
 
+from neurosim.convert.network import HardwareNetwork, resolve_model
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScale, WireConfig, kernels
+from neurosim.data import load_mnist
+from neurosim.data.calibration import calibration_images
 from neurosim.device import DeviceArray, ProgramMethod, load_device
 from neurosim import normals
 from neurosim.device.kernels import pulse_update_numba
@@ -63,8 +67,10 @@ def interleaved(fns: dict, repeats: int) -> dict:
 
 
 def bench_mlp(n_images: int, repeats: int) -> None:
-    print("\n== 1. MLP 784-100-10 inference on sige_epiram arrays ==")
-    rng = np.random.default_rng(0)
+    print(f"\n== 1. MLP 784-100-10 over {n_images} MNIST test images on sige_epiram arrays ==")
+    model = resolve_model("mlp784")
+    images, labels = load_mnist("test")
+    x, y = model.prepare(images[:n_images]), labels[:n_images]
     device = replace(load_device("sige_epiram"), read_noise_frac=0.02)
     config = CrossbarConfig(
         rows=128,
@@ -74,81 +80,74 @@ def bench_mlp(n_images: int, repeats: int) -> None:
         adc_bits=8,
         program_method=ProgramMethod.OPEN_LOOP,
     )
-    w1 = (rng.standard_normal((100, 784)) / np.sqrt(784)).astype(np.float32)
-    w2 = (rng.standard_normal((10, 100)) / np.sqrt(100)).astype(np.float32)
-    b1 = np.zeros(100, np.float32)
-    b2 = np.zeros(10, np.float32)
-    x = rng.random((n_images, 784), dtype=np.float32)
+    (w1, b1), (w2, b2) = ((np.asarray(w, np.float32), np.asarray(b, np.float32)) for w, b in model.params)
 
     t0 = time.perf_counter()
-    layer1 = CrossbarLayer(w1, device, config, rng=1)
-    hidden = np.maximum(x[:1000] @ w1.T + b1, 0)  # the hidden layer's DAC full scale: its largest activation
-    layer2 = CrossbarLayer(w2, device, replace(config, input_full_scale=float(hidden.max())), rng=2)
+    net = HardwareNetwork.from_model(model, device, config, calibration_images=calibration_images()[0], rng=1)
     t_program = time.perf_counter() - t0
-
+    rng = np.random.default_rng(3)
     t0 = time.perf_counter()
-    layer1.calibrate_adc(x[:8])
-    layer1.forward(x[:8], rng=3)
+    net.forward(x[:8], rng)
     t_compile = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    layer1.calibrate_adc(x[:1000])
-    layer2.calibrate_adc(np.maximum(layer1.forward(x[:1000], rng=3) + b1, 0))
-    t_calibrate = time.perf_counter() - t0
-    layer1.reset_clip_counts()
-    layer2.reset_clip_counts()
+    for layer in net.layers:
+        layer.reset_clip_counts()
 
     def numpy_mlp():
         h = np.maximum(x @ w1.T + b1, 0)
         return h @ w2.T + b2
 
     def crossbar_mlp():
-        h = np.maximum(layer1.forward(x, rng) + b1, 0)
-        return layer2.forward(h, rng) + b2
+        return net.forward(x, rng)
 
     result = interleaved({"numpy": numpy_mlp, "crossbar": crossbar_mlp}, repeats)
     (t_np, t_np_min), (t_xb, t_xb_min) = result["numpy"], result["crossbar"]
-    agree = np.mean(np.argmax(crossbar_mlp(), 1) == np.argmax(numpy_mlp(), 1))
-    print(f"programming both layers (one-off)       {t_program:8.3f} s")
+    acc_np = np.mean(np.argmax(numpy_mlp(), 1) == y)
+    acc_xb = np.mean(np.argmax(crossbar_mlp(), 1) == y)
+    print(f"programming and calibrating (one-off)   {t_program:8.3f} s")
     print(f"compile / cache load (one-off)          {t_compile:8.3f} s")
-    print(f"ADC calibration on 1000 inputs          {t_calibrate:8.3f} s")
-    print(f"float32 NumPy, {n_images} inputs          {t_np * 1e3:8.1f} ms (min {t_np_min * 1e3:.1f})")
-    print(f"crossbar, {n_images} inputs               {t_xb * 1e3:8.1f} ms (min {t_xb_min * 1e3:.1f})")
+    print(f"float32 NumPy                           {t_np * 1e3:8.1f} ms (min {t_np_min * 1e3:.1f})")
+    print(f"crossbar (HardwareNetwork.forward)      {t_xb * 1e3:8.1f} ms (min {t_xb_min * 1e3:.1f})")
     print(
         f"RATIO crossbar / NumPy (medians)        {t_xb / t_np:8.2f}x   (target <= 3x; mins {t_xb_min / t_np_min:.2f}x)"
     )
-    print(f"argmax agreement with the float network {agree:8.3f}")
-    print(f"layer 1 clips: {layer1.clip_counts}")
-    print(f"layer 2 clips: {layer2.clip_counts}")
-    breakdown(layer1, x, repeats)
+    print(f"accuracy: float32 {acc_np:.4f}, crossbar {acc_xb:.4f}")
+    for i, layer in enumerate(net.layers, 1):
+        print(f"layer {i} clips: {layer.clip_counts}")
+    breakdown(net.layers[0], x, rng, repeats)
 
 
-def breakdown(layer, x, repeats: int) -> None:
-    """Where layer 1's time goes: DAC, the two matrix products per tile, the read-out kernel."""
-    m = [tile.read_matrices(0.0, False, x.dtype) for tile, _, _ in layer._tile_items()]
-    rows = [r for _, r, _ in layer._tile_items()]
-    applied, squares = np.empty_like(x), np.empty_like(x)
-    means = [np.empty((x.shape[0], mm.signal.shape[1]), x.dtype) for mm in m]
-    variances = [np.empty((x.shape[0], mm.var.shape[1]), x.dtype) for mm in m]
-    out = np.zeros((x.shape[0], layer.out_features), x.dtype)
-    step = layer.adc_range / 127
+def breakdown(layer, x, rng, repeats: int) -> None:
+    """Where layer 1's time goes: DAC, the products of every tile, the read-out kernel."""
+    buffers = layer._buffers(x, False)
+    chunk = buffers[0].shape[0]
+    blocks = [x[s : s + chunk] for s in range(0, x.shape[0], chunk)]
+    dac = [next(layer._inputs(block, layer.config.input_full_scale, buffers)) for block in blocks[:1]][0]
+    out = np.zeros((chunk, layer.out_features), x.dtype)
+    step, max_code = layer._adc(False)
+    tiles = list(layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers))  # warm-up
+
+    def products():
+        for _ in layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers):
+            pass
+
+    def readout():
+        for mean, var, common, col0 in layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers):
+            kernels.readout_numba(mean, var, common, 0.0, step, max_code, 1.0, np.uint64(7), out, col0)
+
+    w1 = layer.effective_weights().astype(np.float32)
     parts = {
-        "DAC kernel": lambda: kernels.dac_levels_numba(x, 1.0, 255, applied, squares),
-        "signal products (x @ G)": lambda: [
-            np.matmul(applied[:, r], mm.signal, out=o) for r, mm, o in zip(rows, m, means)
-        ],
-        "variance products (x^2 @ s^2)": lambda: [
-            np.matmul(squares[:, r], mm.var, out=o) for r, mm, o in zip(rows, m, variances)
-        ],
-        "read-out kernel (draws, ADC, sum)": lambda: [
-            kernels.readout_numba(mu, v, False, 0.0, step, 127, 1.0, np.uint64(t), out, 0)
-            for t, (mu, v) in enumerate(zip(means, variances))
-        ],
-        "float32 NumPy x @ W1.T (reference)": lambda: x @ layer.effective_weights().astype(np.float32).T,
+        "DAC kernel": lambda: next(layer._inputs(blocks[0], layer.config.input_full_scale, buffers)),
+        "tile products (signal and variance)": products,
+        "tile products + read-out": readout,
+        "whole forward read": lambda: layer.forward(blocks[0], rng),
+        "float32 NumPy x @ W1.T (reference)": lambda: blocks[0] @ w1.T,
     }
-    result = interleaved(parts, max(3, repeats // 2))
-    print("layer 1 breakdown (whole batch at once, medians):")
+    result = interleaved(parts, max(5, repeats))
+    density = [dac[2][r0:r1].sum() / (dac[0].shape[0] * (r1 - r0)) for r0, r1 in layer.row_edges]
+    print(f"layer 1 on the first {blocks[0].shape[0]} inputs (one chunk, {len(tiles)} tiles), medians:")
     for name, (t, _) in result.items():
-        print(f"  {name:36s} {t * 1e3:7.1f} ms")
+        print(f"  {name:36s} {t * 1e3:7.2f} ms")
+    print("  non-zero fraction of each row tile's inputs: " + " ".join(f"{d:.3f}" for d in density))
 
 
 def bench_wires(batch: int, size: int) -> None:
@@ -202,13 +201,13 @@ def bench_pulses(repeats: int) -> None:
         rate = 2 * pulses.size / t
         print(f"tile.apply_pulses, {label:22s} {rate:10.3e} device updates/s   (target >= 1e8)")
     arr = DeviceArray(device, (128, 128), rng=9)
-    n = dense.ravel().astype(np.int64)
-    z = rng.standard_normal(n.size)
+    n = dense.ravel()
     g = arr.conductance_S.copy().ravel()
     params = arr._kernel_params  # the device layer's flattened per-device arguments
-    pulse_update_numba(g, n, *params, z, g)
-    t, _ = timed(lambda: pulse_update_numba(g, n, *params, z, g), repeats)
-    print(f"device kernel alone (normals given)      {n.size / t:10.3e} device updates/s")
+    key = np.uint64(1)
+    pulse_update_numba(g, n, *params, key)
+    t, _ = timed(lambda: pulse_update_numba(g, n, *params, key), repeats)
+    print(f"device kernel alone (draws its noise)    {n.size / t:10.3e} device updates/s")
     t, _ = timed(lambda: rng.standard_normal(n.size), repeats)
     print(f"numpy standard_normal alone              {n.size / t:10.3e} draws/s (DeviceArray.apply_pulses's noise)")
     draws = np.empty(n.size)
