@@ -167,16 +167,22 @@ def _fast_normal(h):
 
 
 @njit(cache=True)
+def _rare_draw(key, first_pair, i):
+    """Draw ``2 first_pair + i`` of stream ``key`` when it missed the fast path: :func:`_normal_rare`."""
+    s = _mix(key + _U64(first_pair + (i >> 1)) * GAMMA)
+    high = i & 1
+    h = np.int64(s >> _S32) if high else np.int64(s & _LOW32)
+    layer = h & 255
+    x = float(h >> 9) * _TWO_M23 * ZIG_X[layer]
+    return _normal_rare(s ^ _SALT if high else s, layer, x, 1.0 - 2.0 * float((h >> 8) & 1))
+
+
+@njit(cache=True)
 def _finish_rare(key, first_pair, z):
-    """Replace the NaNs that :func:`_fast_normal` left in ``z`` (draws ``2 first_pair, ...``): :func:`_normal_rare`."""
+    """Replace the NaNs that :func:`_fast_normal` left in ``z`` (draws ``2 first_pair, ...``)."""
     for i in range(z.shape[0]):
         if np.isnan(z[i]):
-            s = _mix(key + _U64(first_pair + (i >> 1)) * GAMMA)
-            high = i & 1
-            h = np.int64(s >> _S32) if high else np.int64(s & _LOW32)
-            layer = h & 255
-            x = float(h >> 9) * _TWO_M23 * ZIG_X[layer]
-            z[i] = _normal_rare(s ^ _SALT if high else s, layer, x, 1.0 - 2.0 * float((h >> 8) & 1))
+            z[i] = _rare_draw(key, first_pair, i)
 
 
 @njit(cache=True)
@@ -212,14 +218,25 @@ def _fill_normals_bulk(key, first_pair, z, words):
 
     The words of all pairs first (a vectorised loop), then the fast path for
     every draw: draw ``2q`` is the low half of ``words[q]``, ``2q + 1`` the
-    high half (the words read as uint32 pairs, little-endian).
+    high half (the words read as uint32 pairs, little-endian). The indices
+    of the misses are written into the same uint32 halves as they are found
+    (miss number ``k`` at half ``k``, never ahead of the draw being read),
+    without branching, and only those draws are finished afterwards.
     """
     words = words[: z.shape[0] // 2]
     _mix_pairs(key, first_pair, words)
     halves = words.view(np.uint32)
+    misses = 0
     for i in range(z.shape[0]):
-        z[i] = _fast_normal(halves[i])
-    _finish_rare(key, first_pair, z)
+        h = halves[i]
+        j = h & np.uint32(511)
+        u = np.int32(h >> np.uint32(9))
+        z[i] = float(u) * _ZIG_SCALE[j]
+        halves[misses] = np.uint32(i)
+        misses += u >= _ZIG_LIMIT[j]
+    for m in range(misses):
+        i = np.int64(halves[m])
+        z[i] = _rare_draw(key, first_pair, i)
 
 
 #: From this many draws on, :func:`normals_numba` takes the two-pass :func:`_fill_normals_bulk`.
