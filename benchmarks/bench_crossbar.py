@@ -121,7 +121,7 @@ def breakdown(layer, x, rng, repeats: int) -> None:
     buffers = layer._buffers(x, False)
     chunk = buffers[0].shape[0]
     blocks = [x[s : s + chunk] for s in range(0, x.shape[0], chunk)]
-    dac = [next(layer._inputs(block, layer.config.input_full_scale, buffers)) for block in blocks[:1]][0]
+    dac = next(layer._inputs(blocks[0], layer.config.input_full_scale, buffers))
     out = np.zeros((chunk, layer.out_features), x.dtype)
     step, max_code = layer._adc(False)
     tiles = list(layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers))  # warm-up
@@ -209,7 +209,7 @@ def bench_pulses(repeats: int) -> None:
     t, _ = timed(lambda: pulse_update_numba(g, n, *params, key), repeats)
     print(f"device kernel alone (draws its noise)    {n.size / t:10.3e} device updates/s")
     t, _ = timed(lambda: rng.standard_normal(n.size), repeats)
-    print(f"numpy standard_normal alone              {n.size / t:10.3e} draws/s (DeviceArray.apply_pulses's noise)")
+    print(f"numpy standard_normal alone              {n.size / t:10.3e} draws/s (for comparison)")
     draws = np.empty(n.size)
     normals.normals_numba(np.uint64(1), 0, draws)
     t, _ = timed(lambda: normals.normals_numba(np.uint64(1), 0, draws), repeats)

@@ -18,16 +18,17 @@ caller's ``rng``, one per read) and the draw's index:
 Results do not depend on how a batch is split, and the NumPy twin reproduces
 the Numba kernels to the last bit.
 
-Speed (about 3 ns per draw on one core): the fast path is a table look-up
-with no branches (:func:`_fast_path_tables`) and the rare cases are finished
-in a second pass. :func:`_fill_normals` needs no scratch (short arrays, such
-as one row of a read); :func:`_fill_normals_bulk` first makes all the 64-bit
-words in a loop that vectorises, then runs the fast path over their 32-bit
-halves (long arrays; it relies on a little-endian machine, as the tests check).
+Speed (about 2.5-3 ns per draw on one core): the fast path is a table
+look-up with no branches (:func:`_fast_path_tables`) and the rare cases are
+finished in a second pass. :func:`_fill_normals` needs no scratch (short
+arrays, such as one image's draws in the spiking kernels);
+:func:`_fill_normals_bulk` first makes all the 64-bit words in a loop that
+vectorises, then runs the fast path over their 32-bit halves (long arrays;
+it relies on a little-endian machine, as the tests check).
 
-Jitted kernels in other modules (the crossbar read-out, the device write
-path, on-chip training) call :func:`_fill_normals`, :func:`_fill_normals_bulk`
-and :func:`normals_numba`.
+Jitted kernels in other modules call them: the crossbar read-out and the
+device write path :func:`_fill_normals_bulk`, the spiking kernels
+:func:`_fill_normals`, on-chip training :func:`normals_numba`.
 Numba's on-disk cache keys on each kernel's own file, so after editing this
 module clear the cache (``NUMBA_CACHE_DIR``); CI always starts from an empty one.
 """
@@ -246,6 +247,8 @@ _BULK = 256
 @njit(cache=True, nogil=True)
 def normals_numba(key, first_pair, out):
     """Fill ``out`` (1-D float64, even length) with draws ``2 first_pair, ...`` of stream ``key``."""
+    if out.shape[0] % 2:
+        raise ValueError("normals_numba fills whole pairs: out must have an even length")
     if out.shape[0] >= _BULK:
         _fill_normals_bulk(_U64(key), first_pair, out, np.empty(out.shape[0] // 2, dtype=np.uint64))
     else:

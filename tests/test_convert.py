@@ -49,6 +49,11 @@ def test_bad_inputs(small_net):
     net = HardwareNetwork(params, "relu", "ideal", calibration_x=x, rng=0)
     with pytest.raises(NeurosimError, match="finite"):
         net.forward(np.full((2, 300), np.nan))
+    late_nan = x[:9].copy()
+    late_nan[7, 0] = np.nan  # in the second batch: the first must not be read either
+    with pytest.raises(NeurosimError, match="finite"):
+        net.forward(late_nan, batch_size=4)
+    assert all(layer.clip_counts.dac_inputs == 0 for layer in net.layers)
     with pytest.raises(NeurosimError, match="x must be"):
         net.forward(x[:, :5])
     bad = [(params[0][0].copy(), params[0][1]), params[1]]

@@ -194,7 +194,11 @@ def test_reads_that_skip_zero_inputs_equal_dense_reads(ideal, mapping, dtype, mo
     x = (rng.uniform(0, 1, (50, 70)) * (rng.random((50, 70)) < 0.05)).astype(dtype)
     x[:, 64:] = 0.0  # a tile without any input
     assert np.count_nonzero(x) <= layer_module.SPARSE_DENSITY * x.size
+    calls = []
+    kernel = layer_module.kernels.sparse_products_numba
+    monkeypatch.setattr(layer_module.kernels, "sparse_products_numba", lambda *a: calls.append(1) or kernel(*a))
     sparse = layer.forward(x, rng=5)
+    assert len(calls) == len(layer.row_edges) * len(layer.col_edges)  # every tile took the sparse kernel
     monkeypatch.setattr(layer_module, "SPARSE_DENSITY", -1.0)
     dense = layer.forward(x, rng=5)
     tol = 1e-5 if dtype == np.float32 else 1e-12

@@ -20,6 +20,12 @@ def test_ziggurat_tables_close_and_match_the_published_edge():
     np.testing.assert_allclose(areas, areas[0], rtol=1e-9)
 
 
+@pytest.mark.parametrize("n", [3, 1025])
+def test_odd_lengths_are_refused(n):
+    with pytest.raises(ValueError, match="even length"):
+        normals.normals_numba(np.uint64(5), 3, np.empty(n))
+
+
 def test_normals_numba_equals_numpy_twin():
     a = normals.normals_numba(np.uint64(2024), 7, np.empty(200_000))
     b = normals.normals_numpy(np.uint64(2024), 7, np.empty(200_000))

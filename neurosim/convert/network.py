@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer
+from neurosim.crossbar.kernels import all_finite_numba
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import Activation, activate, check_params
@@ -101,6 +102,8 @@ class HardwareNetwork:
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.layers[0].in_features:
             raise NeurosimError(f"x must be (batch, {self.layers[0].in_features}), got {x.shape}")
+        if not all_finite_numba(np.ascontiguousarray(x)):  # before any read: a failing call changes nothing
+            raise NeurosimError("network inputs must be finite (found NaN or inf)")
         out = []
         for start in range(0, x.shape[0], batch_size):
             h = x[start : start + batch_size]

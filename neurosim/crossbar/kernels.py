@@ -1,4 +1,4 @@
-"""Crossbar read kernels: the input DAC, the products of sparse inputs, and the tile read-out.
+"""Crossbar read kernels: the input check and DAC, the products of sparse inputs, and the tile read-out.
 
 Each kernel exists twice: a Numba version (lazily compiled, cached, serial,
 ``nogil``) and a plain-NumPy twin that is its specification; the tests run

@@ -3,10 +3,10 @@
 :class:`CrossbarLayer` splits ``W`` (shape ``(out, in)``, torch convention)
 into tiles of ``config.rows`` inputs by ``config.weight_cols`` outputs, one
 :class:`~neurosim.crossbar.tile.Tile` each. A read of a batch goes, for every
-tile: input DAC -> analog matrix-vector product (one BLAS call, or the
-transfer matrix when wires have resistance) -> read noise and output noise
-drawn at the output -> ADC -> digital sum across tiles (the Numba read-out
-kernel). Results are in weight units: ``forward(x)`` approximates
+tile: input DAC -> analog matrix-vector product (one BLAS call, the sparse
+kernel for mostly-zero inputs, or the transfer matrix when wires have
+resistance) -> read noise and output noise drawn at the output -> ADC ->
+digital sum across tiles (the Numba read-out kernel). Results are in weight units: ``forward(x)`` approximates
 ``x @ W.T`` and ``backward(d)`` approximates ``d @ W``.
 
 Read noise: a device's conductance noise is independent and Gaussian, so an

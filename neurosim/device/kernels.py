@@ -32,7 +32,7 @@ from numba import njit
 from neurosim.normals import _U64, _fill_normals_bulk, normals_from_counters_numpy
 
 #: Trains shorter than this form d^|n| from repeated squares (four bits of |n|); longer ones use pow.
-_SHORT_TRAIN = 16
+_SHORT_TRAIN = 16  # = 2**4: _power uses four squares and the mask _SHORT_TRAIN - 1
 #: Devices per block of the Numba kernel: its draws (8 bytes each, and 4 of scratch) stay in the L1 cache.
 _BLOCK = 1024
 
@@ -104,8 +104,8 @@ def _update_block(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, 
         long += not short
         keep = short & (ni != 0)
         decay = dp if up else dd
-        mf = float(np.int32(m & 15))  # via int32: AVX2 converts int32, not int64, to float in vectors
-        f = _power(decay, m & 15)
+        mf = float(np.int32(m & (_SHORT_TRAIN - 1)))  # via int32: AVX2 converts int32, not int64, to float in vectors
+        f = _power(decay, m & (_SHORT_TRAIN - 1))
         sigma = c2c_frac * (hi - lo)
         g[i] = _written(gi, mf, f, decay, mp if up else md, lo if keep else gi, hi if keep else gi, sigma, z[i])
     return long
