@@ -6,8 +6,9 @@ into tiles of ``config.rows`` inputs by ``config.weight_cols`` outputs, one
 tile: input DAC -> analog matrix-vector product (one BLAS call, the sparse
 kernel for mostly-zero inputs, or the transfer matrix when wires have
 resistance) -> read noise and output noise drawn at the output -> ADC ->
-digital sum across tiles (the Numba read-out kernel). Results are in weight units: ``forward(x)`` approximates
-``x @ W.T`` and ``backward(d)`` approximates ``d @ W``.
+digital sum across tiles (the Numba read-out kernel). Results are in weight
+units: ``forward(x)`` approximates ``x @ W.T`` and ``backward(d)``
+approximates ``d @ W``.
 
 Read noise: a device's conductance noise is independent and Gaussian, so an
 output current is Gaussian with variance ``sum_i (v_i sigma_i)^2``; it is
@@ -361,7 +362,7 @@ class CrossbarLayer:
         return full / max_code, max_code
 
     def _inputs(self, x, full_scale: float, buffers, counts=None):
-        """Yield ``(applied inputs, their squares, non-zero count per input, digital gain)`` per read of the DAC mode."""
+        """Yield ``(applied inputs, their squares, non-zero count per input, digital gain)`` per DAC read."""
         cfg = self.config
         levels = 0 if cfg.dac_bits is None else 2**cfg.dac_bits - 1
         applied, squares = buffers[0][: x.shape[0]], buffers[1][: x.shape[0]]
