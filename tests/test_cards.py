@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from neurosim.device import Drift, ProgNoise, device_from_mapping, list_cards, load_device
+from neurosim.device import Drift, ProgNoise, ReadNoise, device_from_mapping, list_cards, load_device
 from neurosim.errors import CardError, NeurosimError
 
 # design.md section 4: levels LTP/LTD, NL LTP/LTD, R_on (ohm), on/off, C2C
@@ -49,9 +49,10 @@ def test_inference_cards():
 
 def test_user_card_by_path(tmp_path):
     card = tmp_path / "mine.toml"
-    card.write_text('name = "mine"\nr_on_ohm = 1e5\non_off_ratio = 10\nlevels_ltp = 20\nlevels_ltd = 30\nnl_ltp = 1.0\nprog_noise = "proportional"\nprog_noise_frac = 0.1\n')
+    card.write_text('name = "mine"\nr_on_ohm = 1e5\non_off_ratio = 10\nlevels_ltp = 20\nlevels_ltd = 30\nnl_ltp = 1.0\nprog_noise = "proportional"\nprog_noise_frac = 0.1\nread_noise = "constant"\n')
     dev = load_device(card)
     assert dev.g_max_S == pytest.approx(1e-5) and dev.levels_ltd == 30 and dev.prog_noise is ProgNoise.PROPORTIONAL
+    assert dev.read_noise is ReadNoise.CONSTANT
     assert load_device(str(card)) == dev
 
 
@@ -65,6 +66,7 @@ BAD = [
     ('name = "x"\ng_min_S = "0.1 uS"\ng_max_S = 1e-5\nlevels_ltp = 8\nlevels_ltd = 8\n', "g_min_S.*number"),
     ('name = "x"\ng_min_S = 1e-7\ng_max_S = 1e-5\nlevels_ltp = 8.5\nlevels_ltd = 8\n', "levels_ltp.*whole"),
     ('name = "x"\ng_min_S = 1e-7\ng_max_S = 1e-5\nlevels_ltp = 8\nlevels_ltd = 8\nprog_noise = "gauss"\n', "prog_noise.*pcm_nandakumar"),
+    ('name = "x"\ng_min_S = 1e-7\ng_max_S = 1e-5\nlevels_ltp = 8\nlevels_ltd = 8\nread_noise = "white"\n', "read_noise.*constant"),
     ('name = "x"\ng_min_S = 1e-7\ng_max_S = 1e-5\nr_on_ohm = 1e5\non_off_ratio = 3\nlevels_ltp = 8\nlevels_ltd = 8\n', "not both"),
     ('name = "x"\nr_on_ohm = 1e5\nlevels_ltp = 8\nlevels_ltd = 8\n', "on_off_ratio"),
     ('name = "x"\ng_min_S = 1e-7\ng_max_S = 1e-5\nlevels_ltp = 8\nlevels_ltd = 8\nnl_ltp = 12\n', "nl_ltp"),

@@ -12,7 +12,7 @@ import pytest
 from conftest import std_tolerance
 
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode, Mapping, WeightScale, WireConfig
-from neurosim.device import ProgNoise, ProgramMethod, load_device
+from neurosim.device import ProgNoise, ProgramMethod, ReadNoise, load_device
 from neurosim.device.noise import drift_factor
 from neurosim.errors import NeurosimError
 
@@ -205,6 +205,29 @@ def test_reads_that_skip_zero_inputs_equal_dense_reads(ideal, mapping, dtype, mo
     np.testing.assert_allclose(sparse, dense, rtol=tol, atol=tol)
     assert sparse.dtype == dtype
     assert not np.array_equal(sparse, layer.forward(x, rng=6))  # still noisy
+
+
+@pytest.mark.parametrize("mapping", MAPPINGS)
+@pytest.mark.parametrize("density", [1.0, 0.05])
+def test_state_independent_read_noise_needs_no_variance_product(ideal, mapping, density):
+    """sigma = frac * G_max for every device: the variance is a row sum of squared inputs, equal to the product."""
+    rng = np.random.default_rng(18)
+    device = replace(ideal, read_noise_frac=0.05, read_noise=ReadNoise.CONSTANT)
+    W = rng.uniform(-1, 1, (4, 20))
+    layer = _layer(W, device, rows=8, mapping=mapping)
+    assert all(t.read_matrices(0.0, False, np.float64).uniform_var is not None for t, _, _ in layer._tile_items())
+    x = rng.uniform(0, 1, 20) * (rng.random(20) < density)
+    x[0] = 0.5
+    n = 20_000
+    y = layer.forward(_repeat(x, n), rng)
+    k = (device.g_max_S - device.g_min_S) / (layer.weight_max * (1 if mapping is Mapping.DIFFERENTIAL else 2))
+    expected = 2 * (0.05 * device.g_max_S / k) ** 2 * np.sum(x**2)  # two devices per output: G+ and G-, or G and G_ref
+    np.testing.assert_allclose(y.var(axis=0, ddof=1), expected, rtol=std_tolerance(n) * 2)
+    fast = layer.forward(_repeat(x, 50), rng=3)
+    for tile, _, _ in layer._tile_items():  # the same reads through the general variance product
+        m = tile.read_matrices(0.0, False, np.float64)
+        tile._cache[(0.0, False, np.dtype(np.float64))] = replace(m, uniform_var=None)
+    np.testing.assert_allclose(layer.forward(_repeat(x, 50), rng=3), fast, rtol=1e-12, atol=1e-12)
 
 
 def test_transposed_read_noise_with_a_reference_column(ideal):

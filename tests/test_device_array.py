@@ -11,7 +11,7 @@ from conftest import std_tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurosim.device import DeviceArray, Drift, ProgNoise, ProgramMethod, curve, load_device
+from neurosim.device import DeviceArray, Drift, ProgNoise, ProgramMethod, ReadNoise, curve, load_device
 from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
 from neurosim.device.noise import pcm_drift_nu_stats, pcm_prog_sigma_S, rram_prog_sigma_S
 from neurosim.errors import NeurosimError
@@ -174,6 +174,15 @@ def test_read_noise_statistics_and_fresh_draws(sige):
     assert abs(np.mean(r1 - g)) < 5 * sigma / np.sqrt(N)
     assert np.corrcoef(r1 - g, r2 - g)[0, 1] == pytest.approx(0, abs=5 / np.sqrt(N))
     np.testing.assert_array_equal(arr.conductance_S, g)  # reading does not disturb
+
+
+def test_state_independent_read_noise(sige):
+    dev = replace(sige, read_noise_frac=0.05, read_noise=ReadNoise.CONSTANT)
+    arr = DeviceArray(dev, (2, N // 2), rng=0)
+    arr.program(np.stack([np.full(N // 2, 1e-6), np.full(N // 2, 11e-6)]), ProgramMethod.DIRECT)
+    noise = arr.read(rng=1) - arr.conductance_S
+    for row in noise:  # a low and a high state: the same sigma, 5 % of G_max
+        assert np.std(row, ddof=1) == pytest.approx(0.05 * sige.g_max_S, rel=std_tolerance(N // 2))
 
 
 @pytest.mark.parametrize(

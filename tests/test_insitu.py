@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScale
-from neurosim.device import DeviceModel, ProgramMethod, load_device
+from neurosim.device import DeviceModel, ProgramMethod, ReadNoise, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks import mlp
 from neurosim.networks.insitu import (
@@ -123,6 +123,8 @@ def test_bad_data_and_arguments_are_rejected(digits):
         InsituData.from_arrays(np.full((3, 4), np.nan), [0, 1, 2], np.zeros((2, 4)), [0, 1])
     with pytest.raises(NeurosimError, match="backend"):
         train_software(SMALL, data=digits, backend="cuda")
+    with pytest.raises(NeurosimError, match="proportional to G only"):
+        DeviceNetwork(replace(load_device("sige_epiram"), read_noise_frac=0.01, read_noise=ReadNoise.CONSTANT), SMALL)
     with pytest.raises(NeurosimError, match="rng"):
         train_software(SMALL, data=digits, rng="seed")
     with pytest.raises(NeurosimError, match="unknown device"):

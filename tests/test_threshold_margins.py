@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import binom
 
 from neurosim.crossbar import CrossbarConfig, Mapping, WireConfig
-from neurosim.device import ProgNoise, ProgramMethod
+from neurosim.device import ProgNoise, ProgramMethod, ReadNoise
 from neurosim.errors import NeurosimError
 from neurosim.networks.threshold import (
     GATE_NAMES,
@@ -61,6 +61,7 @@ def test_censored_normal_moments_match_sampling(rng):
         "differential, constant programming noise (clipped at G_min)",
         "differential, open-loop programming with the card's C2C noise",
         "differential, proportional programming plus read and output noise",
+        "differential, state-independent read noise",
         "reference column, constant programming noise at full window",
     ],
 )
@@ -73,6 +74,8 @@ def test_decision_mean_and_variance_match_the_crossbar(sige, case):
     elif case.startswith("differential, proportional"):
         dev = replace(sige, prog_noise=ProgNoise.PROPORTIONAL, prog_noise_frac=0.1, read_noise_frac=0.1)
         cfg = ThresholdConfig(crossbar=CrossbarConfig(output_noise_frac=0.05))
+    elif case.startswith("differential, state-independent"):
+        dev, cfg = replace(sige, read_noise_frac=0.1, read_noise=ReadNoise.CONSTANT), ThresholdConfig()
     else:
         dev = replace(sige, prog_noise=ProgNoise.CONSTANT, prog_noise_frac=0.03)
         cfg = ThresholdConfig(crossbar=CrossbarConfig(mapping=Mapping.REFERENCE_COLUMN))

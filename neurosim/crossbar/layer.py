@@ -13,7 +13,9 @@ approximates ``d @ W``.
 Read noise: a device's conductance noise is independent and Gaussian, so an
 output current is Gaussian with variance ``sum_i (v_i sigma_i)^2``; it is
 drawn once per conversion (``(v^2) @ (sigma^2)``, a second matrix product),
-never as a noisy copy of the matrix per input vector.
+never as a noisy copy of the matrix per input vector. When every device of a
+tile has the same sigma (state-independent read noise, no wires), that
+product is a row sum: ``sigma^2 * sum_i v_i^2``.
 
 Inputs are applied with the precision of ``x``: float32 inputs are read in
 float32 (fast), anything else in float64.
@@ -400,15 +402,20 @@ class CrossbarLayer:
             if not transposed:
                 v, v2 = inputs[:, rows], squares[:, rows]
                 var = empty if m.var is None else scratch(buffers[3], m.var.shape[1])
+                product_var = empty if m.uniform_var is not None else var  # what the products compute
                 if not nodal and nonzero[rows].sum() <= SPARSE_DENSITY * v.size:
-                    kernels.sparse_products_numba(inputs, squares, rows.start, *m.padded, mean, var)
+                    signal, var_matrix = m.padded
+                    var_matrix = var_matrix if product_var.shape[1] else var_matrix[:, :0]
+                    kernels.sparse_products_numba(inputs, squares, rows.start, signal, var_matrix, mean, product_var)
                 else:
                     if nodal:
                         mean[...] = tile.nodal_output(v, self.t_s, False)
                     else:
                         np.matmul(v, m.signal, out=mean)
-                    if m.var is not None:
+                    if product_var.shape[1]:
                         np.matmul(v2, m.var, out=var)
+                if m.uniform_var is not None:  # every device's variance alike: a row sum, not a product
+                    np.multiply(v2.sum(axis=1, keepdims=True), inputs.dtype.type(m.uniform_var), out=var)
                 yield mean, var, m.has_reference and m.var is not None, cols.start
             else:
                 v, v2 = inputs[:, cols], squares[:, cols]

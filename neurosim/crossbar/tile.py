@@ -40,6 +40,9 @@ class ReadMatrices:
     signal: np.ndarray
     var: np.ndarray | None
     has_reference: bool
+    #: The value of every entry of ``var`` when they are all equal (state-independent read noise, no
+    #: wires): an output's variance is then this times the sum of its squared inputs. None otherwise.
+    uniform_var: float | None = None
 
     @cached_property
     def padded(self) -> tuple:
@@ -149,8 +152,9 @@ class Tile:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     sigma = sigma * np.where(gn > 0, transfer[name] / gn, 0.0)
             var[name] = (sigma / self.k_S) ** 2
-        total = var["plus"] + var["minus"] if self.mapping is Mapping.DIFFERENTIAL else var["main"]
-        return ReadMatrices(signal, total.astype(dtype), self.mapping is Mapping.REFERENCE_COLUMN)
+        total = (var["plus"] + var["minus"] if self.mapping is Mapping.DIFFERENTIAL else var["main"]).astype(dtype)
+        uniform = float(total.flat[0]) if total.size and np.all(total == total.flat[0]) else None
+        return ReadMatrices(signal, total, self.mapping is Mapping.REFERENCE_COLUMN, uniform)
 
     def nodal_output(self, inputs, t_s: float, transposed: bool) -> np.ndarray:
         """Noise-free outputs (weight units x input units) by an exact nodal solve per input vector.

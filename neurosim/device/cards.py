@@ -14,13 +14,13 @@ from dataclasses import MISSING, asdict, fields
 from enum import Enum
 from pathlib import Path
 
-from neurosim.device.model import DeviceModel, Drift, ProgNoise
+from neurosim.device.model import DeviceModel, Drift, ProgNoise, ReadNoise
 from neurosim.errors import CardError, NeurosimError
 from neurosim.resources import shipped_dir
 
 _FIELDS = {f.name: f for f in fields(DeviceModel)}
 _WINDOW_ALTERNATIVE = ("r_on_ohm", "on_off_ratio")
-_ENUMS = {"prog_noise": ProgNoise, "drift": Drift}
+_ENUMS = {"prog_noise": ProgNoise, "read_noise": ReadNoise, "drift": Drift}
 _KNOWN = set(_FIELDS) | set(_WINDOW_ALTERNATIVE)
 
 

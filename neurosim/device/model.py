@@ -30,6 +30,15 @@ class ProgNoise(Enum):
     RRAM_MILO = "rram_milo"
 
 
+class ReadNoise(Enum):
+    """How a read's conductance noise depends on the state (its strength: ``read_noise_frac``)."""
+
+    #: ``sigma = read_noise_frac * G``: relative to the device's conductance.
+    PROPORTIONAL = "proportional"
+    #: ``sigma = read_noise_frac * G_max`` (the model's nominal G_max), the same for every state.
+    CONSTANT = "constant"
+
+
 class Drift(Enum):
     """Conductance decay after programming: ``G(t) = G_prog ((t + t0) / t0)^(-nu)``."""
 
@@ -65,8 +74,9 @@ class DeviceModel:
     d2d_nl_sigma_frac: float = 0.0
     #: Device-to-device spread of G_min and G_max (std of the log of each, i.e. relative).
     d2d_g_sigma_frac: float = 0.0
-    #: Read noise: fresh each read, sigma = read_noise_frac * G (relative to the state).
+    #: Read noise, fresh at each read: sigma = read_noise_frac * G (PROPORTIONAL) or * G_max (CONSTANT).
     read_noise_frac: float = 0.0
+    read_noise: ReadNoise = ReadNoise.PROPORTIONAL
     prog_noise: ProgNoise = ProgNoise.NONE
     #: Strength of CONSTANT (fraction of G_max) and PROPORTIONAL (fraction of G) programming noise.
     prog_noise_frac: float = 0.0
@@ -127,7 +137,7 @@ class DeviceModel:
                 self.stuck_on_frac,
                 f"stuck_off_frac + stuck_on_frac <= 1 (stuck_off_frac = {self.stuck_off_frac})",
             )
-        for name, enum in (("prog_noise", ProgNoise), ("drift", Drift)):
+        for name, enum in (("prog_noise", ProgNoise), ("read_noise", ReadNoise), ("drift", Drift)):
             if not isinstance(getattr(self, name), enum):
                 allowed = ", ".join(m.value for m in enum)
                 reject(name, getattr(self, name), f"a {enum.__name__} ({allowed})")

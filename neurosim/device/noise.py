@@ -6,7 +6,7 @@ and are converted here.
 
 import numpy as np
 
-from neurosim.device.model import DeviceModel, Drift, ProgNoise
+from neurosim.device.model import DeviceModel, Drift, ProgNoise, ReadNoise
 from neurosim.errors import NeurosimError
 
 _uS = 1e-6
@@ -49,8 +49,11 @@ def prog_sigma_S(device: DeviceModel, g_S, g_max_S=None):
 
 
 def read_sigma_S(device: DeviceModel, g_S):
-    """Standard deviation (S) of one read of devices at conductance ``g_S``."""
-    return device.read_noise_frac * np.abs(np.asarray(g_S, dtype=float))
+    """Standard deviation (S) of one read of devices at conductance ``g_S`` (an array of that shape)."""
+    g_S = np.asarray(g_S, dtype=float)
+    if device.read_noise is ReadNoise.CONSTANT:
+        return np.full(g_S.shape, device.read_noise_frac * device.g_max_S)
+    return device.read_noise_frac * np.abs(g_S)
 
 
 def pcm_drift_nu_stats(x):

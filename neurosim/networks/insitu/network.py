@@ -19,7 +19,7 @@ import numpy as np
 from neurosim.crossbar import mapping as mp
 from neurosim.crossbar.config import Mapping
 from neurosim.crossbar.kernels import readout_numba
-from neurosim.device import DeviceArray, DeviceModel
+from neurosim.device import DeviceArray, DeviceModel, ReadNoise
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu import kernels as K
 from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, PulseRounding
@@ -141,6 +141,11 @@ class DeviceNetwork:
     def __init__(self, device: DeviceModel, config: InsituConfig, rng=None, *, _arrays=None):
         if not isinstance(device, DeviceModel):
             raise NeurosimError(f"device must be a DeviceModel, got {type(device).__name__}")
+        if device.read_noise is not ReadNoise.PROPORTIONAL and device.read_noise_frac > 0:
+            raise NeurosimError(
+                f"on-chip learning models read noise proportional to G only; device {device.name} has "
+                f"read_noise = {device.read_noise.value!r}"
+            )
         self.device = device
         self.config = config
         self.reference = config.mapping is Mapping.REFERENCE_COLUMN

@@ -15,7 +15,8 @@ column exactly as the crossbar draws them:
   gives ``g`` after ``n`` whole pulses plus ``N(0, c2c_sigma_S * sqrt(n))``,
   clipped. The clipped (censored) Gaussian's mean and variance are exact.
 - read noise: ``sigma = read_noise_frac * G`` per device and read; its
-  variance averaged over the programmed state is ``read_noise_frac**2 * E[G**2]``.
+  variance averaged over the programmed state is ``read_noise_frac**2 * E[G**2]``
+  (state-independent read noise, ``ReadNoise.CONSTANT``: ``(read_noise_frac * G_max)**2``).
 - a column with inputs ``v_i`` (0 or 1) sums the devices of its active rows:
   mean ``sum_i v_i (E[G+_i] - E[G-_i]) / k``, variance
   ``sum_i v_i**2 (Var + read variance of both devices) / k**2``, with ``k`` the
@@ -54,7 +55,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from neurosim.crossbar import DacMode, Mapping
-from neurosim.device import DeviceModel, ProgNoise, ProgramMethod, load_device
+from neurosim.device import DeviceModel, ProgNoise, ProgramMethod, ReadNoise, load_device
 from neurosim.device import curve
 from neurosim.device.noise import prog_sigma_S
 from neurosim.errors import NeurosimError
@@ -202,7 +203,10 @@ def _device_moments(g_nominal, device: DeviceModel, method: ProgramMethod):
         p = curve.potentiation_pulses(g, device.g_min_S, device.g_max_S, device.a_ltp, device.levels_ltp)
         sigma = device.c2c_sigma_S * np.sqrt(np.rint(p))
     mean, var = censored_normal_moments(g, sigma, device.g_min_S, device.g_max_S)
-    read_var = device.read_noise_frac**2 * (mean * mean + var)
+    if device.read_noise is ReadNoise.CONSTANT:
+        read_var = np.full(mean.shape, (device.read_noise_frac * device.g_max_S) ** 2)
+    else:
+        read_var = device.read_noise_frac**2 * (mean * mean + var)
     return mean, var + read_var
 
 
