@@ -402,11 +402,9 @@ class CrossbarLayer:
             if not transposed:
                 v, v2 = inputs[:, rows], squares[:, rows]
                 var = empty if m.var is None else scratch(buffers[3], m.var.shape[1])
-                product_var = empty if m.uniform_var is not None else var  # what the products compute
+                product_var = empty if m.uniform_var is not None else var  # the variance the products compute
                 if not nodal and nonzero[rows].sum() <= SPARSE_DENSITY * v.size:
-                    signal, var_matrix = m.padded
-                    var_matrix = var_matrix if product_var.shape[1] else var_matrix[:, :0]
-                    kernels.sparse_products_numba(inputs, squares, rows.start, signal, var_matrix, mean, product_var)
+                    kernels.sparse_products_numba(inputs, squares, rows.start, *m.padded, mean, product_var)
                 else:
                     if nodal:
                         mean[...] = tile.nodal_output(v, self.t_s, False)
