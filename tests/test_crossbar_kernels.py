@@ -74,6 +74,11 @@ def _readout_cases(rng, dtype, n=60, c=13):
     yield mean, np.ascontiguousarray(var[:, :0]), False, 2e-3, 0.0, 0
     yield mean, np.ascontiguousarray(var[:, :0]), False, 0.0, 0.2, 7
     yield mean, var, True, 0.0, 0.0, 0
+    quiet = var.copy()
+    quiet[[0, 5, 6, 7, 30, 31, 32, 33, 34, 59]] = 0.0  # rows of zero inputs: no draws, across a block edge
+    yield mean, quiet, True, 0.0, 0.05, 31
+    yield mean, np.ascontiguousarray(quiet[:, :c]), False, 0.0, 0.0, 0
+    yield mean, quiet, True, 1e-4, 0.05, 31  # output noise: every row has draws
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -87,6 +92,11 @@ def test_readout_kernel_matches_twin(dtype):
         assert ca == cb
         np.testing.assert_allclose(out[0], out[1], rtol=4 * _eps(dtype), atol=4 * _eps(dtype))
         np.testing.assert_array_equal(out[0][:, :3], 0.25)  # columns outside the tile untouched
+        if out_var == 0 and var.shape[1]:  # a row without variance reads its mean through the ADC, noise-free
+            quiet = ~var.any(axis=1)
+            ideal = np.zeros_like(out[0])
+            kernels.readout_numpy(mean, var[:, :0], False, 0.0, step, max_code, 0.5, np.uint64(0), ideal, 3)
+            np.testing.assert_array_equal(out[0][quiet, 3:16], 0.25 + ideal[quiet, 3:16])
 
 
 def test_adc_quantisation_and_clip_count_are_exact():

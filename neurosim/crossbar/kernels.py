@@ -182,6 +182,15 @@ def sparse_products_numpy(x, x2, col0, signal, var, mean, var_out):
 
 
 # -- tile read-out: read noise, output noise, ADC, digital accumulation ------------------------
+@njit(cache=True, nogil=True)
+def _any_nonzero(a):
+    """Whether the 1-D array ``a`` has a non-zero entry (a reduction that vectorises)."""
+    found = False
+    for i in range(a.shape[0]):
+        found |= a[i] != 0
+    return found
+
+
 #: Rows of a tile read whose Gaussian draws :func:`readout_numba` makes in one call (bulk draws are cheaper).
 _DRAW_ROWS = 32
 
@@ -191,7 +200,10 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
     """Digitise one tile's outputs and accumulate them; see :func:`readout_numpy` for the contract.
 
     The Gaussian draws of :data:`_DRAW_ROWS` rows at a time, then row by
-    row branch-free loops over 1-D views that the compiler vectorises.
+    row branch-free loops over 1-D views that the compiler vectorises. A
+    row whose variances are all zero (its inputs are all zero) reads
+    without noise, so its draws are not made: the other rows' draws keep
+    their positions in the stream, and the result is the same.
     """
     n, c = mean.shape
     noisy_cells = var.shape[1] > 0
@@ -204,17 +216,26 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
     )
     draws = np.zeros(_DRAW_ROWS * width, dtype=mean.dtype)
     words = np.empty(_DRAW_ROWS * width // 2, dtype=np.uint64)
+    drawn = np.zeros(_DRAW_ROWS + 1, dtype=np.bool_)  # which rows of the block have draws
     y = np.empty(c, dtype=mean.dtype)
     u = np.empty(c, dtype=mean.dtype)
     clipped = 0
     for b in range(n):
         m = mean[b]
         o = out[b, col0 : col0 + c]
-        if noisy:
-            r = b % _DRAW_ROWS
-            if r == 0:
-                rows = min(_DRAW_ROWS, n - b)
-                _fill_normals_bulk(k, b * width // 2, draws[: rows * width], words)
+        r = b % _DRAW_ROWS
+        if noisy and r == 0:
+            rows = min(_DRAW_ROWS, n - b)
+            for i in range(rows):
+                drawn[i] = out_var > 0 or _any_nonzero(var[b + i])
+            drawn[rows] = False
+            first = 0
+            for i in range(rows + 1):  # runs of rows that need draws
+                if not drawn[i]:
+                    if i > first:
+                        _fill_normals_bulk(k, (b + first) * width // 2, draws[first * width : i * width], words)
+                    first = i + 1
+        if noisy and drawn[r]:
             z = draws[r * width : (r + 1) * width]
             if noisy_cells:
                 v = var[b]
