@@ -117,11 +117,12 @@ def padded_columns(a: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _accumulate_rows(coef, idx, k, matrix, acc):
-    """``acc = sum_p coef[p] * matrix[idx[p]]`` over ``p < k``, four rows per pass over ``acc``.
+    """``acc = sum_p coef[p] * matrix[idx[p], :len(acc)]`` over ``p < k``, four rows per pass over ``acc``.
 
     ``coef`` and ``idx`` have at least three spare entries past ``k``, set to 0.
     """
-    acc[:] = 0
+    for j in range(acc.shape[0]):
+        acc[j] = 0
     for p in range(0, k, 4):
         a1, a2, a3, a4 = coef[p], coef[p + 1], coef[p + 2], coef[p + 3]
         r1, r2, r3, r4 = matrix[idx[p]], matrix[idx[p + 1]], matrix[idx[p + 2]], matrix[idx[p + 3]]
@@ -134,32 +135,30 @@ def sparse_products_numba(x, x2, col0, signal, var, mean, var_out):
     """Products of inputs that are mostly zero; see :func:`sparse_products_numpy` for the contract.
 
     Per input vector: the indices of its non-zero inputs, then rows of the
-    (column-padded) matrices added into a row accumulator four at a time, so
-    the work is proportional to the number of non-zero inputs.
+    (column-padded) matrices added into the output rows four at a time, so
+    the work is proportional to the number of non-zero inputs. Loops rather
+    than slice assignments: the per-vector overhead matters when few inputs are non-zero.
     """
     n, r = x.shape[0], signal.shape[0]
-    c, cv = mean.shape[1], var_out.shape[1]
+    cv = var_out.shape[1]
     idx = np.zeros(r + 4, dtype=np.int64)
     coef = np.zeros(r + 4, dtype=x.dtype)
-    acc = np.empty(signal.shape[1], dtype=x.dtype)
-    acc_var = np.empty(var.shape[1], dtype=x.dtype)
     for b in range(n):
         xb, x2b = x[b, col0 : col0 + r], x2[b, col0 : col0 + r]
         k = 0
         for i in range(r):  # branch-free compaction of the non-zero inputs
             idx[k] = i
             k += xb[i] != 0
-        idx[k : k + 4] = 0
-        coef[k : k + 4] = 0
+        for p in range(k, k + 4):
+            idx[p] = 0
+            coef[p] = 0
         for p in range(k):
             coef[p] = xb[idx[p]]
-        _accumulate_rows(coef, idx, k, signal, acc)
-        mean[b, :] = acc[:c]
+        _accumulate_rows(coef, idx, k, signal, mean[b])
         if cv > 0:
             for p in range(k):
                 coef[p] = x2b[idx[p]]
-            _accumulate_rows(coef, idx, k, var, acc_var)
-            var_out[b, :] = acc_var[:cv]
+            _accumulate_rows(coef, idx, k, var, var_out[b])
 
 
 def sparse_products_numpy(x, x2, col0, signal, var, mean, var_out):
