@@ -130,7 +130,7 @@ def breakdown(layer, x, rng, repeats: int) -> None:
     buffers = layer._buffers(x, False)
     chunk = buffers[0].shape[0]
     blocks = [x[s : s + chunk] for s in range(0, x.shape[0], chunk)]
-    dac = next(layer._inputs(blocks[0], layer.config.input_full_scale, buffers))
+    dac = next(layer._inputs(blocks[0], layer.config.input_full_scale, buffers, "x"))
     out = np.zeros((chunk, layer.out_features), x.dtype)
     step, max_code = layer._adc(False)
     tiles = list(layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers))  # warm-up
@@ -145,7 +145,7 @@ def breakdown(layer, x, rng, repeats: int) -> None:
 
     w1 = layer.effective_weights().astype(np.float32)
     parts = {
-        "DAC kernel": lambda: next(layer._inputs(blocks[0], layer.config.input_full_scale, buffers)),
+        "DAC kernel": lambda: next(layer._inputs(blocks[0], layer.config.input_full_scale, buffers, "x")),
         "tile products (signal and variance)": products,
         "tile products + read-out": readout,
         "whole forward read": lambda: layer.forward(blocks[0], rng),

@@ -29,13 +29,28 @@ def test_dac_kernel_matches_twin(dtype, levels):
     nonzero = [np.full(x.shape[1], 3, dtype=np.int64) for _ in range(2)]
     ca = kernels.dac_levels_numba(x, 1.0, levels, outs[0], outs[1], nonzero[0])
     cb = kernels.dac_levels_numpy(x, 1.0, levels, outs[2], outs[3], nonzero[1])
-    assert ca == cb == (np.count_nonzero(np.abs(x) > 1.0) if levels else 0)
+    assert ca == cb == ((np.count_nonzero(np.abs(x) > 1.0) if levels else 0), True)
     np.testing.assert_allclose(outs[0], outs[2], rtol=2 * _eps(dtype), atol=0)
     np.testing.assert_allclose(outs[1], outs[3], rtol=2 * _eps(dtype), atol=0)
     np.testing.assert_array_equal(nonzero[0], nonzero[1])
     np.testing.assert_array_equal(nonzero[0], 3 + np.count_nonzero(outs[0], axis=0))  # counts are added
     if levels:
         assert not outs[0][2:, 4].any()  # below half a step: applied as zero, not counted
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("levels", [0, 255])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_dac_kernel_reports_non_finite_inputs(dtype, levels, bad):
+    x = np.zeros((9, 70), dtype)
+    x[8, 69] = bad  # the last entry: past the vectorised part of the row
+    outs = [np.empty_like(x) for _ in range(4)]
+    counts = [np.zeros(70, np.int64) for _ in range(2)]
+    assert not kernels.dac_levels_numba(x, 1.0, levels, outs[0], outs[1], counts[0])[1]
+    assert not kernels.dac_levels_numpy(x, 1.0, levels, outs[2], outs[3], counts[1])[1]
+    x[8, 69] = 0
+    x[3, 5] = bad
+    assert not kernels.dac_levels_numba(x, 1.0, levels, outs[0], outs[1], counts[0])[1]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

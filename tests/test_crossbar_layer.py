@@ -12,6 +12,7 @@ import pytest
 from conftest import std_tolerance
 
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode, Mapping, WeightScale, WireConfig
+from neurosim.crossbar import layer as layer_module
 from neurosim.device import ProgNoise, ProgramMethod, ReadNoise, load_device
 from neurosim.device.noise import drift_factor
 from neurosim.errors import NeurosimError
@@ -428,6 +429,24 @@ def test_bad_reads_are_rejected(ideal):
         layer.forward(np.ones(4), rng="seed")
     with pytest.raises(NeurosimError, match="shape"):
         layer.program(np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_read_with_a_non_finite_input_fails_whole(ideal, bad, monkeypatch):
+    """Found in a later chunk of the batch, a NaN or inf input still leaves the clip counts as they were."""
+    monkeypatch.setattr(layer_module, "_CHUNK_ELEMENTS", 40)  # chunks of 10 vectors
+    layer = _layer(np.ones((3, 4)), ideal, dac_bits=4, adc_bits=4, adc_range=10.0, adc_range_backward=10.0)
+    x = np.full((35, 4), 2.0)  # every input clips at the DAC
+    layer.forward(x)
+    before = layer.clip_counts
+    x[31, 2] = bad
+    with pytest.raises(NeurosimError, match="x must be finite"):
+        layer.forward(x)
+    with pytest.raises(NeurosimError, match="d must be finite"):
+        layer.backward(np.where(np.isfinite(x[:, :3]), 0.5, bad))
+    with pytest.raises(NeurosimError, match="x_sample must be finite"):
+        layer.calibrate_adc(x)
+    assert layer.clip_counts == before and before.dac_clipped == x.size
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Crossbar read kernels: the input check and DAC, the products of sparse inputs, and the tile read-out.
+"""Crossbar read kernels: the input check, the DAC, the products of sparse inputs, and the tile read-out.
 
 Each kernel exists twice: a Numba version (lazily compiled, cached, serial,
 ``nogil``) and a plain-NumPy twin that is its specification; the tests run
@@ -52,6 +52,7 @@ def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
     n, m = x.shape
     count = np.zeros(m, dtype=np.int32)
     clipped = 0
+    finite = True
     if levels == 0:
         for b in range(n):
             xb, ob, sb = x[b], out[b], out_sq[b]
@@ -59,6 +60,7 @@ def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
                 ob[i] = xb[i]
                 sb[i] = xb[i] * xb[i]
                 count[i] += np.int32(xb[i] != 0)
+                finite &= abs(xb[i]) < np.inf  # False for inf and NaN
     else:
         to_steps, step, top, half = _in_dtype(x, (levels / full_scale, full_scale / levels, float(levels), 0.5))
         for b in range(n):
@@ -69,12 +71,13 @@ def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
                 ob[i] = q
                 sb[i] = q * q
                 count[i] += np.int32(q != 0)
+                finite &= abs(xb[i]) < np.inf
             for i in range(m):  # rare: a predictable branch
                 if abs(xb[i]) * to_steps > top:
                     clipped += 1
     for i in range(m):
         nonzero[i] += count[i]
-    return clipped
+    return clipped, finite
 
 
 def dac_levels_numpy(x, full_scale, levels, out, out_sq, nonzero):
@@ -84,9 +87,10 @@ def dac_levels_numpy(x, full_scale, levels, out, out_sq, nonzero):
     ``x``'s precision. The magnitude in steps, ``|x| * levels / full_scale``,
     is clipped to ``levels`` and rounded half up; the sign is kept. Writes
     the applied inputs (input units) to ``out`` and their squares to
-    ``out_sq`` (same dtype as ``x``), adds the number of non-zero applied
-    inputs of each of the ``n`` inputs to ``nonzero`` (int64, length ``n``),
-    and returns the number of clipped inputs (0 for an ideal DAC).
+    ``out_sq`` (same dtype as ``x``) and adds the number of non-zero applied
+    inputs of each of the ``n`` inputs to ``nonzero`` (int64, length ``n``).
+    Returns the number of clipped inputs (0 for an ideal DAC) and whether
+    every input was finite (if not, the outputs are meaningless).
     """
     dt = x.dtype.type
     clipped = 0
@@ -99,7 +103,7 @@ def dac_levels_numpy(x, full_scale, levels, out, out_sq, nonzero):
     out[...] = v
     out_sq[...] = v * v
     nonzero += np.count_nonzero(v, axis=0)
-    return clipped
+    return clipped, bool(np.isfinite(x).all())
 
 
 # -- tile products of sparse inputs ----------------------------------------------------------

@@ -100,7 +100,10 @@ def _matrix(W, name: str = "W") -> np.ndarray:
 
 
 def _batch(x, n: int, name: str):
-    """``x`` as a (batch, n) float32/float64 array, and whether it was a single vector."""
+    """``x`` as a (batch, n) float32/float64 array, and whether it was a single vector.
+
+    Finiteness is checked by the DAC pass of the read (it reads every input anyway).
+    """
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
         raise NeurosimError(f"{name} must be a real numeric array, got dtype {a.dtype}")
@@ -110,8 +113,6 @@ def _batch(x, n: int, name: str):
     if a.ndim != 2 or a.shape[1] != n:
         raise NeurosimError(f"{name} must have shape (batch, {n}) or ({n},), got {np.shape(x)}")
     a = np.ascontiguousarray(a, dtype=np.float32 if a.dtype == np.float32 else np.float64)
-    if not kernels.all_finite_numba(a):
-        raise NeurosimError(f"{name} must be finite (found NaN or inf)")
     return a, single
 
 
@@ -302,7 +303,7 @@ class CrossbarLayer:
         transfer matrix (validation; needs ``config.wire``).
         """
         x, single = _batch(x, self.in_features, "x")
-        out = self._read(x, as_generator(rng), transposed=False, nodal=nodal)
+        out = self._read(x, as_generator(rng), transposed=False, nodal=nodal, name="x")
         return out[0] if single else out
 
     def backward(self, d, rng=None, *, nodal: bool = False) -> np.ndarray:
@@ -314,7 +315,7 @@ class CrossbarLayer:
         the ADC range ``adc_range_backward`` refers to such normalised reads.
         """
         d, single = _batch(d, self.out_features, "d")
-        out = self._read(d, as_generator(rng), transposed=True, nodal=nodal)
+        out = self._read(d, as_generator(rng), transposed=True, nodal=nodal, name="d")
         return out[0] if single else out
 
     def calibrate_adc(self, x_sample=None, d_sample=None, percentile: float = 100.0) -> dict:
@@ -335,10 +336,11 @@ class CrossbarLayer:
             if sample is None:
                 continue
             n = self.out_features if transposed else self.in_features
-            a, _ = _batch(sample, n, "d_sample" if transposed else "x_sample")
+            what = "d_sample" if transposed else "x_sample"
+            a, _ = _batch(sample, n, what)
             if a.shape[0] == 0:
                 raise NeurosimError(f"the {name} calibration sample is empty")
-            peaks = np.concatenate([np.abs(y).ravel() for y in self._conversions(a, transposed)])
+            peaks = np.concatenate([np.abs(y).ravel() for y in self._conversions(a, transposed, what)])
             peak = float(np.percentile(peaks, percentile))
             if not peak > 0:
                 raise NeurosimError(f"the {name} calibration sample gives all-zero outputs: no ADC range to set")
@@ -363,13 +365,18 @@ class CrossbarLayer:
         max_code = 2 ** (bits - 1) - 1
         return full / max_code, max_code
 
-    def _inputs(self, x, full_scale: float, buffers, counts=None):
-        """Yield ``(applied inputs, their squares, non-zero count per input, digital gain)`` per DAC read."""
+    def _inputs(self, x, full_scale: float, buffers, name: str, counts=None):
+        """Yield ``(applied inputs, their squares, non-zero count per input, digital gain)`` per DAC read.
+
+        Raises if an input of ``x`` (called ``name`` in the message) is NaN or infinite.
+        """
         cfg = self.config
         levels = 0 if cfg.dac_bits is None else 2**cfg.dac_bits - 1
         applied, squares = buffers[0][: x.shape[0]], buffers[1][: x.shape[0]]
         nonzero = np.zeros(x.shape[1], dtype=np.int64)
-        clipped = kernels.dac_levels_numba(x, full_scale, levels, applied, squares, nonzero)
+        clipped, finite = kernels.dac_levels_numba(x, full_scale, levels, applied, squares, nonzero)
+        if not finite:
+            raise NeurosimError(f"{name} must be finite (found NaN or inf)")
         if counts is not None:
             counts[0] += clipped
             counts[1] += x.size
@@ -463,7 +470,8 @@ class CrossbarLayer:
         scale[scale == 0] = 1.0
         return (x / scale[:, None]).astype(x.dtype), scale, 1.0
 
-    def _read(self, x, rng, transposed: bool, nodal: bool) -> np.ndarray:
+    def _read(self, x, rng, transposed: bool, nodal: bool, name: str) -> np.ndarray:
+        """A read of the batch ``x`` (called ``name`` in error messages); clip counts change only if it succeeds."""
         cfg = self.config
         if nodal and cfg.wire is None:
             raise NeurosimError("nodal=True needs wire resistance: set CrossbarConfig(wire=WireConfig(...))")
@@ -472,12 +480,14 @@ class CrossbarLayer:
         out_var = (cfg.output_noise_frac * self.weight_max * full_scale) ** 2
         n_out = self.in_features if transposed else self.out_features
         out = np.zeros((x.shape[0], n_out), dtype=x.dtype)
-        counts = self._clips[transposed]
+        counts = np.zeros(4, dtype=np.int64)
         buffers = self._buffers(x, transposed)
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
         for start in range(0, x.shape[0], chunk):
             block = out[start : start + chunk]
-            for inputs, squares, nonzero, gain in self._inputs(x[start : start + chunk], full_scale, buffers, counts):
+            for inputs, squares, nonzero, gain in self._inputs(
+                x[start : start + chunk], full_scale, buffers, name, counts
+            ):
                 reads = self._tile_reads(inputs, squares, nonzero, transposed, nodal, buffers)
                 for mean, var, has_common, col0 in reads:
                     noisy = var.shape[1] > 0 or out_var > 0
@@ -488,15 +498,16 @@ class CrossbarLayer:
                     counts[3] += mean.size
         if transposed:
             out *= scale[:, None].astype(out.dtype)
+        self._clips[transposed] += counts
         return out
 
-    def _conversions(self, x, transposed: bool):
+    def _conversions(self, x, transposed: bool, name: str):
         """Noise-free tile outputs (before the ADC) of every conversion a read of ``x`` makes."""
         x, _, full_scale = self._normalised(x, transposed)
         buffers = self._buffers(x, transposed)
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
         for start in range(0, x.shape[0], chunk):
-            for inputs, squares, nonzero, _ in self._inputs(x[start : start + chunk], full_scale, buffers):
+            for inputs, squares, nonzero, _ in self._inputs(x[start : start + chunk], full_scale, buffers, name):
                 for mean, _, _, _ in self._tile_reads(inputs, squares, nonzero, transposed, False, buffers):
                     yield mean.copy()
 
