@@ -94,6 +94,10 @@ def _readout_cases(rng, dtype, n=60, c=13):
     yield mean, quiet, True, 0.0, 0.05, 31
     yield mean, np.ascontiguousarray(quiet[:, :c]), False, 0.0, 0.0, 0
     yield mean, quiet, True, 1e-4, 0.05, 31  # output noise: every row has draws
+    zero = mean.copy()
+    zero[[1, 5, 33]] = 0.0  # rows 5 and 33 also without variance: skipped, they add nothing
+    yield zero, quiet, True, 0.0, 0.05, 31
+    yield zero, np.ascontiguousarray(quiet[:, :0]), False, 0.0, 0.05, 31
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -206,7 +206,8 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
     row branch-free loops over 1-D views that the compiler vectorises. A
     row whose variances are all zero (its inputs are all zero) reads
     without noise, so its draws are not made: the other rows' draws keep
-    their positions in the stream, and the result is the same.
+    their positions in the stream, and the result is the same. A
+    noise-free row of zeros is skipped: it converts to code 0.
     """
     n, c = mean.shape
     noisy_cells = var.shape[1] > 0
@@ -248,9 +249,11 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
             else:
                 for j in range(c):
                     y[j] = m[j] + sd_out * z[j]
-        else:
+        elif _any_nonzero(m):
             for j in range(c):
                 y[j] = m[j]
+        else:  # a noise-free row of zeros (all its inputs are zero) converts to zero: nothing to add
+            continue
         if step > 0:
             for j in range(c):
                 u[j] = abs(y[j]) * inv + half  # |y| in steps, rounded half up by the floor below
