@@ -50,7 +50,7 @@ def test_bad_inputs(small_net):
     with pytest.raises(NeurosimError, match="finite"):
         net.forward(np.full((2, 300), np.nan))
     late_nan = x[:9].copy()
-    late_nan[7, 0] = np.nan  # in the second batch: the first must not be read either
+    late_nan[7, 0] = np.nan  # in the second batch: the first batch's reads must leave no clip counts
     with pytest.raises(NeurosimError, match="finite"):
         net.forward(late_nan, batch_size=4)
     assert all(layer.clip_counts.dac_inputs == 0 for layer in net.layers)

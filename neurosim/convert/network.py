@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer
-from neurosim.crossbar.kernels import all_finite_numba
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import Activation, activate, check_params
@@ -102,15 +101,19 @@ class HardwareNetwork:
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.layers[0].in_features:
             raise NeurosimError(f"x must be (batch, {self.layers[0].in_features}), got {x.shape}")
-        if not all_finite_numba(np.ascontiguousarray(x)):  # before any read: a failing call changes nothing
-            raise NeurosimError("network inputs must be finite (found NaN or inf)")
+        saved = [{k: v.copy() for k, v in layer._clips.items()} for layer in self.layers]
         out = []
-        for start in range(0, x.shape[0], batch_size):
-            h = x[start : start + batch_size]
-            for i, (layer, b) in enumerate(zip(self.layers, self.biases)):
-                z = layer.forward(h, rng) + b
-                h = activate(z, self.activation) if i < len(self.layers) - 1 else z
-            out.append(h)
+        try:
+            for start in range(0, x.shape[0], batch_size):
+                h = x[start : start + batch_size]
+                for i, (layer, b) in enumerate(zip(self.layers, self.biases)):
+                    z = layer.forward(h, rng) + b
+                    h = activate(z, self.activation) if i < len(self.layers) - 1 else z
+                out.append(h)
+        except NeurosimError:  # such as a NaN input in a later batch: the clip counts stay as they were
+            for layer, clips in zip(self.layers, saved):
+                layer._clips = clips
+            raise
         return np.concatenate(out) if out else np.zeros((0, self.layers[-1].out_features), np.float32)
 
     def accuracy(self, x, y, rng=None) -> float:
