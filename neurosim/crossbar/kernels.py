@@ -1,4 +1,4 @@
-"""Crossbar read kernels: the input check, the DAC, the products of sparse inputs, and the tile read-out.
+"""Crossbar read kernels: the input DAC (which also checks the inputs), sparse-input products, the read-out.
 
 Each kernel exists twice: a Numba version (lazily compiled, cached, serial,
 ``nogil``) and a plain-NumPy twin that is its specification; the tests run
@@ -16,22 +16,6 @@ from numba import njit
 from neurosim.normals import _U64, _fill_normals_bulk, normals_from_counters_numpy
 
 
-# -- input checks ----------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def all_finite_numba(x):
-    """Whether every entry of the float array ``x`` (any shape, C-contiguous) is finite."""
-    flat = x.reshape(-1)
-    ok = True
-    for i in range(flat.shape[0]):
-        ok &= abs(flat[i]) < np.inf  # False for inf and NaN; a reduction that vectorises
-    return ok
-
-
-def all_finite_numpy(x) -> bool:
-    """NumPy twin of :func:`all_finite_numba`."""
-    return bool(np.isfinite(x).all())
-
-
 # -- input DAC -------------------------------------------------------------------------------
 @njit(cache=True)
 def _in_dtype(a, values):
@@ -46,12 +30,13 @@ def _in_dtype(a, values):
 def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
     """Quantise inputs to voltage levels; see :func:`dac_levels_numpy` for the contract.
 
-    Non-zero inputs are counted in int32 (it vectorises twice as wide) and
-    added to ``nonzero`` at the end: at most ``2**31 - 1`` rows per call.
+    Non-zero and clipped inputs are counted per input in int32 (it
+    vectorises twice as wide) and summed at the end: at most ``2**31 - 1``
+    rows per call.
     """
     n, m = x.shape
     count = np.zeros(m, dtype=np.int32)
-    clipped = 0
+    clips = np.zeros(m, dtype=np.int32)
     finite = True
     if levels == 0:
         for b in range(n):
@@ -66,17 +51,18 @@ def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
         for b in range(n):
             xb, ob, sb = x[b], out[b], out_sq[b]  # 1-D row views: the loops below vectorise
             for i in range(m):
-                q = np.floor(min(abs(xb[i]) * to_steps, top) + half) * step
+                a = abs(xb[i]) * to_steps
+                q = np.floor(min(a, top) + half) * step
                 q = q if xb[i] >= 0 else -q
                 ob[i] = q
                 sb[i] = q * q
                 count[i] += np.int32(q != 0)
+                clips[i] += np.int32(a > top)
                 finite &= abs(xb[i]) < np.inf
-            for i in range(m):  # rare: a predictable branch
-                if abs(xb[i]) * to_steps > top:
-                    clipped += 1
+    clipped = 0
     for i in range(m):
         nonzero[i] += count[i]
+        clipped += clips[i]
     return clipped, finite
 
 
