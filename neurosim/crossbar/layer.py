@@ -402,6 +402,7 @@ class CrossbarLayer:
             return flat[: n * cols].reshape(n, cols)
 
         empty = scratch(buffers[3], 0)
+        lines_before = np.concatenate(([0], np.cumsum(nonzero)))  # non-zero inputs on the lines before each line
         for tile, rows, cols in self._tile_items():
             m = tile.read_matrices(self.t_s, transposed, inputs.dtype)
             n_out = m.signal.shape[0] if transposed else m.signal.shape[1]
@@ -410,7 +411,7 @@ class CrossbarLayer:
                 v, v2 = inputs[:, rows], squares[:, rows]
                 var = empty if m.var is None else scratch(buffers[3], m.var.shape[1])
                 product_var = empty if m.uniform_var is not None else var  # the variance the products compute
-                if not nodal and nonzero[rows].sum() <= SPARSE_DENSITY * v.size:
+                if not nodal and lines_before[rows.stop] - lines_before[rows.start] <= SPARSE_DENSITY * v.size:
                     kernels.sparse_products_numba(inputs, squares, rows.start, *m.padded, mean, product_var)
                 else:
                     if nodal:
@@ -483,15 +484,16 @@ class CrossbarLayer:
         counts = np.zeros(4, dtype=np.int64)
         buffers = self._buffers(x, transposed)
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
+        n_tiles = len(self.row_edges) * len(self.col_edges)
+        noisy = self.device.read_noise_frac > 0 or out_var > 0  # then each tile read draws from a stream of its own
         for start in range(0, x.shape[0], chunk):
             block = out[start : start + chunk]
             for inputs, squares, nonzero, gain in self._inputs(
                 x[start : start + chunk], full_scale, buffers, name, counts
             ):
+                keys = rng.integers(0, 2**64, size=n_tiles, dtype=np.uint64) if noisy else np.zeros(n_tiles, np.uint64)
                 reads = self._tile_reads(inputs, squares, nonzero, transposed, nodal, buffers)
-                for mean, var, has_common, col0 in reads:
-                    noisy = var.shape[1] > 0 or out_var > 0
-                    key = rng.integers(0, 2**64, dtype=np.uint64) if noisy else np.uint64(0)
+                for key, (mean, var, has_common, col0) in zip(keys, reads):
                     counts[2] += kernels.readout_numba(
                         mean, var, has_common, out_var, step, max_code, gain, key, block, col0
                     )
