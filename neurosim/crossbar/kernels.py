@@ -16,7 +16,16 @@ from numba import njit
 from neurosim.normals import _U64, _fill_normals_bulk, normals_from_counters_numpy
 
 
-# -- input DAC -------------------------------------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _any_nonzero(a):
+    """Whether the 1-D array ``a`` has a non-zero entry (a reduction that vectorises)."""
+    found = False
+    for i in range(a.shape[0]):
+        found |= a[i] != 0
+    return found
+
+
 @njit(cache=True)
 def _in_dtype(a, values):
     """``values`` (a tuple of floats) as an array of ``a``'s dtype: scalars in the compute precision."""
@@ -26,6 +35,7 @@ def _in_dtype(a, values):
     return out
 
 
+# -- input DAC -------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
     """Quantise inputs to voltage levels; see :func:`dac_levels_numpy` for the contract.
@@ -136,9 +146,10 @@ def sparse_products_numba(x, x2, col0, signal, var, mean, var_out):
     for b in range(n):
         xb, x2b = x[b, col0 : col0 + r], x2[b, col0 : col0 + r]
         k = 0
-        for i in range(r):  # branch-free compaction of the non-zero inputs
-            idx[k] = i
-            k += xb[i] != 0
+        if _any_nonzero(xb):  # a quick test first: in a sparse tile many vectors have no non-zero input
+            for i in range(r):  # branch-free compaction of the non-zero inputs
+                idx[k] = i
+                k += xb[i] != 0
         for p in range(k, k + 4):
             idx[p] = 0
             coef[p] = 0
@@ -171,15 +182,6 @@ def sparse_products_numpy(x, x2, col0, signal, var, mean, var_out):
 
 
 # -- tile read-out: read noise, output noise, ADC, digital accumulation ------------------------
-@njit(cache=True, nogil=True)
-def _any_nonzero(a):
-    """Whether the 1-D array ``a`` has a non-zero entry (a reduction that vectorises)."""
-    found = False
-    for i in range(a.shape[0]):
-        found |= a[i] != 0
-    return found
-
-
 #: Rows of a tile read whose Gaussian draws :func:`readout_numba` makes in one call (bulk draws are cheaper).
 _DRAW_ROWS = 32
 
