@@ -24,7 +24,9 @@ Cost of a read: two matrix products per tile (signal and, with read noise,
 variance) plus one Gaussian draw and one conversion per tile output. A zero
 input drives no current and adds no noise, so when most of a tile's inputs
 are zero (images such as MNIST digits, ReLU activations) a forward read
-skips them (:data:`SPARSE_DENSITY`); otherwise the products go to BLAS. The
+skips them (:data:`SPARSE_DENSITY`); otherwise the products go to BLAS.
+Without output noise, a vector whose inputs to a tile are all zero needs no
+Gaussian draws there, and its conversions are zero. The
 kernels are serial and release the GIL; parallelise over batches, layers or
 sweep points. On machines shared with other jobs, pin BLAS to one thread
 (``OPENBLAS_NUM_THREADS=1``): the per-tile products are small, and
