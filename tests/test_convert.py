@@ -1,6 +1,7 @@
 """ANN -> crossbar conversion and the evaluate task / command."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from neurosim.cli import main
 from neurosim.convert.evaluate import evaluate
 from neurosim.convert.network import HardwareNetwork, resolve_model
 from neurosim.crossbar import CrossbarConfig
+from neurosim.device import load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import forward
 
@@ -54,6 +56,12 @@ def test_bad_inputs(small_net):
     with pytest.raises(NeurosimError, match="finite"):
         net.forward(late_nan, batch_size=4)
     assert all(layer.clip_counts.dac_inputs == 0 for layer in net.layers)
+    noisy = HardwareNetwork(params, "relu", replace(load_device("ideal"), read_noise_frac=0.01), calibration_x=x)
+    rng = np.random.default_rng(2)
+    state = rng.bit_generator.state
+    with pytest.raises(NeurosimError, match="finite"):
+        noisy.forward(late_nan, rng, batch_size=4)
+    assert rng.bit_generator.state == state and all(layer.clip_counts.dac_inputs == 0 for layer in noisy.layers)
     with pytest.raises(NeurosimError, match="x must be"):
         net.forward(x[:, :5])
     bad = [(params[0][0].copy(), params[0][1]), params[1]]

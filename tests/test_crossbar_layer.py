@@ -5,6 +5,7 @@ expectation; noise statistics use tolerances computed from the sample size.
 """
 
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -435,18 +436,24 @@ def test_bad_reads_are_rejected(ideal):
 def test_a_read_with_a_non_finite_input_fails_whole(ideal, bad, monkeypatch):
     """Found in a later chunk of the batch, a NaN or inf input still leaves the clip counts as they were."""
     monkeypatch.setattr(layer_module, "_CHUNK_ELEMENTS", 40)  # chunks of 10 vectors
-    layer = _layer(np.ones((3, 4)), ideal, dac_bits=4, adc_bits=4, adc_range=10.0, adc_range_backward=10.0)
+    noisy = replace(ideal, read_noise_frac=0.01)  # reads draw from rng
+    layer = _layer(np.ones((3, 4)), noisy, dac_bits=4, adc_bits=4, adc_range=10.0, adc_range_backward=10.0)
     x = np.full((35, 4), 2.0)  # every input clips at the DAC
     layer.forward(x)
     before = layer.clip_counts
     x[31, 2] = bad
+    rng = np.random.default_rng(3)
+    state = rng.bit_generator.state
     with pytest.raises(NeurosimError, match="x must be finite"):
-        layer.forward(x)
-    with pytest.raises(NeurosimError, match="d must be finite"):
-        layer.backward(np.where(np.isfinite(x[:, :3]), 0.5, bad))
+        layer.forward(x, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scaling a transposed read by max |d| = inf warns nothing
+        with pytest.raises(NeurosimError, match="d must be finite"):
+            layer.backward(np.where(np.isfinite(x[:, :3]), 0.5, bad), rng)
     with pytest.raises(NeurosimError, match="x_sample must be finite"):
         layer.calibrate_adc(x)
     assert layer.clip_counts == before and before.dac_clipped == x.size
+    assert rng.bit_generator.state == state  # the failed reads drew nothing
 
 
 @pytest.mark.parametrize(

@@ -96,12 +96,16 @@ class HardwareNetwork:
             layer.drift_to(t_s)
 
     def forward(self, x, rng=None, batch_size: int = 2000) -> np.ndarray:
-        """Logits (batch, outputs) for network inputs ``x`` (batch, in), read through the crossbars."""
+        """Logits (batch, outputs) for network inputs ``x`` (batch, in), read through the crossbars.
+
+        A call that fails (a NaN input in any batch, say) leaves the layers' clip counts and ``rng`` as they were.
+        """
         rng = as_generator(rng)
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.layers[0].in_features:
             raise NeurosimError(f"x must be (batch, {self.layers[0].in_features}), got {x.shape}")
-        saved = [{k: v.copy() for k, v in layer._clips.items()} for layer in self.layers]
+        clips = [{k: v.copy() for k, v in layer._clips.items()} for layer in self.layers]
+        rng_state = rng.bit_generator.state
         out = []
         try:
             for start in range(0, x.shape[0], batch_size):
@@ -110,9 +114,10 @@ class HardwareNetwork:
                     z = layer.forward(h, rng) + b
                     h = activate(z, self.activation) if i < len(self.layers) - 1 else z
                 out.append(h)
-        except NeurosimError:  # such as a NaN input in a later batch: the clip counts stay as they were
-            for layer, clips in zip(self.layers, saved):
-                layer._clips = clips
+        except BaseException:  # such as a NaN input in a later batch: clip counts and rng stay as they were
+            for layer, saved in zip(self.layers, clips):
+                layer._clips = saved
+            rng.bit_generator.state = rng_state
             raise
         return np.concatenate(out) if out else np.zeros((0, self.layers[-1].out_features), np.float32)
 

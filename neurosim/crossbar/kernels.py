@@ -190,12 +190,13 @@ _DRAW_ROWS = 32
 def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out, col0):
     """Digitise one tile's outputs and accumulate them; see :func:`readout_numpy` for the contract.
 
-    The Gaussian draws of :data:`_DRAW_ROWS` rows at a time, then row by
-    row branch-free loops over 1-D views that the compiler vectorises. A
-    row whose variances are all zero (its inputs are all zero) reads
-    without noise, so its draws are not made: the other rows' draws keep
-    their positions in the stream, and the result is the same. A
-    noise-free row of zeros is skipped: it converts to code 0.
+    The Gaussian draws of a block of :data:`_DRAW_ROWS` rows in one or a
+    few bulk calls, then row by row branch-free loops over 1-D views that
+    the compiler vectorises. Without output noise, a row whose variances
+    are all zero (its inputs are all zero, or its devices read without
+    noise) needs no draws, so they are not made: the other rows' draws keep
+    their positions in the stream, and the result is the same. A noise-free
+    row of zeros is skipped: it converts to code 0.
     """
     n, c = mean.shape
     noisy_cells = var.shape[1] > 0

@@ -471,10 +471,15 @@ class CrossbarLayer:
             return x, None, self.config.input_full_scale
         scale = np.max(np.abs(x), axis=1, initial=0.0)
         scale[scale == 0] = 1.0
-        return (x / scale[:, None]).astype(x.dtype), scale, 1.0
+        with np.errstate(invalid="ignore"):  # inf / inf = NaN, which the DAC pass reports
+            return (x / scale[:, None]).astype(x.dtype), scale, 1.0
 
     def _read(self, x, rng, transposed: bool, nodal: bool, name: str) -> np.ndarray:
-        """A read of the batch ``x`` (called ``name`` in error messages); clip counts change only if it succeeds."""
+        """A read of the batch ``x`` (called ``name`` in error messages).
+
+        Clip counts and ``rng`` change only if it succeeds: a NaN found in a
+        later chunk leaves both as they were.
+        """
         cfg = self.config
         if nodal and cfg.wire is None:
             raise NeurosimError("nodal=True needs wire resistance: set CrossbarConfig(wire=WireConfig(...))")
@@ -488,18 +493,25 @@ class CrossbarLayer:
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
         n_tiles = len(self.row_edges) * len(self.col_edges)
         noisy = self.device.read_noise_frac > 0 or out_var > 0  # then each tile read draws from a stream of its own
-        for start in range(0, x.shape[0], chunk):
-            block = out[start : start + chunk]
-            for inputs, squares, nonzero, gain in self._inputs(
-                x[start : start + chunk], full_scale, buffers, name, counts
-            ):
-                keys = rng.integers(0, 2**64, size=n_tiles, dtype=np.uint64) if noisy else np.zeros(n_tiles, np.uint64)
-                reads = self._tile_reads(inputs, squares, nonzero, transposed, nodal, buffers)
-                for key, (mean, var, has_common, col0) in zip(keys, reads):
-                    counts[2] += kernels.readout_numba(
-                        mean, var, has_common, out_var, step, max_code, gain, key, block, col0
-                    )
-                    counts[3] += mean.size
+        rng_state = rng.bit_generator.state
+        try:
+            for start in range(0, x.shape[0], chunk):
+                block = out[start : start + chunk]
+                for inputs, squares, nonzero, gain in self._inputs(
+                    x[start : start + chunk], full_scale, buffers, name, counts
+                ):
+                    keys = np.zeros(n_tiles, np.uint64)
+                    if noisy:
+                        keys = rng.integers(0, 2**64, size=n_tiles, dtype=np.uint64)
+                    reads = self._tile_reads(inputs, squares, nonzero, transposed, nodal, buffers)
+                    for key, (mean, var, has_common, col0) in zip(keys, reads):
+                        counts[2] += kernels.readout_numba(
+                            mean, var, has_common, out_var, step, max_code, gain, key, block, col0
+                        )
+                        counts[3] += mean.size
+        except BaseException:
+            rng.bit_generator.state = rng_state
+            raise
         if transposed:
             out *= scale[:, None].astype(out.dtype)
         self._clips[transposed] += counts
