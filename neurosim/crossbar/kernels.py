@@ -241,7 +241,7 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
         elif _any_nonzero(m):
             for j in range(c):
                 y[j] = m[j]
-        else:  # a noise-free row of zeros (all its inputs are zero) converts to zero: nothing to add
+        else:  # a noise-free row of zeros (such as a vector of zero inputs) converts to zero: nothing to add
             continue
         if step > 0:
             for j in range(c):
