@@ -367,6 +367,39 @@ def _sigmoid(z):
 
 
 @njit(cache=True)
+def _hidden_activations(z1, a1, h, ip, fp):
+    """Sigmoid activations ``a1`` of the hidden pre-activations ``z1``, and what the next layer reads, ``h``.
+
+    ``h`` is ``a1``, or ``a1`` thresholded to 0/1 at ``fp[FP_THRESHOLD]`` when ``ip[IP_THRESHOLD]`` is 1.
+    """
+    for j in range(z1.shape[0]):
+        a1[j] = _sigmoid(z1[j])
+        if ip[IP_THRESHOLD] == 1:
+            h[j] = 1.0 if a1[j] >= fp[FP_THRESHOLD] else 0.0
+        else:
+            h[j] = a1[j]
+
+
+@njit(cache=True)
+def _output_error(z2, label, s2, loss, stats):
+    """Sigmoid outputs of ``z2`` against the one-hot ``label``: the squared-error gradient ``s2`` (w.r.t. ``z2``).
+
+    Adds the squared error to ``loss[0]`` and counts the image (and whether its arg-max is ``label``) in ``stats``.
+    """
+    best = 0
+    for c in range(z2.shape[0]):
+        if z2[c] > z2[best]:
+            best = c
+        a2 = _sigmoid(z2[c])
+        target = 1.0 if c == label else 0.0
+        s2[c] = -2.0 * a2 * (1.0 - a2) * (target - a2)
+        loss[0] += (a2 - target) * (a2 - target)
+    if best == label:
+        stats[ST_CORRECT] += 1
+    stats[ST_IMAGES] += 1
+
+
+@njit(cache=True)
 def train_hw_numba(
     indptr, indices, values, labels, order, t0,
     gA1, PA1, gB1, PB1, gA2, PA2, gB2, PB2,
@@ -415,13 +448,9 @@ def train_hw_numba(
         stats[ST_CLIP_HIDDEN] += _convert(
             acc, var, n_h, k, ref, noisy, out_var, fp[FP_STEP1], fp[FP_MAX1], key_i, base + layout[0], zbuf, z1
         )
+        _hidden_activations(z1, a1, h, ip, fp)
         n_active = 0
         for j in range(n_h):
-            a1[j] = _sigmoid(z1[j])
-            if ip[IP_THRESHOLD] == 1:
-                h[j] = 1.0 if a1[j] >= fp[FP_THRESHOLD] else 0.0
-            else:
-                h[j] = a1[j]
             if h[j] != 0.0:
                 hrows[n_active] = j
                 hvals[n_active] = h[j]
@@ -431,18 +460,7 @@ def train_hw_numba(
         stats[ST_CLIP_OUTPUT] += _convert(
             acc, var, n_out, k, ref, noisy, out_var, fp[FP_STEP2], fp[FP_MAX2], key_i, base + layout[1], zbuf, z2
         )
-        label = labels[t]
-        best = 0
-        for c in range(n_out):
-            if z2[c] > z2[best]:
-                best = c
-            a2 = _sigmoid(z2[c])
-            target = 1.0 if c == label else 0.0
-            s2[c] = -2.0 * a2 * (1.0 - a2) * (target - a2)
-            loss[0] += (a2 - target) * (a2 - target)
-        if best == label:
-            stats[ST_CORRECT] += 1
-        stats[ST_IMAGES] += 1
+        _output_error(z2, labels[t], s2, loss, stats)
         # -- backward: hidden error -------------------------------------------------------------
         stride2 = n_out + ref
         if ip[IP_BACKWARD] == 0:
@@ -574,12 +592,8 @@ def train_float_numba(indptr, indices, values, labels, order, W1, W2, vel1, vel2
             for j in range(n_h):
                 z1[j] += v * W1[row + j]
         for j in range(n_h):
-            zq = _adc_scalar(z1[j], fp[FP_STEP1], fp[FP_MAX1])
-            a1[j] = _sigmoid(zq)
-            if ip[IP_THRESHOLD] == 1:
-                h[j] = 1.0 if a1[j] >= fp[FP_THRESHOLD] else 0.0
-            else:
-                h[j] = a1[j]
+            z1[j] = _adc_scalar(z1[j], fp[FP_STEP1], fp[FP_MAX1])
+        _hidden_activations(z1, a1, h, ip, fp)
         for c in range(n_out):
             z2[c] = 0.0
         for j in range(n_h):
@@ -587,19 +601,9 @@ def train_float_numba(indptr, indices, values, labels, order, W1, W2, vel1, vel2
                 row = j * n_out
                 for c in range(n_out):
                     z2[c] += h[j] * W2[row + c]
-        label = labels[t]
-        best = 0
         for c in range(n_out):
             z2[c] = _adc_scalar(z2[c], fp[FP_STEP2], fp[FP_MAX2])
-            if z2[c] > z2[best]:
-                best = c
-            a2 = _sigmoid(z2[c])
-            target = 1.0 if c == label else 0.0
-            s2[c] = -2.0 * a2 * (1.0 - a2) * (target - a2)
-            loss[0] += (a2 - target) * (a2 - target)
-        if best == label:
-            stats[ST_CORRECT] += 1
-        stats[ST_IMAGES] += 1
+        _output_error(z2, labels[t], s2, loss, stats)
         for j in range(n_h):
             row = j * n_out
             tot = 0.0
