@@ -12,17 +12,12 @@ from neurosim.data.calibration import calibration_images
 from neurosim.networks.spiking.kernels import uniform_numpy
 
 b2 = pytest.importorskip("brian2")
-pytestmark = pytest.mark.filterwarnings("ignore::pyparsing.warnings.PyparsingDeprecationWarning")
+pytestmark = [
+    pytest.mark.usefixtures("brian2_numpy_target"),
+    pytest.mark.filterwarnings("ignore::pyparsing.warnings.PyparsingDeprecationWarning"),
+]
 
 B, STEPS = 3, 30
-
-
-@pytest.fixture(autouse=True)
-def numpy_target():
-    old = b2.prefs.codegen.target
-    b2.prefs.codegen.target = "numpy"
-    yield
-    b2.prefs.codegen.target = old
 
 
 @pytest.fixture(scope="module")

@@ -25,15 +25,10 @@ from neurosim.networks.spiking import (
 b2 = pytest.importorskip("brian2")
 DT = 1e-4
 # brian2 2.9 calls pyparsing's camelCase API, deprecated in pyparsing 3.3: not ours to fix
-pytestmark = pytest.mark.filterwarnings("ignore::pyparsing.warnings.PyparsingDeprecationWarning")
-
-
-@pytest.fixture(autouse=True)
-def numpy_target():
-    old = b2.prefs.codegen.target
-    b2.prefs.codegen.target = "numpy"
-    yield
-    b2.prefs.codegen.target = old
+pytestmark = [
+    pytest.mark.usefixtures("brian2_numpy_target"),
+    pytest.mark.filterwarnings("ignore::pyparsing.warnings.PyparsingDeprecationWarning"),
+]
 
 
 def _deterministic_network(batch=2, seed=0, n_steps=2000):
