@@ -212,11 +212,6 @@ class DeviceNetwork:
             [layout[k] for k in ("hidden", "output", "backward", "c2c", "uniform", "stride")], dtype=np.int64
         )
 
-    @property
-    def counters_per_image(self) -> int:
-        """Random-number counters reserved for each training image."""
-        return int(self.layout[5])
-
     # -- training ------------------------------------------------------------------------------
     def train_chunk(self, csr, labels, order, t0, stats, loss, key, backend="numba") -> None:
         """Train on the images ``order`` in place; ``t0`` is the run counter of the first, ``key`` the run's stream."""
