@@ -48,7 +48,7 @@ from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScal
 from neurosim.data import load_mnist
 from neurosim.data.calibration import calibration_images
 from neurosim.device import DeviceArray, ProgramMethod, ReadNoise, load_device
-from neurosim import normals
+from neurosim import streams
 from neurosim.device.kernels import pulse_update_numba
 
 
@@ -239,8 +239,8 @@ def bench_pulses(repeats: int) -> None:
     t, _ = timed(lambda: rng.standard_normal(n.size), repeats)
     print(f"numpy standard_normal alone              {n.size / t:10.3e} draws/s (for comparison)")
     draws = np.empty(n.size)
-    normals.normals_numba(np.uint64(1), 0, draws)
-    t, _ = timed(lambda: normals.normals_numba(np.uint64(1), 0, draws), repeats)
+    streams.normals_numba(np.uint64(1), 0, draws)
+    t, _ = timed(lambda: streams.normals_numba(np.uint64(1), 0, draws), repeats)
     print(f"crossbar counter-based draws alone       {n.size / t:10.3e} draws/s")
 
 

@@ -132,8 +132,8 @@ def test_kernels_run_without_jit():
     code = (
         "import numpy as np, warnings; warnings.simplefilter('ignore');"
         "from neurosim.crossbar import kernels as k;"
-        "from neurosim import normals;"
-        "a = normals.normals_numba(np.uint64(5), 3, np.empty(64)); b = normals.normals_numpy(np.uint64(5), 3, np.empty(64));"
+        "from neurosim import streams;"
+        "a = streams.normals_numba(np.uint64(5), 3, np.empty(64)); b = streams.normals_numpy(np.uint64(5), 3, np.empty(64));"
         "assert np.array_equal(a, b);"
         "m = np.random.default_rng(0).standard_normal((5, 4)); v = np.full((5, 5), 0.01);"
         "o1, o2 = np.zeros((5, 4)), np.zeros((5, 4));"

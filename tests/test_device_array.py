@@ -15,7 +15,7 @@ from neurosim.device import DeviceArray, Drift, ProgNoise, ProgramMethod, ReadNo
 from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
 from neurosim.device.noise import pcm_drift_nu_stats, pcm_prog_sigma_S, rram_prog_sigma_S
 from neurosim.errors import NeurosimError
-from neurosim.normals import normals_from_counters_numpy
+from neurosim.streams import normals_from_counters_numpy
 
 N = 40_000
 

@@ -30,7 +30,7 @@ from neurosim.data import load_mnist
 from neurosim.data.calibration import calibration_images
 from neurosim.device import load_device
 from neurosim.errors import NeurosimError
-from neurosim.networks.spiking.kernels import uniform_numpy
+from neurosim.streams import uniform_numpy
 
 from conftest import std_tolerance
 

@@ -9,7 +9,7 @@ from neurosim.convert.network import resolve_model
 from neurosim.convert.snn import CrossbarSNN, convert_mlp
 from neurosim.data import load_mnist
 from neurosim.data.calibration import calibration_images
-from neurosim.networks.spiking.kernels import uniform_numpy
+from neurosim.streams import uniform_numpy
 
 b2 = pytest.importorskip("brian2")
 pytestmark = [

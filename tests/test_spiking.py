@@ -26,7 +26,7 @@ from neurosim.networks.spiking import (
     propagator,
     steady_rate_Hz,
 )
-from neurosim.networks.spiking.kernels import uniform_numpy
+from neurosim.streams import uniform_numpy
 
 EPS = np.finfo(float).eps
 DT = 1e-4

@@ -22,7 +22,7 @@ split into chunks or threads:
   stream ``seed`` fires at step ``s`` when ``u(seed, s * M + m) < p_m``; with the
   same seeds a :class:`~neurosim.networks.spiking.PoissonInput` of ``M`` neurons
   fires exactly the same spikes.
-- Read noise uses :mod:`neurosim.normals`: the read of a layer at step ``s``
+- Read noise uses :mod:`neurosim.streams`: the read of a layer at step ``s``
   takes draws ``2 * first_pair + d`` of the sample's stream ``key``, with
   ``first_pair = s * pairs_per_step + pair offset of the layer``.
 
@@ -45,8 +45,7 @@ import math
 import numpy as np
 from numba import njit
 
-from neurosim.networks.spiking.kernels import _GOLDEN, _MIX1, _MIX2, uniform_numpy
-from neurosim.normals import _fill_normals, normals_from_counters_numpy
+from neurosim.streams import _fill_normals, counter_word, normals_from_counters_numpy, uniform_numpy
 
 
 # -- Poisson input events ----------------------------------------------------------------------
@@ -55,7 +54,7 @@ def poisson_events_numba(seeds, nz_idx, nz_thr, nz_high, nz_cnt, step, m_in, idx
     """Numba kernel: see :func:`poisson_events_numpy`. The comparison ``u < p`` is made on the
     integers: ``u = k 2**-53`` with ``k`` the top 53 bits, and ``k 2**-53 < p`` exactly when
     ``k < ceil(p 2**53)`` (``nz_thr``, see :func:`spike_thresholds`)."""
-    base = np.uint64(step) * np.uint64(m_in) + np.uint64(1)
+    base = np.uint64(step) * np.uint64(m_in)
     for b in range(seeds.shape[0]):
         seed = seeds[b]
         ib, tb, hb = nz_idx[b], nz_thr[b], nz_high[b]
@@ -63,10 +62,7 @@ def poisson_events_numba(seeds, nz_idx, nz_thr, nz_high, nz_cnt, step, m_in, idx
         nn = 0
         for k in range(nz_cnt[b]):
             i = ib[k]
-            z = seed + (base + np.uint64(i)) * _GOLDEN
-            z = (z ^ (z >> np.uint64(30))) * _MIX1
-            z = (z ^ (z >> np.uint64(27))) * _MIX2
-            z = z ^ (z >> np.uint64(31))
+            z = counter_word(seed, base + np.uint64(i))
             fired = (z >> np.uint64(11)) < tb[k]
             high = hb[k] != 0
             idx[b, n] = i

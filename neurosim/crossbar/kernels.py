@@ -3,7 +3,7 @@
 Each kernel exists twice: a Numba version (lazily compiled, cached, serial,
 ``nogil``) and a plain-NumPy twin that is its specification; the tests run
 both and compare. The jitted helpers live in this module, except the
-counter-based Gaussian draws of :mod:`neurosim.normals`, which the read-out
+counter-based Gaussian draws of :mod:`neurosim.streams`, which the read-out
 inlines: Numba's cache keys on this file only, so clear ``NUMBA_CACHE_DIR``
 after editing that module (CI always starts from an empty cache).
 """
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from neurosim.normals import _U64, _fill_normals_bulk, normals_from_counters_numpy
+from neurosim.streams import _U64, _fill_normals_bulk, normals_from_counters_numpy
 
 
 # -- helpers ---------------------------------------------------------------------------------

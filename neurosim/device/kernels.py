@@ -14,7 +14,7 @@ where ``d = exp(-1/A)`` is the curve's decay per pulse (a linear device,
 conductance and gets no noise.
 
 Random numbers: the noise of device ``i`` (its index in the flat array) is
-draw ``i`` of the counter-based stream ``key`` (:mod:`neurosim.normals`), so
+draw ``i`` of the counter-based stream ``key`` (:mod:`neurosim.streams`), so
 the results are a pure function of ``key`` and the inputs, whichever devices
 are written.
 
@@ -29,7 +29,7 @@ repeated squares of ``d`` for trains shorter than :data:`_SHORT_TRAIN`
 import numpy as np
 from numba import njit
 
-from neurosim.normals import _U64, _fill_normals_bulk, normals_from_counters_numpy
+from neurosim.streams import _U64, _fill_normals_bulk, normals_from_counters_numpy
 
 #: Trains shorter than this form d^|n| from repeated squares (four bits of |n|); longer ones use pow.
 _SHORT_TRAIN = 16  # = 2**4: _power uses four squares and the mask _SHORT_TRAIN - 1

@@ -28,7 +28,7 @@ and ``B`` is ``A``; weight ``w_ij = (A[i, j] - A[i, m]) / k``. Differential:
 ``A`` (``G+``) and ``B`` (``G-``) are ``(n, m)``, ``w_ij = (A[i, j] - B[i, j]) / k``.
 ``k`` is siemens per weight unit.
 
-Random numbers are counter based (:func:`neurosim.normals.normals_numba`):
+Random numbers are counter based (:func:`neurosim.streams.normals_numba`):
 every draw is a pure function of the run's ``key`` and a counter, so results
 do not depend on how the images are split into chunks, and the twin draws the
 same numbers. Image ``T`` (counted over the whole run) owns the counters
@@ -45,7 +45,7 @@ import math
 import numpy as np
 from numba import njit
 
-from neurosim.normals import normals_from_counters_numpy, normals_numba
+from neurosim.streams import SALT, normals_from_counters_numpy, normals_numba, uniform, uniform_numpy
 
 # -- integer parameters (ip) -------------------------------------------------------------------
 IP_NIN, IP_NH, IP_NOUT = 0, 1, 2
@@ -141,43 +141,9 @@ def device_params(arr) -> np.ndarray:
     return P
 
 
-# -- counter-based uniforms (stochastic rounding) ----------------------------------------------
-# A uniform per (image, weight) must be cheap: about 1e10 are drawn in a full run. The draw
-# number ``idx`` of stream ``key`` is the SplitMix64 finaliser of ``(key ^ SALT) + (idx + 1) * GAMMA``
-# (a bijective 64-bit mixer; the salt keeps it apart from the Gaussian stream of the same key),
-# whose top 53 bits make a uniform in [0, 1).
-_U64 = np.uint64
-_GAMMA = _U64(0x9E3779B97F4A7C15)
-_M1, _M2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
-_SALT = _U64(0xD1B54A32D192ED03)
-_S30, _S27, _S31, _S11 = _U64(30), _U64(27), _U64(31), _U64(11)
-_TWO_M53 = 2.0**-53
-
-
-def uniforms_numpy(key, idx) -> np.ndarray:
-    """Uniforms in [0, 1): draws ``idx`` (int array) of the uniform stream of ``key`` (NumPy twin)."""
-    idx = np.asarray(idx, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = (_U64(key) ^ _SALT) + (idx + _U64(1)) * _GAMMA
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-        z = z ^ (z >> _S31)
-    return (z >> _S11).astype(np.float64) * _TWO_M53
-
-
 # ==============================================================================================
 # Numba kernels (all jitted helpers live in this module: Numba's cache keys on the file)
 # ==============================================================================================
-@njit(cache=True)
-def _uniform(key, idx):
-    """Draw ``idx`` of the uniform stream of ``key``: see :func:`uniforms_numpy`."""
-    z = (key ^ _SALT) + (_U64(idx) + _U64(1)) * _GAMMA
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    z = z ^ (z >> _S31)
-    return float(z >> _S11) * _TWO_M53
-
-
 @njit(cache=True)
 def _normal1(key, idx, buf):
     """Draw number ``idx`` of stream ``key`` (``buf``: scratch of length 2; draws come in pairs)."""
@@ -430,6 +396,7 @@ def train_hw_numba(
     e = np.zeros(n_h)
     s1 = np.zeros(n_h)
     key_i = np.uint64(key)
+    ukey = key_i ^ SALT  # the stream of the stochastic-rounding uniforms
     # |dw| below this gives no pulse whatever the device state (nearest: half a pulse; truncate: one pulse)
     mode = ip[IP_ROUND]
     dwp_min = min(fp[FP_DWP_LTP], fp[FP_DWP_LTD])
@@ -523,7 +490,7 @@ def train_hw_numba(
                 for j in range(n_h):
                     dw = vel1[i * n_h + j]
                     a = i * stride1 + j
-                    u = _uniform(key_i, uni_base + off1a + a) if mode == 2 else 0.0
+                    u = uniform(ukey, uni_base + off1a + a) if mode == 2 else 0.0
                     if _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
                         continue
                     bb = i * stride1 + n_h if ref == 1 else a
@@ -538,7 +505,7 @@ def train_hw_numba(
                 for j in range(n_h):
                     dw = e[j] * v
                     a = i * stride1 + j
-                    u = _uniform(key_i, uni_base + off1a + a) if mode == 2 else 0.0
+                    u = uniform(ukey, uni_base + off1a + a) if mode == 2 else 0.0
                     if _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
                         continue
                     bb = i * stride1 + n_h if ref == 1 else a
@@ -559,7 +526,7 @@ def train_hw_numba(
                 a = j * stride2 + c
                 bb = j * stride2 + n_out if ref == 1 else a
                 dw = vel2[j * n_out + c] if ip[IP_MOMENTUM] == 1 else -lr2 * s2[c] * u2
-                u = _uniform(key_i, uni_base + off2a + a) if mode == 2 else 0.0
+                u = uniform(ukey, uni_base + off2a + a) if mode == 2 else 0.0
                 if _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
                     continue
                 _change_weight(gA2, PA2, gB2, PB2, a, bb, ref, dw, ip, fp, key_i, c2c_base,
@@ -722,7 +689,7 @@ def _change_weights_numpy(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, 
     mode = ip[IP_ROUND]
     u = np.zeros(dw.size)
     if mode == 2:
-        u = uniforms_numpy(key, uni_base + offA + a)
+        u = uniform_numpy(np.uint64(key) ^ SALT, uni_base + offA + a)
     cap_p, cap_d = ip[IP_CAP_LTP], ip[IP_CAP_LTD]
     c2c = bool(ip[IP_C2C])
     up = dw > 0

@@ -36,31 +36,7 @@ the same numbers.
 import numpy as np
 from numba import njit
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_TO_UNIT = 2.0**-53
-
-
-@njit(cache=True, nogil=True)
-def _uniform(seed, counter):
-    """Uniform in [0, 1) for (seed, counter): SplitMix64 finaliser (Numba)."""
-    z = seed + (counter + np.uint64(1)) * _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z = z ^ (z >> np.uint64(31))
-    return float(z >> np.uint64(11)) * _TO_UNIT
-
-
-def uniform_numpy(seeds, counters):
-    """NumPy twin of the kernel's counter-based uniforms: ``seeds`` (uint64) broadcast against ``counters``."""
-    seeds = np.asarray(seeds, dtype=np.uint64)
-    z = seeds + (np.asarray(counters, dtype=np.uint64) + np.uint64(1)) * _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * _TO_UNIT
-
+from neurosim.streams import uniform, uniform_numpy
 
 def make_scratch(n_neurons: int, n_inputs: int) -> tuple:
     """Work arrays of one kernel call (one per thread): spike list, spike-train flags,
@@ -168,7 +144,7 @@ def advance_numba(v, cur, ref, phase, i_ext, seeds,
             for m in range(m_in):
                 kind = in_kind[m]
                 if kind == POISSON:
-                    hit = _uniform(seed, base + np.uint64(m)) < pb[m]
+                    hit = uniform(seed, base + np.uint64(m)) < pb[m]
                 elif kind == REGULAR:
                     phase[b, m] += pb[m]
                     hit = phase[b, m] >= 1.0

@@ -1,6 +1,14 @@
-"""Counter-based Gaussian draws, identical in Numba and NumPy.
+"""Counter-based random streams (uniform and Gaussian draws), identical in Numba and NumPy.
 
-Random numbers. A noisy read of a batch needs one Gaussian per conversion
+The one random module of the simulator: every jitted kernel that needs random
+numbers (crossbar reads, device writes, on-chip training, spiking inputs)
+draws them here, as a pure function of a 64-bit stream key and a counter.
+
+Uniforms: draw ``c`` of stream ``seed`` is the top 53 bits of the SplitMix64
+finaliser of ``seed + (c + 1) * GAMMA`` (:func:`counter_word`,
+:func:`uniform`; NumPy twin :func:`uniform_numpy`).
+
+Gaussians. A noisy read of a batch needs one Gaussian per conversion
 (millions per batch); ``Generator.standard_normal`` costs 15-25 ns per draw
 on the target machines, several times the rest of the read. So the kernels make their own, as a pure function of a 64-bit ``key`` (drawn from the
 caller's ``rng``, one per read) and the draw's index:
@@ -82,8 +90,9 @@ _U64 = np.uint64
 GAMMA = _U64(0x9E3779B97F4A7C15)
 _MIX1 = _U64(0xBF58476D1CE4E5B9)
 _MIX2 = _U64(0x94D049BB133111EB)
-#: Seeds the rare extra draws of the high half of a pair apart from the low half's.
-_SALT = _U64(0xD1B54A32D192ED03)
+#: Seeds the rare extra draws of the high half of a pair apart from the low half's; ``key ^ SALT`` is
+#: also a stream independent of ``key`` (on-chip training's rounding uniforms use it).
+SALT = _SALT = _U64(0xD1B54A32D192ED03)
 _S30, _S27, _S31, _S32, _S11, _S8 = _U64(30), _U64(27), _U64(31), _U64(32), _U64(11), _U64(8)
 _LOW8, _LOW32, _ONE = _U64(255), _U64(0xFFFFFFFF), _U64(1)
 _TWO_M53 = 2.0**-53
@@ -122,6 +131,18 @@ def _mix(z):
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
+
+
+@njit(cache=True, nogil=True)
+def counter_word(seed, counter):
+    """The 64-bit word of draw ``counter`` of the uniform stream ``seed`` (both uint64)."""
+    return _mix(_U64(seed) + (_U64(counter) + _ONE) * GAMMA)
+
+
+@njit(cache=True, nogil=True)
+def uniform(seed, counter):
+    """Uniform in [0, 1): draw ``counter`` of stream ``seed``, from the top 53 bits of :func:`counter_word`."""
+    return float(counter_word(seed, counter) >> _S11) * _TWO_M53
 
 
 @njit(cache=True)
@@ -261,6 +282,14 @@ def _mix_numpy(z):
         z = (z ^ (z >> _S30)) * _MIX1
         z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
+
+
+def uniform_numpy(seeds, counters) -> np.ndarray:
+    """NumPy twin of :func:`uniform`: ``seeds`` (uint64) broadcast against ``counters`` (int array)."""
+    seeds = np.asarray(seeds, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        words = _mix_numpy(seeds + (np.asarray(counters, dtype=np.uint64) + _ONE) * GAMMA)
+    return (words >> _S11).astype(np.float64) * _TWO_M53
 
 
 def _uniform_open_numpy(u):
