@@ -25,10 +25,15 @@ tenants changes over minutes, and it slows the crossbar's memory-bound
 kernels more than the baseline's compute-bound BLAS call, so the ratio
 itself moves with it (benchmarks/README.md has figures from both states).
 
-BLAS runs on one thread unless ``OPENBLAS_NUM_THREADS`` (or
-``OMP_NUM_THREADS``) is set: on small shared machines multithreaded BLAS
-calls of this size stall when another process holds a core, which makes
-ratios meaningless. Both sides of every ratio run under the same setting.
+Threads: the MLP is timed on 1 thread and, with ``--threads N`` (default:
+2 where there are 2 cores), on N threads, both sides alike: BLAS limited to
+N threads (threadpoolctl) for the NumPy baseline, ``numba.set_num_threads(N)``
+for the crossbar (which splits each batch chunk's rows over threads and holds
+BLAS to one thread per caller). It prints both ratios and their quotient
+(target: the N-thread ratio at most 1.3 times the 1-thread ratio), and checks
+that both thread counts give the same logits. Outside those timings BLAS
+runs on one thread: on small shared machines multithreaded BLAS calls of
+this size stall when another process holds a core, which makes ratios meaningless.
 """
 
 import argparse
@@ -38,10 +43,9 @@ import sys
 import time
 from dataclasses import replace
 
-if "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy is imported
-
+import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from neurosim.convert.network import HardwareNetwork, resolve_model
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScale, WireConfig, kernels
@@ -81,7 +85,7 @@ def interleaved(fns: dict, repeats: int) -> dict:
     return {k: (statistics.median(v), min(v)) for k, v in interleaved_times(fns, repeats).items()}
 
 
-def bench_mlp(n_images: int, repeats: int) -> None:
+def bench_mlp(n_images: int, repeats: int, threads: int) -> None:
     print(f"\n== 1. MLP 784-100-10 over {n_images} MNIST test images on sige_epiram arrays ==")
     model = resolve_model("mlp784")
     images, labels = load_mnist("test")
@@ -118,7 +122,10 @@ def bench_mlp(n_images: int, repeats: int) -> None:
         return h @ w2.T + b2
 
     runs = {"numpy": numpy_mlp} | {name: (lambda net=net: net.forward(x, rng)) for name, net in nets.items()}
-    times = interleaved_times(runs, repeats)
+    with threadpool_limits(1, user_api="blas"):
+        numba.set_num_threads(1)
+        times = interleaved_times(runs, repeats)
+        one = nets["proportional"].forward(x, np.random.default_rng(11))
     result = {k: (statistics.median(v), min(v)) for k, v in times.items()}
     t_np, t_np_min = result["numpy"]
     print(f"programming and calibrating (one-off)   {t_program:8.3f} s per network")
@@ -140,8 +147,23 @@ def bench_mlp(n_images: int, repeats: int) -> None:
         print(f"accuracy: crossbar {np.mean(np.argmax(net.forward(x, rng), 1) == y):.4f}")
         for i, layer in enumerate(net.layers, 1):
             print(f"layer {i} clips: {layer.clip_counts}")
+    if threads > 1:
+        with threadpool_limits(threads, user_api="blas"):
+            numba.set_num_threads(threads)
+            many = nets["proportional"].forward(x, np.random.default_rng(11))
+            times_n = interleaved_times({k: runs[k] for k in ("numpy", "proportional")}, repeats)
+        numba.set_num_threads(1)
+        t_np_n, t_xb_n = statistics.median(times_n["numpy"]), statistics.median(times_n["proportional"])
+        r1, rn = result["proportional"][0] / t_np, t_xb_n / t_np_n
+        print(f"-- {threads} threads on both sides (read noise proportional):")
+        print(f"float32 NumPy                           {t_np_n * 1e3:8.1f} ms")
+        print(f"crossbar (HardwareNetwork.forward)      {t_xb_n * 1e3:8.1f} ms")
+        print(f"RATIO crossbar / NumPy                  {rn:8.2f}x   (1 thread: {r1:.2f}x)")
+        print(f"RATIO {threads}-thread ratio / 1-thread ratio  {rn / r1:8.2f}    (target <= 1.3)")
+        print(f"same logits on 1 and {threads} threads: {np.array_equal(one, many)}")
     net = nets["proportional"]
-    breakdown(net.layers[0], x, rng, repeats)
+    with threadpool_limits(1, user_api="blas"):
+        breakdown(net.layers[0], x, rng, repeats)
 
 
 def breakdown(layer, x, rng, repeats: int) -> None:
@@ -152,14 +174,16 @@ def breakdown(layer, x, rng, repeats: int) -> None:
     dac = next(layer._inputs(blocks[0], layer.config.input_full_scale, buffers, "x"))
     out = np.zeros((chunk, layer.out_features), x.dtype)
     step, max_code = layer._adc(False)
-    tiles = list(layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers))  # warm-up
+    sparse = layer._sparse_test(dac[2], dac[0].shape[0])
+    tile_reads = lambda: layer._tile_reads(dac[0], dac[1], sparse, False, False, buffers[2], buffers[3])  # noqa: E731
+    tiles = list(tile_reads())  # warm-up
 
     def products():
-        for _ in layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers):
+        for _ in tile_reads():
             pass
 
     def readout():
-        for mean, var, common, col0 in layer._tile_reads(dac[0], dac[1], dac[2], False, False, buffers):
+        for mean, var, common, col0 in tile_reads():
             kernels.readout_numba(mean, var, common, 0.0, step, max_code, 1.0, np.uint64(7), out, col0)
 
     w1 = layer.effective_weights().astype(np.float32)
@@ -247,12 +271,14 @@ def bench_pulses(repeats: int) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller problems and fewer repeats (smoke test)")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="threads of the second MLP timing")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs")
-    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}")
-    bench_mlp(1000 if args.quick else 10_000, 3 if args.quick else 15)
-    bench_wires(100 if args.quick else 1000, 64 if args.quick else 256)
-    bench_pulses(20 if args.quick else 200)
+    bench_mlp(1000 if args.quick else 10_000, 3 if args.quick else 15, args.threads)
+    with threadpool_limits(1, user_api="blas"):
+        numba.set_num_threads(1)
+        bench_wires(100 if args.quick else 1000, 64 if args.quick else 256)
+        bench_pulses(20 if args.quick else 200)
 
 
 if __name__ == "__main__":

@@ -139,8 +139,11 @@ def _add_devices(sub) -> None:
 def _cmd_evaluate(args) -> None:
     import time
 
+    from neurosim import parallel
     from neurosim.convert.evaluate import evaluate
 
+    if args.threads:
+        parallel.set_threads(args.threads)
     settings = {"model": args.model, "device": args.device, "crossbar.program_method": args.method}
     for key, value in (
         ("crossbar.adc_bits", args.adc_bits),
@@ -189,6 +192,7 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--time", type=float, metavar="SECONDS", help="read this long after programming (drift)")
     p.add_argument("--test-images", type=_positive_int, help="use only the first N test images")
+    p.add_argument("--threads", type=_positive_int, help="threads over the rows of each read (default: Numba's thread count)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_evaluate)
 

@@ -187,7 +187,7 @@ _DRAW_ROWS = 32
 
 
 @njit(cache=True, nogil=True)
-def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out, col0):
+def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out, col0, row0=0):
     """Digitise one tile's outputs and accumulate them; see :func:`readout_numpy` for the contract.
 
     The Gaussian draws of a block of :data:`_DRAW_ROWS` rows in one or a
@@ -226,7 +226,7 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
             for i in range(rows + 1):  # runs of rows that need draws
                 if not drawn[i]:
                     if i > first:
-                        _fill_normals_bulk(k, (b + first) * width // 2, draws[first * width : i * width], words)
+                        _fill_normals_bulk(k, (row0 + b + first) * width // 2, draws[first * width : i * width], words)
                     first = i + 1
         if noisy and drawn[r]:
             z = draws[r * width : (r + 1) * width]
@@ -257,7 +257,7 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
     return clipped
 
 
-def readout_numpy(mean, var, has_common, out_var, step, max_code, gain, key, out, col0):
+def readout_numpy(mean, var, has_common, out_var, step, max_code, gain, key, out, col0, row0=0):
     """Read-out of one tile: noise at the output, ADC, then ``out[:, col0:col0+c] += gain * value``.
 
     mean: (batch, c) noise-free tile outputs (output units), float32 or
@@ -272,8 +272,10 @@ def readout_numpy(mean, var, has_common, out_var, step, max_code, gain, key, out
     The ADC is symmetric: ``|y| / step`` is rounded half up, capped at
     ``max_code`` (counted as clipped when it was larger), and the sign kept.
     key: uint64 stream of the Gaussian draws (used only if there is noise):
-    row ``b`` uses draws ``b * P * 2 + j`` with ``P = (c + 2) // 2``, ``j < c``
-    for its outputs and ``j = c`` for the common current.
+    row ``b`` uses draws ``(row0 + b) * P * 2 + j`` with ``P = (c + 2) // 2``, ``j < c``
+    for its outputs and ``j = c`` for the common current: with ``row0``, a read of
+    rows ``row0, row0 + 1, ...`` of a batch draws what the read of the whole batch
+    draws for them (threads split a batch this way).
     Returns the number of clipped conversions.
     """
     n, c = mean.shape
@@ -281,7 +283,7 @@ def readout_numpy(mean, var, has_common, out_var, step, max_code, gain, key, out
     y = mean.copy()
     if var.shape[1] > 0 or out_var > 0:
         pairs = (c + 2) // 2
-        z = normals_from_counters_numpy(key, np.arange(n)[:, None] * (2 * pairs) + np.arange(c + 1)).astype(mean.dtype)
+        z = normals_from_counters_numpy(key, (row0 + np.arange(n))[:, None] * (2 * pairs) + np.arange(c + 1)).astype(mean.dtype)
         if var.shape[1] > 0:
             if has_common:
                 y = y - np.sqrt(var[:, c:]) * z[:, c:]

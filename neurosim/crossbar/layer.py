@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurosim import parallel
 from neurosim.crossbar import kernels
 from neurosim.crossbar import mapping as mp
 from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping
@@ -391,29 +392,29 @@ class CrossbarLayer:
             plane = ((codes >> bit) & 1).astype(x.dtype) * sign
             yield plane, plane * plane, np.count_nonzero(plane, axis=0), 2.0**bit / levels
 
-    def _tile_reads(self, inputs, squares, nonzero, transposed: bool, nodal: bool, buffers):
-        """Yield ``(mean, var, has_common, first output index)`` of every tile for one read.
+    def _tile_reads(self, inputs, squares, sparse, transposed: bool, nodal: bool, mean_flat, var_flat):
+        """Yield ``(mean, var, has_common, first output index)`` of every tile for one read of ``inputs``.
 
-        ``nonzero`` counts the non-zero inputs of each input line (it picks the sparse kernel).
-
-        ``mean`` and ``var`` live in ``buffers`` and are overwritten by the next tile.
+        ``sparse(rows)``: whether the input lines ``rows`` are read by the
+        sparse kernel (decided on the read's whole chunk, so every row block
+        of the chunk is read alike: :meth:`_sparse_test`). ``mean`` and ``var`` are views of
+        the flat scratch arrays ``mean_flat``, ``var_flat``, overwritten by the next tile.
         """
         n = inputs.shape[0]
 
         def scratch(flat, cols):  # a C-contiguous (n, cols) view of a flat buffer
             return flat[: n * cols].reshape(n, cols)
 
-        empty = scratch(buffers[3], 0)
-        lines_before = np.concatenate(([0], np.cumsum(nonzero)))  # non-zero inputs on the lines before each line
+        empty = scratch(var_flat, 0)
         for tile, rows, cols in self._tile_items():
             m = tile.read_matrices(self.t_s, transposed, inputs.dtype)
             n_out = m.signal.shape[0] if transposed else m.signal.shape[1]
-            mean = scratch(buffers[2], n_out)
+            mean = scratch(mean_flat, n_out)
             if not transposed:
                 v, v2 = inputs[:, rows], squares[:, rows]
-                var = empty if m.var is None else scratch(buffers[3], m.var.shape[1])
+                var = empty if m.var is None else scratch(var_flat, m.var.shape[1])
                 product_var = empty if m.uniform_var is not None else var  # the variance the products compute
-                if not nodal and lines_before[rows.stop] - lines_before[rows.start] <= SPARSE_DENSITY * v.size:
+                if not nodal and sparse(rows):
                     kernels.sparse_products_numba(inputs, squares, rows.start, *m.padded, mean, product_var)
                 else:
                     if nodal:
@@ -433,13 +434,34 @@ class CrossbarLayer:
                     np.matmul(v, m.signal.T, out=mean)
                 var = empty
                 if m.var is not None:
-                    var = scratch(buffers[3], n_out)
+                    var = scratch(var_flat, n_out)
                     if m.has_reference:  # the reference device of row i is read at minus the sum of the inputs
                         np.matmul(v2, m.var[:, :-1].T, out=var)
                         var += np.square(v.sum(axis=1))[:, None] * m.var[:, -1]
                     else:
                         np.matmul(v2, m.var.T, out=var)
                 yield mean, var, False, rows.start
+
+    @staticmethod
+    def _sparse_test(nonzero, n: int):
+        """The test :meth:`_tile_reads` takes: at most :data:`SPARSE_DENSITY` of the ``n`` vectors' inputs
+        on the lines are non-zero (``nonzero``: the count of each input line)."""
+        lines_before = np.concatenate(([0], np.cumsum(nonzero)))  # non-zero inputs on the lines before each line
+        return lambda rows: lines_before[rows.stop] - lines_before[rows.start] <= SPARSE_DENSITY * n * (rows.stop - rows.start)
+
+    def _convert_block(self, inputs, squares, sparse, keys, gain, out_var, step, max_code, out, row0,
+                       transposed, nodal, mean_flat, var_flat) -> int:  # fmt: skip
+        """Read rows ``row0, ...`` of a chunk (``inputs``, ``squares``) through every tile into ``out``.
+
+        Returns the number of clipped conversions. The Gaussian draws of row
+        ``row0 + b`` are those a read of the whole chunk makes for it, so any
+        split of a chunk into blocks gives the same result.
+        """
+        clipped = 0
+        reads = self._tile_reads(inputs, squares, sparse, transposed, nodal, mean_flat, var_flat)
+        for key, (mean, var, has_common, col0) in zip(keys, reads):
+            clipped += kernels.readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out, col0, row0)
+        return clipped
 
     def _buffers(self, x, transposed: bool):
         """Scratch arrays of one batch chunk: applied inputs, their squares, a tile's mean and variance.
@@ -494,6 +516,7 @@ class CrossbarLayer:
         n_tiles = len(self.row_edges) * len(self.col_edges)
         noisy = self.device.read_noise_frac > 0 or out_var > 0  # then each tile read draws from a stream of its own
         rng_state = rng.bit_generator.state
+        cols = buffers[2].shape[0] // buffers[0].shape[0]  # scratch columns per row of a tile's mean (and var, + 1)
         try:
             for start in range(0, x.shape[0], chunk):
                 block = out[start : start + chunk]
@@ -503,12 +526,18 @@ class CrossbarLayer:
                     keys = np.zeros(n_tiles, np.uint64)
                     if noisy:
                         keys = rng.integers(0, 2**64, size=n_tiles, dtype=np.uint64)
-                    reads = self._tile_reads(inputs, squares, nonzero, transposed, nodal, buffers)
-                    for key, (mean, var, has_common, col0) in zip(keys, reads):
-                        counts[2] += kernels.readout_numba(
-                            mean, var, has_common, out_var, step, max_code, gain, key, block, col0
-                        )
-                        counts[3] += mean.size
+                    sparse = self._sparse_test(nonzero, inputs.shape[0])
+
+                    def convert(r0, r1, inputs=inputs, squares=squares, sparse=sparse, keys=keys, gain=gain, block=block):
+                        return self._convert_block(
+                            inputs[r0:r1], squares[r0:r1], sparse, keys, gain, out_var, step, max_code, block[r0:r1],
+                            r0, transposed, nodal, buffers[2][r0 * cols : r1 * cols], buffers[3][r0 * (cols + 1) : r1 * (cols + 1)],
+                        )  # fmt: skip
+
+                    counts[2] += sum(parallel.map_blocks(convert, parallel.row_blocks(inputs.shape[0])))
+                    counts[3] += inputs.shape[0] * (self.in_features if transposed else self.out_features) * len(
+                        self.col_edges if transposed else self.row_edges
+                    )
         except BaseException:
             rng.bit_generator.state = rng_state
             raise
@@ -524,7 +553,8 @@ class CrossbarLayer:
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
         for start in range(0, x.shape[0], chunk):
             for inputs, squares, nonzero, _ in self._inputs(x[start : start + chunk], full_scale, buffers, name):
-                for mean, _, _, _ in self._tile_reads(inputs, squares, nonzero, transposed, False, buffers):
+                sparse = self._sparse_test(nonzero, inputs.shape[0])
+                for mean, _, _, _ in self._tile_reads(inputs, squares, sparse, transposed, False, buffers[2], buffers[3]):
                     yield mean.copy()
 
     # -- persistence ---------------------------------------------------------------------------
