@@ -44,3 +44,25 @@ def test_reads_are_identical_for_one_and_three_threads(monkeypatch, mapping, noi
     for a, b in zip(results[1], results[3]):
         np.testing.assert_array_equal(a, b)
     assert results[1][2].adc_conversions == 700 * 70 * 3  # three row tiles, every output converted
+
+
+def test_event_counts_scale_exactly_with_the_work():
+    rng = np.random.default_rng(2)
+    device = replace(load_device("sige_epiram"), read_noise_frac=0.02)
+    for mapping in (Mapping.DIFFERENTIAL, Mapping.REFERENCE_COLUMN):
+        layer = CrossbarLayer(rng.standard_normal((40, 100)), device, CrossbarConfig(rows=64, cols=32, mapping=mapping, adc_bits=8, dac_bits=8), rng=3)
+        x = (0.5 + 0.5 * rng.random((50, 100))) * (rng.random((50, 100)) < 0.5)  # no input rounds to 0 at the DAC
+        layer.calibrate_adc(x, rng.standard_normal((50, 40)))
+        layer.reset_clip_counts()
+        layer.forward(x, 1)
+        once = layer.clip_counts
+        layer.forward(x, 1)
+        twice = layer.clip_counts
+        assert twice.cell_reads == 2 * once.cell_reads and twice.adc_conversions == 2 * once.adc_conversions
+        assert twice.dac_inputs == 2 * once.dac_inputs == 2 * x.size
+        driven = np.count_nonzero(x)  # each non-zero input drives a row of the two column tiles (32 and 8 outputs)
+        if mapping is Mapping.DIFFERENTIAL:
+            expected = 2 * driven * (32 + 8)  # both devices of every pair
+        else:
+            expected = driven * (32 + 1) + driven * (8 + 1)  # each tile row's reference device too
+        assert once.cell_reads == expected

@@ -71,6 +71,10 @@ class ClipCounts:
     adc_clipped: int = 0
     #: ADC conversions made (one per tile output per read; bit-serial reads convert once per bit).
     adc_conversions: int = 0
+    #: Device reads: for every input vector and tile (and bit plane), the devices on its driven lines
+    #: (lines with a non-zero input) times the devices each line reads (both arrays of a differential
+    #: pair; the reference column, driven in every transposed read of a reference-column tile).
+    cell_reads: int = 0
 
     @property
     def adc_fraction(self) -> float:
@@ -164,7 +168,8 @@ class CrossbarLayer:
         #: ADC full scales (output units) of forward and transposed reads; None = not calibrated.
         self.adc_range = config.adc_range
         self.adc_range_backward = config.adc_range_backward
-        self._clips = {False: np.zeros(4, dtype=np.int64), True: np.zeros(4, dtype=np.int64)}
+        #: Per read direction: DAC clips, DAC conversions, ADC clips, ADC conversions, cell reads (:class:`ClipCounts`).
+        self._clips = {False: np.zeros(5, dtype=np.int64), True: np.zeros(5, dtype=np.int64)}
         self._scratch = {}
 
     def __repr__(self) -> str:
@@ -442,6 +447,22 @@ class CrossbarLayer:
                         np.matmul(v2, m.var.T, out=var)
                 yield mean, var, False, rows.start
 
+    def _cell_reads(self, nonzero, n: int, transposed: bool) -> int:
+        """Devices read by one read of ``n`` vectors whose input lines have ``nonzero`` non-zero inputs each."""
+        differential = self.config.mapping is Mapping.DIFFERENTIAL
+        cells = 0
+        for _, rows, cols in self._tile_items():
+            lines = cols if transposed else rows
+            per_line = (rows.stop - rows.start) if transposed else (cols.stop - cols.start)
+            driven = int(nonzero[lines].sum())
+            if differential:
+                cells += 2 * driven * per_line
+            elif transposed:  # the weight devices of the driven columns, and the reference column every read
+                cells += driven * per_line + n * per_line
+            else:  # each driven row reads its weight devices and its reference device
+                cells += driven * (per_line + 1)
+        return cells
+
     @staticmethod
     def _sparse_test(nonzero, n: int):
         """The test :meth:`_tile_reads` takes: at most :data:`SPARSE_DENSITY` of the ``n`` vectors' inputs
@@ -510,7 +531,7 @@ class CrossbarLayer:
         out_var = (cfg.output_noise_frac * self.weight_max * full_scale) ** 2
         n_out = self.in_features if transposed else self.out_features
         out = np.zeros((x.shape[0], n_out), dtype=x.dtype)
-        counts = np.zeros(4, dtype=np.int64)
+        counts = np.zeros(5, dtype=np.int64)
         buffers = self._buffers(x, transposed)
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
         n_tiles = len(self.row_edges) * len(self.col_edges)
@@ -535,6 +556,7 @@ class CrossbarLayer:
                         )  # fmt: skip
 
                     counts[2] += sum(parallel.map_blocks(convert, parallel.row_blocks(inputs.shape[0])))
+                    counts[4] += self._cell_reads(nonzero, inputs.shape[0], transposed)
                     counts[3] += inputs.shape[0] * (self.in_features if transposed else self.out_features) * len(
                         self.col_edges if transposed else self.row_edges
                     )

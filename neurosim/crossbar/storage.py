@@ -130,7 +130,8 @@ def load_layer(cls, path, device=None):
         layer.adc_range = meta["adc_range"]
         layer.adc_range_backward = meta["adc_range_backward"]
         counts = meta["clip_counts"]
-        layer._clips = {d: np.array(counts[k], dtype=np.int64) for d, k in ((False, "forward"), (True, "backward"))}
+        for d, k in ((False, "forward"), (True, "backward")):  # files saved before cell reads were counted hold 4
+            layer._clips[d][: len(counts[k])] = np.array(counts[k], dtype=np.int64)
     except (KeyError, IndexError, TypeError) as exc:
         raise NeurosimError(f"{path}: incomplete saved crossbar layer (missing {exc})") from None
     return layer
