@@ -28,9 +28,10 @@ from neurosim.data.calibration import calibration_images
 from neurosim.errors import NeurosimError
 from neurosim.rng import as_generator
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
+from neurosim.tasks import Task
 
 _PLAIN = {"model", "device", "on_off_ratio", "t_s", "test_images", "input_percentile", "adc_percentile"}
-_GROUPS = ["device", "crossbar", "wire"]
+_GROUPS = ("device", "crossbar", "wire")
 
 
 def resolve(settings: dict):
@@ -104,4 +105,13 @@ def check_settings(settings: dict) -> None:
     resolve(settings)
 
 
-evaluate_point.check_settings = check_settings
+#: The sweep task ``evaluate``.
+TASK = Task(
+    name="evaluate",
+    run=evaluate_point,
+    plain_settings=_PLAIN,
+    setting_groups=_GROUPS,
+    check=check_settings,
+    metrics=("accuracy", "software_accuracy", "test_images", "adc_clip_fraction", "dac_clip_fraction"),
+    description="accuracy of a trained model converted onto crossbars of a device",
+)

@@ -62,6 +62,7 @@ from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import Activation, check_params
 from neurosim.rng import as_generator
+from neurosim.tasks import Task
 from neurosim.validation import parse_enum
 from neurosim.validation import real as _real
 from neurosim.validation import whole
@@ -845,4 +846,8 @@ def check_settings(settings: dict) -> None:
     resolve_settings(settings)
 
 
-snn_point.check_settings = check_settings
+#: The sweep task ``snn``.
+TASK = Task(name="snn", run=snn_point, plain_settings=_PLAIN, setting_groups=_GROUPS, check=check_settings,
+            metrics=("accuracy", "software_accuracy", "rate_input", "adc_clip_fraction", "test_images", "steps"),
+            metric_prefixes=("accuracy_membrane_", "accuracy_spikes_", "rate_layer"),
+            description="accuracy against time steps of a model converted to a spiking network on crossbars")

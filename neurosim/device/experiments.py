@@ -4,6 +4,7 @@ import numpy as np
 
 from neurosim.device.array import DeviceArray, ProgramMethod
 from neurosim.errors import NeurosimError
+from neurosim.tasks import Task
 
 _PLAIN = {"device", "method", "n_devices", "tol_frac", "max_iterations"}
 
@@ -50,4 +51,14 @@ def check_settings(settings: dict) -> None:
     _parse(settings)
 
 
-program_error_point.check_settings = check_settings
+#: The sweep task ``program_error``.
+TASK = Task(
+    name="program_error",
+    run=program_error_point,
+    plain_settings=_PLAIN,
+    setting_groups=("device",),
+    check=check_settings,
+    metrics=("rms_error_frac", "fraction_converged", "mean_pulses"),
+    plot_metric="rms_error_frac",
+    description="programming error of many devices programmed to targets across the window",
+)

@@ -49,6 +49,7 @@ from neurosim.networks.threshold.hardware import CrossbarThresholdNetwork, Thres
 from neurosim.networks.threshold.units import Readout, ThresholdLayer, ThresholdNetwork
 from neurosim.resources import shipped_dir
 from neurosim.rng import as_generator
+from neurosim.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -422,4 +423,13 @@ def check_settings(settings: dict) -> None:
     resolve_settings(settings)
 
 
-accuracy_point.check_settings = check_settings
+#: The sweep task ``threshold_mnist``.
+TASK = Task(
+    name="threshold_mnist",
+    run=accuracy_point,
+    plain_settings=_PLAIN,
+    setting_groups=_GROUPS,
+    check=check_settings,
+    metrics=("accuracy", "software_accuracy", "test_images"),
+    description="accuracy of the threshold-unit MNIST model on crossbars of a device",
+)
