@@ -14,24 +14,23 @@ on the read-out, the step's gradient replaced by the derivative of a sigmoid
 and weights and biases clipped to ``[-1, 1]`` after every step (a bounded
 conductance window). Float32 throughout.
 
-Model files: ``NAME.npz`` (float32 arrays ``W0, b0, W1, b1``, weights (out, in))
-plus ``NAME.json`` (format ``neurosim-threshold-mlp``: sizes, units, read-out,
-preprocessing, SHA-256 of the weights, and how the model was trained and is
-retrained). The shipped model is ``threshold_mnist``.
+Model files: the one model format of :mod:`neurosim.networks.modelio`
+(``NAME.npz`` with float32 ``W0, b0, W1, b1``, weights (out, in), plus the
+``NAME.json`` sidecar): a dense layer of ``step`` units, then a ``linear``
+dense read-out, with the preprocessing, the SHA-256 of the weights and how the
+model was trained and is retrained. The shipped model is ``threshold_mnist``.
 
 The sweep task :func:`accuracy_point` maps the model onto crossbars of a device
 and scores it on the MNIST test set (see its docstring for the settings).
 """
 
 import hashlib
-import json
 import logging
 import math
 import numbers
 import platform
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,11 +39,11 @@ import numpy as np
 from scipy.special import expit, logsumexp
 
 from neurosim.crossbar import CrossbarConfig
-from neurosim.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import check_params
-from neurosim.networks.modelio import model_paths, weights_sha256
+from neurosim.networks.layers import Activation, Dense, layer_params
+from neurosim.networks.mlp import Output, check_params
+from neurosim.networks.modelio import ModelError, check_info, model_paths, read_model_file, write_model_file
 from neurosim.networks.threshold.hardware import CrossbarThresholdNetwork, ThresholdConfig
 from neurosim.networks.threshold.units import Readout, ThresholdLayer, ThresholdNetwork
 from neurosim.resources import shipped_dir
@@ -53,10 +52,9 @@ from neurosim.tasks import Task
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "neurosim-threshold-mlp"
-FORMAT_VERSION = 1
 SHIPPED_MODEL = "threshold_mnist"
-_CORE_KEYS = ("format", "format_version", "name", "sizes", "hidden_units", "readout", "preprocessing", "weights_sha256")
+#: The layers of a threshold MLP, as (kind, activation): step hidden units, a linear winner-take-all read-out.
+LAYER_PATTERN = (("dense", Activation.STEP), ("dense", Activation.LINEAR))
 
 #: Training settings of the shipped model (also the defaults of :func:`train_threshold_mlp`).
 TRAINING = {
@@ -90,13 +88,17 @@ class ThresholdMLP:
         check_params(params)
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "preprocessing", Preprocessing.parse(self.preprocessing))
-        clash = sorted(set(self.info) & set(_CORE_KEYS))
-        if clash:
-            raise NeurosimError(f"model info must not use the reserved sidecar keys {clash}")
+        check_info(self.info)
 
     @property
     def sizes(self) -> tuple[int, ...]:
         return check_params(self.params)
+
+    @property
+    def layers(self) -> list[Dense]:
+        """The network as layers: dense ``step`` hidden units, then a dense ``linear`` read-out."""
+        (w1, b1), (w2, b2) = self.params
+        return [Dense(w1, b1, Activation.STEP), Dense(w2, b2, Activation.LINEAR)]
 
     def prepare(self, images) -> np.ndarray:
         """uint8 images (n, 28, 28) -> binary float32 inputs (n, inputs)."""
@@ -225,62 +227,23 @@ def train_threshold_mlp(
 
 # -- files -----------------------------------------------------------------------------------------
 def save_threshold_model(model: ThresholdMLP, path) -> Path:
-    """Write ``NAME.npz`` and ``NAME.json`` (each atomically); return the JSON path."""
-    npz_path, json_path = model_paths(path)
-    sidecar = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": npz_path.stem,
-        "sizes": list(model.sizes),
-        "hidden_units": "step: h = [W0 x + b0 >= 0] (0 or 1)",
-        "readout": "winner_take_all: class = argmax(W1 h + b1)",
-        "preprocessing": model.preprocessing.value,
-        "weights_sha256": weights_sha256(model.params),
-        **model.info,
-    }
-    try:
-        text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
-    except (TypeError, ValueError) as exc:
-        raise NeurosimError(f"model info must be JSON-serialisable: {exc}") from exc
-    arrays = {f"{kind}{i}": a for i, layer in enumerate(model.params) for kind, a in zip("Wb", layer)}
-    npz_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(npz_path, lambda handle: np.savez(handle, **arrays))
-    write_atomic(json_path, lambda handle: handle.write(text.encode()))
-    return json_path
+    """Write ``NAME.npz`` and ``NAME.json`` (each atomically) in the one model format; return the JSON path."""
+    return write_model_file(
+        path, model.layers, output=Output.SOFTMAX_CROSS_ENTROPY, preprocessing=model.preprocessing, info=model.info
+    )
 
 
 def load_threshold_model(path) -> ThresholdMLP:
-    """Load and check ``NAME.npz`` + ``NAME.json`` (format, shapes, SHA-256)."""
-    npz_path, json_path = model_paths(path)
-    try:
-        sidecar = json.loads(json_path.read_text())
-    except FileNotFoundError:
-        raise NeurosimError(f"model sidecar {json_path} does not exist; a threshold model is NAME.npz plus NAME.json") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NeurosimError(f"model sidecar {json_path} is not readable JSON: {exc}") from None
-    if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT or sidecar.get("format_version") != FORMAT_VERSION:
-        raise NeurosimError(f"{json_path} is not a {FORMAT} version {FORMAT_VERSION} sidecar")
-    missing = [k for k in _CORE_KEYS if k not in sidecar]
-    if missing:
-        raise NeurosimError(f"model sidecar {json_path} lacks the keys {missing}")
-    try:
-        with np.load(npz_path, allow_pickle=False) as data:
-            if set(data.files) != {"W0", "b0", "W1", "b1"}:
-                raise NeurosimError(f"model weights {npz_path} must hold exactly W0, b0, W1, b1; found {sorted(data.files)}")
-            params = [(data["W0"], data["b0"]), (data["W1"], data["b1"])]
-    except FileNotFoundError:
-        raise NeurosimError(f"model weights {npz_path} do not exist") from None
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, NeurosimError):
-            raise
-        raise NeurosimError(f"model weights {npz_path} are not a readable npz file: {exc}") from None
-    info = {k: v for k, v in sidecar.items() if k not in _CORE_KEYS}
-    model = ThresholdMLP(params, sidecar["preprocessing"], info)
-    if list(model.sizes) != sidecar["sizes"]:
-        raise NeurosimError(f"model weights {npz_path} have sizes {list(model.sizes)} but {json_path} says {sidecar['sizes']}")
-    if weights_sha256(model.params) != sidecar["weights_sha256"]:
-        raise NeurosimError(f"model weights {npz_path} do not match the SHA-256 in {json_path}")
-    return model
+    """Load and check a model file (format, shapes, SHA-256) whose layers are a threshold MLP (:data:`LAYER_PATTERN`)."""
+    file = read_model_file(path)
+    pattern = tuple((layer.kind, layer.activation) for layer in file.layers)
+    if pattern != LAYER_PATTERN:
+        npz_path, json_path = model_paths(path)
+        raise ModelError(
+            f"model {npz_path} / {json_path} has layers {[(k, a.value) for k, a in pattern]}; a threshold MLP has "
+            f"{[(k, a.value) for k, a in LAYER_PATTERN]}"
+        )
+    return ThresholdMLP(layer_params(file.layers), file.preprocessing, file.info)
 
 
 def resolve_threshold_model(name_or_path) -> ThresholdMLP:
