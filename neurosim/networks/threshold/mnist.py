@@ -27,7 +27,6 @@ and scores it on the MNIST test set (see its docstring for the settings).
 import hashlib
 import logging
 import math
-import numbers
 import platform
 import sys
 import time
@@ -49,6 +48,7 @@ from neurosim.networks.threshold.units import Readout, ThresholdLayer, Threshold
 from neurosim.resources import shipped_dir
 from neurosim.rng import as_generator
 from neurosim.tasks import Task
+from neurosim.validation import real, whole
 
 logger = logging.getLogger(__name__)
 
@@ -131,16 +131,14 @@ class ThresholdMLP:
 # -- training --------------------------------------------------------------------------------------
 def _check_training(hidden, epochs, lr, lr_decay, batch_size, surrogate_width, weight_clip):
     for name, value in (("hidden", hidden), ("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise NeurosimError(f"{name} = {value!r} is not allowed: a whole number >= 1")
+        whole(name, value, 1)
     for name, value, ok, allowed in (
         ("lr", lr, lambda v: v > 0, "a learning rate > 0"),
         ("lr_decay", lr_decay, lambda v: 0 < v <= 1, "a factor per epoch in (0, 1]"),
         ("surrogate_width", surrogate_width, lambda v: v > 0, "a width > 0 (input units of the step)"),
         ("weight_clip", weight_clip, lambda v: v > 0, "a weight magnitude > 0"),
     ):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
-            raise NeurosimError(f"{name} = {value!r} is not allowed: {allowed}")
+        real(name, value, allowed, ok)
 
 
 def train_threshold_mlp(
@@ -340,8 +338,8 @@ def resolve_settings(settings: dict):
     base = ThresholdConfig(crossbar=crossbar, centre_integer_thresholds=False)
     config = replace_fields(base, groups["threshold"], "threshold", exclude=("crossbar",))
     n = plain.get("test_images")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise NeurosimError(f"test_images = {n!r} must be a whole number >= 1")
+    if n is not None:
+        whole("test_images", n, 1)
     return resolve_threshold_model(plain.get("model", SHIPPED_MODEL)), device, config, n
 
 
