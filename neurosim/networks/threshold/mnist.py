@@ -27,7 +27,6 @@ and scores it on the MNIST test set (see its docstring for the settings).
 import hashlib
 import logging
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from neurosim.networks.mlp import Output, check_params
 from neurosim.networks.modelio import ModelError, check_info, model_paths, read_model_file, write_model_file
 from neurosim.networks.threshold.hardware import CrossbarThresholdNetwork, ThresholdConfig
 from neurosim.networks.threshold.units import Readout, ThresholdLayer, ThresholdNetwork
+from neurosim.provenance import git_state, versions
 from neurosim.resources import shipped_dir
 from neurosim.rng import as_generator
 from neurosim.tasks import Task
@@ -263,9 +263,6 @@ def retrain_threshold_model(out="models", seed: int = 0, *, progress=None) -> Pa
     Needs the MNIST training split (``NEUROSIM_DATA`` or the user cache).
     Returns the JSON path.
     """
-    import scipy
-
-    import neurosim
     from neurosim.data.idx import encode_idx
     from neurosim.data.mnist import load_mnist
 
@@ -306,12 +303,8 @@ def retrain_threshold_model(out="models", seed: int = 0, *, progress=None) -> Pa
         },
         "accuracy": {"train": model.accuracy(x, labels), "test": model.accuracy(xt, test_labels)},
         "train_time_s": round(elapsed, 1),
-        "versions": {
-            "neurosim": neurosim.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
+        **git_state(),
     }
     model = ThresholdMLP(params, Preprocessing.CROP20_BINARIZE, info)
     path = save_threshold_model(model, Path(out) / SHIPPED_MODEL)
