@@ -275,3 +275,17 @@ def test_sweep_sidecar_has_the_provenance_of_the_source_tree(counting_task, tmp_
     assert sidecar["seed"] == 7 and sidecar["config"]["task"] == "counting" and sidecar["config"]["grid"] == {"level": [1]}
     assert {k: sidecar[k] for k in ("git_revision", "git_dirty")} == git_state()
     assert sidecar["versions"]["numpy"] == np.__version__
+
+
+def test_insitu_run_json_has_the_shared_provenance(tmp_path):
+    from neurosim.networks.insitu.config import InsituConfig
+    from neurosim.networks.insitu.data import digits_data
+    from neurosim.networks.insitu.train import train_software
+    from neurosim.provenance import PROVENANCE_KEYS, git_state
+
+    config = InsituConfig(sizes=(64, 8, 10), epochs=1, images_per_epoch=50)
+    train_software(config, rng=3, data=digits_data(), out_dir=tmp_path, progress=False)
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert set(PROVENANCE_KEYS) <= set(summary) and summary["seed"] == 3 and summary["complete"] is True
+    assert summary["config"]["sizes"] == [64, 8, 10]
+    assert {k: summary[k] for k in ("git_revision", "git_dirty")} == git_state()
