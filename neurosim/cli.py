@@ -13,6 +13,7 @@ import numpy as np
 
 from neurosim import __version__
 from neurosim.cli_args import emit_json as _emit_json
+from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
@@ -161,7 +162,10 @@ def _cmd_evaluate(args) -> None:
     result = {"model": args.model, "device": args.device, "seed": args.seed, **settings, **result}
     result["time_s"] = round(time.perf_counter() - start, 3)
     if args.json:
-        _emit_json(result)
+        from neurosim.convert.evaluate import resolve
+
+        _, device, config, _ = resolve(settings)
+        _emit_result(result, config={"settings": settings, "device": device, "crossbar": config}, seed=args.seed)
         return
     print(f"model {args.model} on {args.device} (seed {args.seed}, {result['test_images']} MNIST test images)")
     print(f"  software accuracy  {100 * result['software_accuracy']:.2f} %")

@@ -30,3 +30,10 @@ def emit_json(obj) -> None:
     """Write ``obj`` as indented JSON to stdout."""
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def emit_result(result: dict, *, config=None, seed=None) -> None:
+    """Write a run's ``result`` with its provenance (see :mod:`neurosim.provenance`) as JSON to stdout."""
+    from neurosim.provenance import with_provenance
+
+    emit_json(with_provenance(result, config=config, seed=seed))

@@ -77,7 +77,8 @@ def plot_sweep(records, spec, ax=None):
     """Mean and spread over seeds of a sweep's metric against one grid axis.
 
     ``spec.plot`` chooses: ``x`` (grid key; default the first axis), ``series``
-    (a grid key drawn as separate lines), ``metric`` (default "accuracy"),
+    (a grid key drawn as separate lines), ``metric`` (default: the task's
+    ``plot_metric``, see :meth:`~neurosim.sweep.SweepSpec.plot_metric`),
     ``reference`` (a metric drawn as a dashed line, e.g. the software
     accuracy), ``kind`` ("line" or "bar"), ``xlabel``, ``ylabel``, ``title``,
     ``xscale``. Error bars are one standard deviation over seeds.
@@ -86,7 +87,7 @@ def plot_sweep(records, spec, ax=None):
     opts = spec.plot
     x_key = opts.get("x", next(iter(spec.grid)))
     series_key = opts.get("series")
-    metric = opts.get("metric", "accuracy")
+    metric = spec.plot_metric()
     percent = "accuracy" in metric
     scale = 100.0 if percent else 1.0
     groups = _group(records, x_key, series_key, metric)

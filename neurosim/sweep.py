@@ -1,29 +1,30 @@
 """Experiment grids: specs, per-point seeds, executors, atomic results, resume.
 
-A sweep spec (TOML) names a *task* (a function ``task(settings, rng) -> dict``
-of metrics), the fixed ``[base]`` settings, the ``[grid]`` axes whose product
+A sweep spec (TOML) names a *task* (a :class:`~neurosim.tasks.Task`: its run
+function ``run(settings, rng) -> dict`` of metrics, the settings it accepts and
+the metrics it returns), the fixed ``[base]`` settings, the ``[grid]`` axes whose product
 is swept, and the number of seeds. Every (configuration, seed) pair is one
 point. Point ``i`` draws its random numbers from
 ``np.random.SeedSequence(seed).spawn(n)[i]``: indexed by the point, never by the
-worker, so one worker and a hundred give identical results.
+worker, so one worker and a hundred give identical results. Every
+configuration is checked by the task (unknown settings, bad values, a plot
+metric the task does not return) before any point runs.
 
 Each finished point is written atomically to ``OUT/points/NNNNNN.json``; a
 rerun skips the points already there (and refuses to mix results of a changed
 spec), so an interrupted sweep loses nothing. When all points are done the
 sweep writes ``results.csv`` (one tidy row per point), ``sweep.json`` (the
-resolved spec, versions, seed, git revision) and the plot.
+resolved spec and settings with the provenance of :mod:`neurosim.provenance`:
+versions, seed, git revision and dirty mark) and the plot.
 """
 
 import concurrent.futures as cf
 import csv
 import hashlib
-import importlib
 import itertools
 import json
 import logging
 import os
-import platform
-import subprocess
 import sys
 import time
 import tomllib
@@ -33,19 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.files import write_atomic
+from neurosim.provenance import with_provenance, write_json
 from neurosim.resources import shipped_dir
+from neurosim.serial import to_plain
+from neurosim.tasks import TASKS, resolve_task
 
 log = logging.getLogger(__name__)
-
-#: Tasks known by short name; any other task is given as "module:function".
-TASKS = {
-    "evaluate": "neurosim.convert.evaluate:evaluate_point",
-    "program_error": "neurosim.device.experiments:program_error_point",
-    "threshold_mnist": "neurosim.networks.threshold.mnist:accuracy_point",
-    "snn": "neurosim.convert.snn:snn_point",
-    "insitu": "neurosim.networks.insitu.tasks:insitu_point",
-}
 
 _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}
 _PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale"}
@@ -84,28 +78,34 @@ class SweepSpec:
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "task": self.task,
-            "seed": self.seed,
-            "seeds": self.seeds,
-            "base": self.base,
-            "grid": self.grid,
-            "plot": self.plot,
-        }
+        """The spec as plain values (as read from TOML)."""
+        return to_plain(self)
+
+    def plot_metric(self) -> str:
+        """The metric the plot shows: the spec's ``[plot] metric``, else the task's default."""
+        return self.plot.get("metric") or resolve_task(self.task).plot_metric
 
 
-def resolve_task(name: str):
-    """The task function for a short name from :data:`TASKS` or a "module:function" path."""
-    target = TASKS.get(name, name)
-    if ":" not in target:
-        raise NeurosimError(f"unknown task '{name}'; known tasks: {', '.join(sorted(TASKS))} (or 'module:function')")
-    module, func = target.split(":", 1)
-    try:
-        return getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise NeurosimError(f"task '{name}' cannot be loaded: {exc}") from None
+def check_spec(spec: SweepSpec, source: str | None = None) -> None:
+    """Raise :class:`NeurosimError` unless the task exists, takes every configuration and returns the plotted metrics.
+
+    Runs no point: it only resolves the task and calls its
+    :meth:`~neurosim.tasks.Task.validate` on each configuration.
+    """
+    source = source or spec.name
+    task = resolve_task(spec.task)
+    for settings in spec.configurations():
+        try:
+            task.validate(settings)
+        except NeurosimError as exc:
+            raise NeurosimError(f"{source}: task {spec.task!r}: {exc}") from None
+    if spec.plot:
+        for key in (spec.plot_metric(), spec.plot.get("reference")):
+            if key is not None and not task.returns(key):
+                raise NeurosimError(
+                    f"{source}: [plot] names metric {key!r}, but task {spec.task!r} returns {sorted(task.metrics)}"
+                    + (f" and metrics starting with {list(task.metric_prefixes)}" if task.metric_prefixes else "")
+                )
 
 
 def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
@@ -158,14 +158,7 @@ def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
         description=str(data.get("description", "")),
         plot=plot,
     )
-    task = resolve_task(spec.task)
-    check = getattr(task, "check_settings", None)
-    if check is not None:
-        for settings in spec.configurations():
-            try:
-                check(settings)
-            except NeurosimError as exc:
-                bad(str(exc))
+    check_spec(spec, source)
     return spec
 
 
@@ -196,15 +189,10 @@ def run_point(task_name: str, settings: dict, seed_seq: np.random.SeedSequence) 
     """Run one point (in whatever process) and return its metrics plus its run time (s)."""
     task = resolve_task(task_name)
     start = time.perf_counter()
-    metrics = task(dict(settings), np.random.default_rng(seed_seq))
+    metrics = task.run(dict(settings), np.random.default_rng(seed_seq))
     metrics = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in metrics.items()}
     metrics["time_s"] = time.perf_counter() - start
     return metrics
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    text = json.dumps(obj, indent=1, default=str).encode()
-    write_atomic(path, lambda handle: handle.write(text))
 
 
 def _finished(path: Path) -> bool:
@@ -251,8 +239,10 @@ def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler
 
     ``workers``: local processes (default: all cores; 1 runs in this process).
     ``scheduler``: a Dask scheduler address (``tcp://host:port``) to run on a
-    cluster instead. Returns the path of ``results.csv``.
+    cluster instead. Every configuration is checked (:func:`check_spec`)
+    before any point runs. Returns the path of ``results.csv``.
     """
+    check_spec(spec)
     out = Path(out_dir)
     points_dir = out / "points"
     points_dir.mkdir(parents=True, exist_ok=True)
@@ -264,7 +254,7 @@ def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler
                 f"{out} holds results of a different spec ({previous.get('name')}); use a new --out folder"
             )
     else:
-        _write_json_atomic(stamp, {"name": spec.name, "digest": spec.digest(), "spec": spec.to_dict()})
+        write_json(stamp, {"name": spec.name, "digest": spec.digest(), "spec": spec.to_dict()})
     points = spec.points()
     n = len(points)
     todo = [p for p in points if not _finished(points_dir / f"{p[0]:06d}.json")]
@@ -272,7 +262,7 @@ def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler
     progress = _Progress(n, n - len(todo), spec.name)
 
     def record(index, seed_index, settings, metrics):
-        _write_json_atomic(points_dir / f"{index:06d}.json", {"point": index, "seed_index": seed_index, "settings": settings, "metrics": metrics})
+        write_json(points_dir / f"{index:06d}.json", {"point": index, "seed_index": seed_index, "settings": settings, "metrics": metrics})
         progress.update(index, metrics)
 
     try:
@@ -331,26 +321,6 @@ def _run_dask(spec, todo, n, scheduler, record):
 
 
 # -- results -----------------------------------------------------------------
-def _git_revision() -> str | None:
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
-
-
-def _versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("neurosim", "numpy", "scipy", "numba", "brian2", "matplotlib"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def load_points(out_dir) -> list[dict]:
     """Every finished point record under ``out_dir/points``, in point order."""
     return [json.loads(p.read_text()) for p in sorted(Path(out_dir, "points").glob("*.json")) if _finished(p)]
@@ -375,21 +345,16 @@ def write_results(spec: SweepSpec, out_dir) -> Path:
             writer.writerow([r["point"], *(r["settings"][a] for a in axes), r["seed_index"], *(r["metrics"].get(k) for k in metric_keys)])
     os.replace(tmp, csv_path)
     sidecar = {
-        "spec": spec.to_dict(),
         "resolved_settings": spec.configurations(),
-        "seed": spec.seed,
         "point_seeds": "np.random.SeedSequence(seed).spawn(n_points)[point]",
         "n_points": len(records),
         "compute_time_s": sum(r["metrics"].get("time_s", 0.0) for r in records),
-        "versions": _versions(),
-        "git_revision": _git_revision(),
-        "platform": platform.platform(),
     }
-    _write_json_atomic(out / "sweep.json", sidecar)
+    write_json(out / "sweep.json", with_provenance(sidecar, config=spec, seed=spec.seed))
     if spec.plot:
         from neurosim.plots import plot_sweep, save_figure
 
-        for key in (spec.plot.get("metric", "accuracy"), spec.plot.get("reference")):
+        for key in (spec.plot_metric(), spec.plot.get("reference")):
             if key is not None and key not in metric_keys:
                 raise NeurosimError(f"{spec.name}: [plot] names metric '{key}', but the task returns {metric_keys}")
 

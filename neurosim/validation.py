@@ -1,4 +1,13 @@
-"""Shared checks for parameter dataclasses: one message format for every rejected value."""
+"""Shared checks for parameter dataclasses: one message format for every rejected value.
+
+Every check raises :class:`~neurosim.errors.NeurosimError` with the message
+``"<field> = <value> is not allowed: <what is allowed>"``. ``bool`` is never
+accepted as a number (``True`` is an ``int`` in Python, never a count or a
+resistance here).
+"""
+
+import math
+import numbers
 
 from neurosim.errors import NeurosimError
 
@@ -8,12 +17,49 @@ def reject(field: str, value, allowed: str):
     raise NeurosimError(f"{field} = {value!r} is not allowed: {allowed}")
 
 
+def real(field: str, value, allowed: str, ok=None) -> None:
+    """Reject ``value`` unless it is a finite real number (not a bool) for which ``ok(value)`` holds."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or (ok is not None and not ok(value))
+    ):
+        reject(field, value, allowed)
+
+
+def finite_number(field: str, value) -> None:
+    """Reject ``value`` unless it is a finite real number."""
+    real(field, value, "a finite number")
+
+
+def whole(field: str, value, low: int, allowed: str | None = None) -> None:
+    """Reject ``value`` unless it is an integer (not a bool) ``>= low``; ``allowed`` words the message."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        reject(field, value, allowed or f"a whole number >= {low}")
+
+
+def bits(field: str, value, low: int, high: int) -> None:
+    """Reject ``value`` unless it is None (an ideal converter) or an integer number of bits in ``[low, high]``."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        reject(field, value, f"None (ideal converter) or an integer number of bits in [{low}, {high}]")
+
+
+def enum_member(field: str, value, enum_cls) -> None:
+    """Reject ``value`` unless it is a member of ``enum_cls`` (parameter dataclasses hold members, not strings)."""
+    if not isinstance(value, enum_cls):
+        allowed = ", ".join(f"{enum_cls.__name__}.{m.name}" for m in enum_cls)
+        reject(field, value, f"one of {allowed}")
+
+
 def parse_enum(enum_cls, value, what: str):
     """The member of ``enum_cls`` for ``value`` (a member or its string value)."""
     if isinstance(value, enum_cls):
         return value
     try:
         return enum_cls(value)
-    except ValueError:
+    except (ValueError, TypeError):
         allowed = ", ".join(repr(m.value) for m in enum_cls)
         raise NeurosimError(f"unknown {what} {value!r}; allowed: {allowed}") from None

@@ -108,3 +108,13 @@ def test_negative_seeds_are_refused_by_every_command(capsys, command):
     with pytest.raises(SystemExit) as info:
         main([*command, "--seed", "-1"])
     assert info.value.code == 2 and "expected a whole number >= 0" in capsys.readouterr().err
+
+
+def test_json_results_carry_the_shared_provenance(capsys):
+    from neurosim.provenance import PROVENANCE_KEYS, git_state
+
+    assert main(["logic", "count", "--inputs", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(PROVENANCE_KEYS) <= set(out) and (out["functions"], out["unrestricted"]) == (16, 14)
+    assert out["config"]["inputs"] == 2 and out["seed"] is None
+    assert {k: out[k] for k in ("git_revision", "git_dirty")} == git_state()

@@ -10,6 +10,7 @@ import pytest
 from neurosim.data import find_mnist, load_digits_split, load_mnist
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import (
+    TRAINABLE,
     Activation,
     Output,
     accuracy,
@@ -80,7 +81,7 @@ def test_losses_match_their_definitions():
     )
 
 
-@pytest.mark.parametrize("activation", list(Activation))
+@pytest.mark.parametrize("activation", TRAINABLE)
 @pytest.mark.parametrize("output", list(Output))
 def test_gradients_match_finite_differences(activation, output):
     rng = np.random.default_rng(2)
@@ -277,7 +278,11 @@ def test_model_round_trip(tmp_path, model):
             np.testing.assert_array_equal(w1, w2)
             np.testing.assert_array_equal(b1, b2)
     sidecar = json.loads(json_path.read_text())
-    assert sidecar["name"] == "tiny" and sidecar["sizes"] == [8, 5, 3]
+    assert sidecar["name"] == "tiny" and sidecar["format"] == "neurosim-model"
+    assert sidecar["layers"] == [
+        {"kind": "dense", "activation": "sigmoid", "inputs": 8, "outputs": 5},
+        {"kind": "dense", "activation": "linear", "inputs": 5, "outputs": 3},
+    ]
     assert sidecar["weights_sha256"] == weights_sha256(model.params)
     with np.load(tmp_path / "sub" / "tiny.npz", allow_pickle=False) as data:
         assert sorted(data.files) == ["W0", "W1", "b0", "b1"] and data["W0"].shape == (5, 8)
@@ -296,6 +301,12 @@ def _edit_sidecar(json_path, **changes):
     json_path.write_text(json.dumps(sidecar))
 
 
+def _edit_layer(json_path, index, **changes):
+    sidecar = json.loads(json_path.read_text())
+    sidecar["layers"][index].update(changes)
+    json_path.write_text(json.dumps(sidecar))
+
+
 def _drop_key(json_path, key):
     sidecar = json.loads(json_path.read_text())
     del sidecar[key]
@@ -308,11 +319,14 @@ BAD_MODELS = {
     "not json": (lambda npz, js: js.write_text("{oops"), "not readable JSON"),
     "not a model sidecar": (lambda npz, js: js.write_text("[1, 2]"), "format"),
     "newer format": (lambda npz, js: _edit_sidecar(js, format_version=2), "format_version"),
-    "missing key": (lambda npz, js: _drop_key(js, "activation"), "lacks"),
-    "unknown activation": (lambda npz, js: _edit_sidecar(js, activation="tanh"), "activation"),
+    "missing key": (lambda npz, js: _drop_key(js, "layers"), "lacks"),
+    "unknown activation": (lambda npz, js: _edit_layer(js, 0, activation="tanh"), "activation 'tanh'"),
+    "unknown layer kind": (lambda npz, js: _edit_layer(js, 1, kind="conv2d"), "kind 'conv2d'; allowed: \\['dense'\\]"),
+    "layer keys": (lambda npz, js: _edit_layer(js, 1, stride=2), "exactly the keys"),
+    "step units are not an MLP": (lambda npz, js: _edit_layer(js, 0, activation="step"), "activation = 'step'"),
     "unknown preprocessing": (lambda npz, js: _edit_sidecar(js, preprocessing="blur"), "preprocessing"),
-    "sizes differ": (lambda npz, js: _edit_sidecar(js, sizes=[8, 6, 3]), "layer sizes"),
-    "sizes not a list": (lambda npz, js: _edit_sidecar(js, sizes=3), "sizes"),
+    "sizes differ": (lambda npz, js: _edit_layer(js, 0, outputs=6), "have layers"),
+    "layers not a list": (lambda npz, js: _edit_sidecar(js, layers=3), "layers must be a non-empty list"),
     "garbage npz": (lambda npz, js: npz.write_bytes(b"not a zip file"), "npz"),
     "nan weight": (lambda npz, js: _rewrite_npz(npz, W1=np.full((3, 5), np.nan, np.float32)), "NaN"),
     "inf bias": (lambda npz, js: _rewrite_npz(npz, b0=np.full(5, np.inf, np.float32)), "NaN or infinite"),
@@ -342,7 +356,7 @@ def test_bad_model_files_raise_clear_errors(tmp_path, model, case):
 
 def test_model_rejects_reserved_info_keys_and_unserialisable_info(tmp_path, model):
     with pytest.raises(NeurosimError, match="reserved"):
-        MLPModel(model.params, info={"sizes": [1]})
+        MLPModel(model.params, info={"layers": [1]})
     with pytest.raises(NeurosimError, match="JSON"):
         save_model(dataclasses.replace(model, info={"bad": float("nan")}), tmp_path / "m")
     assert list(tmp_path.iterdir()) == []

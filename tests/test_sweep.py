@@ -6,11 +6,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from neurosim.cli import main
 from neurosim.errors import NeurosimError
-from neurosim.sweep import load_points, load_spec, parse_spec, run_sweep
+from neurosim.sweep import SweepSpec, load_points, load_spec, parse_spec, run_sweep
+from neurosim.tasks import TASKS, Task, resolve_task
 
 SPEC = """
 name = "wv"
@@ -160,6 +162,130 @@ def test_bad_plot_options_fail_before_any_point_runs(plot, pattern):
 
 
 def test_plot_metric_must_exist(tmp_path):
-    data = {"task": "program_error", "base": {"device": "ideal", "n_devices": 10}, "grid": {"tol_frac": [0.1]}, "seeds": 1, "plot": {"x": "tol_frac"}}
-    with pytest.raises(NeurosimError, match="metric 'accuracy'"):
-        run_sweep(parse_spec(data, "spec.toml"), tmp_path / "m", workers=1)
+    data = {"task": "program_error", "base": {"device": "ideal", "n_devices": 10}, "grid": {"tol_frac": [0.1]}, "seeds": 1,
+            "plot": {"x": "tol_frac", "metric": "accuracy"}}
+    with pytest.raises(NeurosimError, match="metric 'accuracy', but task 'program_error' returns"):
+        parse_spec(data, "spec.toml")
+    del data["plot"]["metric"]  # the task's own plot metric
+    run_sweep(parse_spec(data, "spec.toml"), tmp_path / "m", workers=1)
+    assert (tmp_path / "m" / "spec.png").exists()
+
+
+# -- tasks -------------------------------------------------------------------
+CALLS = []
+
+
+def _counting_run(settings, rng):
+    CALLS.append(dict(settings))
+    return {"score": float(rng.uniform())}
+
+
+def _plain_run(settings, rng):
+    return {"anything": 1.0}
+
+
+def _check_level(settings):
+    if not 0 <= settings.get("level", 0) <= 3:
+        raise NeurosimError(f"level = {settings['level']!r} must lie in [0, 3]")
+
+
+#: A declared user task (module:attribute path ``tests.test_sweep:COUNTING``).
+COUNTING = Task(name="counting", run=_counting_run, plain_settings={"level"}, setting_groups=("device",),
+                check=_check_level, metrics=("score",), plot_metric="score")
+
+
+@pytest.fixture
+def counting_task(monkeypatch):
+    monkeypatch.setitem(TASKS, "counting", f"{__name__}:COUNTING")
+    CALLS.clear()
+    return COUNTING
+
+
+@pytest.mark.parametrize(
+    "grid, pattern",
+    [
+        ({"level": [1, 2], "speed": [1]}, "unknown setting 'speed'; allowed: \\['level'\\] or \\['device.\\*'\\]"),
+        ({"level": [1, 7]}, "level = 7 must lie in"),
+        ({"wire.r_wire_ohm": [1.0]}, "unknown setting 'wire.r_wire_ohm'; dotted settings start with \\['device'\\]"),
+    ],
+)
+def test_a_bad_setting_fails_before_any_point_runs(counting_task, tmp_path, grid, pattern):
+    spec = SweepSpec(name="c", task="counting", base={}, grid=grid, seeds=2)
+    with pytest.raises(NeurosimError, match=pattern):
+        run_sweep(spec, tmp_path / "c", workers=1)
+    assert CALLS == [] and not (tmp_path / "c").exists()
+    with pytest.raises(NeurosimError, match=pattern):
+        parse_spec({"task": "counting", "grid": grid})
+
+
+def test_plot_metric_the_task_does_not_return_fails_before_running(counting_task, tmp_path):
+    with pytest.raises(NeurosimError, match="\\[plot\\] names metric 'accuracy', but task 'counting' returns \\['score'\\]"):
+        parse_spec({"task": "counting", "grid": {"level": [1]}, "plot": {"metric": "accuracy"}})
+    spec = parse_spec({"task": "counting", "grid": {"level": [1, 2]}, "plot": {"x": "level"}})
+    assert spec.plot_metric() == "score"  # the task's default plot metric
+    run_sweep(spec, tmp_path / "ok", workers=1)
+    assert len(CALLS) == 2 * 5 and (tmp_path / "ok" / "results.csv").exists()
+
+
+def test_tasks_resolve_to_task_objects():
+    for name in TASKS:
+        assert resolve_task(name).name == name
+    # a module:function path to a shipped task's run function is checked like its short name
+    assert resolve_task("neurosim.device.experiments:program_error_point") is resolve_task("program_error")
+    assert resolve_task(f"{__name__}:_counting_run") is COUNTING
+    # a plain user function accepts any settings and declares no metrics
+    user = resolve_task(f"{__name__}:_plain_run")
+    assert user.plain_settings is None and user.returns("anything")
+    user.validate({"whatever": 1})
+    with pytest.raises(NeurosimError, match="unknown task 'nope'; known tasks: evaluate, insitu"):
+        resolve_task("nope")
+    with pytest.raises(NeurosimError, match="cannot be loaded"):
+        resolve_task("neurosim.sweep:no_such_task")
+
+
+# -- provenance --------------------------------------------------------------
+def _git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(cwd), "PATH": "/usr/bin:/bin"})
+
+
+def test_git_state_gives_the_revision_and_a_dirty_mark(tmp_path):
+    from neurosim.provenance import git_state
+
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("1")
+    _git(tmp_path, "add", "a.txt")
+    _git(tmp_path, "commit", "-qm", "one")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "results.csv").write_text("untracked output does not count")
+    assert git_state(tmp_path) == {"git_revision": head, "git_dirty": False}
+    (tmp_path / "a.txt").write_text("2")
+    assert git_state(tmp_path) == {"git_revision": head, "git_dirty": True}
+    assert git_state("/") == {"git_revision": None, "git_dirty": None}  # not in a repository
+
+
+def test_sweep_sidecar_has_the_provenance_of_the_source_tree(counting_task, tmp_path):
+    from neurosim.provenance import PROVENANCE_KEYS, git_state
+
+    spec = parse_spec({"name": "c", "task": "counting", "seed": 7, "seeds": 1, "grid": {"level": [1]}})
+    run_sweep(spec, tmp_path / "c", workers=1)
+    sidecar = json.loads((tmp_path / "c" / "sweep.json").read_text())
+    assert set(PROVENANCE_KEYS) <= set(sidecar)
+    assert sidecar["seed"] == 7 and sidecar["config"]["task"] == "counting" and sidecar["config"]["grid"] == {"level": [1]}
+    assert {k: sidecar[k] for k in ("git_revision", "git_dirty")} == git_state()
+    assert sidecar["versions"]["numpy"] == np.__version__
+
+
+def test_insitu_run_json_has_the_shared_provenance(tmp_path):
+    from neurosim.networks.insitu.config import InsituConfig
+    from neurosim.networks.insitu.data import digits_data
+    from neurosim.networks.insitu.train import train_software
+    from neurosim.provenance import PROVENANCE_KEYS, git_state
+
+    config = InsituConfig(sizes=(64, 8, 10), epochs=1, images_per_epoch=50)
+    train_software(config, rng=3, data=digits_data(), out_dir=tmp_path, progress=False)
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert set(PROVENANCE_KEYS) <= set(summary) and summary["seed"] == 3 and summary["complete"] is True
+    assert summary["config"]["sizes"] == [64, 8, 10]
+    assert {k: summary[k] for k in ("git_revision", "git_dirty")} == git_state()

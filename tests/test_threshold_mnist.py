@@ -10,8 +10,8 @@ import pytest
 from neurosim.errors import NeurosimError
 from neurosim.networks.threshold.cli import add_logic_parser
 from neurosim.networks.threshold.mnist import (
+    TASK,
     ThresholdMLP,
-    accuracy_point,
     hardware_accuracy,
     load_threshold_model,
     resolve_threshold_model,
@@ -98,7 +98,7 @@ def test_sige_within_half_a_percent_and_programming_noise_costs_accuracy():
 
 
 def test_task_settings_are_validated():
-    accuracy_point.check_settings({"device": "sige_epiram", "device.read_noise_frac": 0.1})
+    TASK.validate({"device": "sige_epiram", "device.read_noise_frac": 0.1})
     for bad, match in (
         ({"colour": "red"}, "unknown setting 'colour'"),
         ({"threshold.headroom": 0.5}, "headroom"),
@@ -108,7 +108,7 @@ def test_task_settings_are_validated():
         ({"device": "no_such_device"}, "unknown device"),
     ):
         with pytest.raises(NeurosimError, match=match):
-            accuracy_point.check_settings(bad)
+            TASK.validate(bad)
 
 
 def test_experiment_specs_load_and_a_small_sweep_runs(tmp_path):

@@ -25,12 +25,13 @@ from neurosim.convert.network import HardwareNetwork, resolve_model
 from neurosim.crossbar import CrossbarConfig, WireConfig
 from neurosim.data import load_mnist
 from neurosim.data.calibration import calibration_images
-from neurosim.errors import NeurosimError
 from neurosim.rng import as_generator
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
+from neurosim.tasks import Task
+from neurosim.validation import real, whole
 
 _PLAIN = {"model", "device", "on_off_ratio", "t_s", "test_images", "input_percentile", "adc_percentile"}
-_GROUPS = ["device", "crossbar", "wire"]
+_GROUPS = ("device", "crossbar", "wire")
 
 
 def resolve(settings: dict):
@@ -40,8 +41,7 @@ def resolve(settings: dict):
     device = device_with_overrides(plain.get("device", "sige_epiram"), device_overrides)
     if "on_off_ratio" in plain:
         ratio = plain["on_off_ratio"]
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio > 1:
-            raise NeurosimError(f"on_off_ratio = {ratio!r} must be a number > 1")
+        real("on_off_ratio", ratio, "a number > 1", lambda v: v > 1)
         device = dataclasses.replace(device, g_min_S=device.g_max_S / ratio)
     config = replace_fields(CrossbarConfig(), groups["crossbar"], "crossbar")
     wire = groups["wire"]
@@ -50,11 +50,9 @@ def resolve(settings: dict):
     elif wire:
         replace_fields(WireConfig(), {k: v for k, v in wire.items() if k != "r_wire_ohm"}, "wire")
     n_test = plain.get("test_images")
-    if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 1):
-        raise NeurosimError(f"test_images = {n_test!r} must be a whole number >= 1")
-    t_s = plain.get("t_s", 0.0)
-    if isinstance(t_s, bool) or not isinstance(t_s, (int, float)) or t_s < 0:
-        raise NeurosimError(f"t_s = {t_s!r} must be a time >= 0 s")
+    if n_test is not None:
+        whole("test_images", n_test, 1)
+    real("t_s", plain.get("t_s", 0.0), "a time >= 0 s", lambda v: v >= 0)
     return resolve_model(plain.get("model", "mlp784")), device, config, plain
 
 
@@ -104,4 +102,13 @@ def check_settings(settings: dict) -> None:
     resolve(settings)
 
 
-evaluate_point.check_settings = check_settings
+#: The sweep task ``evaluate``.
+TASK = Task(
+    name="evaluate",
+    run=evaluate_point,
+    plain_settings=_PLAIN,
+    setting_groups=_GROUPS,
+    check=check_settings,
+    metrics=("accuracy", "software_accuracy", "test_images", "adc_clip_fraction", "dac_clip_fraction"),
+    description="accuracy of a trained model converted onto crossbars of a device",
+)

@@ -17,9 +17,9 @@ import numpy as np
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import Activation, activate, check_params
-from neurosim.validation import parse_enum
-from neurosim.networks.modelio import MLPModel, load_model, model_paths
+from neurosim.networks.layers import activate, check_layers, mlp_layers
+from neurosim.networks.modelio import MLPModel, ModelError, load_model, model_paths
+from neurosim.networks.mlp import check_params
 from neurosim.resources import shipped_dir
 from neurosim.rng import as_generator
 
@@ -36,15 +36,29 @@ def resolve_model(name_or_path) -> MLPModel:
     shipped = shipped_dir("models") / Path(str(name_or_path)).name
     if model_paths(shipped)[0].exists():
         return load_model(shipped)
-    names = sorted(p.stem for p in shipped_dir("models").glob("*.json") if '"neurosim-mlp"' in p.read_text())
-    raise NeurosimError(f"unknown model '{name_or_path}'; shipped models: {', '.join(names)} (or give a path)")
+    raise NeurosimError(f"unknown model '{name_or_path}'; shipped models: {', '.join(shipped_mlps())} (or give a path)")
+
+
+def shipped_mlps() -> list[str]:
+    """Names of the shipped model files that are MLPs (the others, such as the threshold model, are not)."""
+    names = []
+    for path in sorted(shipped_dir("models").glob("*.json")):
+        try:
+            load_model(path)
+        except ModelError:
+            continue
+        names.append(path.stem)
+    return names
 
 
 
 class HardwareNetwork:
-    """An MLP whose weight matrices live on simulated crossbar arrays.
+    """A network of dense layers whose weight matrices live on simulated crossbar arrays.
 
-    ``params`` is a list of ``(W, b)`` (W of shape (out, in)); ``calibration_x``
+    ``params`` is a list of ``(W, b)`` (W of shape (out, in)) with
+    ``activation`` the hidden layers' (the last layer gives the logits), or a
+    list of :class:`~neurosim.networks.layers.Dense` layers with ``activation``
+    None (each layer's own activation applies; see :meth:`from_layers`). ``calibration_x``
     are network inputs (batch, in) from the training data that set each
     layer's DAC full scale (the ``input_percentile`` of its software
     activations) and ADC range (the ``adc_percentile`` of its conversions).
@@ -63,32 +77,43 @@ class HardwareNetwork:
         input_percentile: float = 99.9,
         adc_percentile: float = 100.0,
     ):
-        check_params(params)
-        self.activation = parse_enum(Activation, activation, "activation")
+        if activation is None:
+            network = list(params)
+            check_layers(network)
+        else:
+            check_params(params)
+            network = mlp_layers(params, activation)
+        #: The digital activation after each layer's ADC (the last one linear for an MLP).
+        self.activations = [layer.activation for layer in network]
         self.device = device if isinstance(device, DeviceModel) else load_device(device)
         config = CrossbarConfig() if config is None else config
         rng = as_generator(rng)
         x = np.asarray(calibration_x, dtype=np.float32)
-        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != params[0][0].shape[1]:
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != network[0].n_in:
             raise NeurosimError(
-                f"calibration_x must be (batch >= 1, {params[0][0].shape[1]}) network inputs, got {x.shape}"
+                f"calibration_x must be (batch >= 1, {network[0].n_in}) network inputs, got {x.shape}"
             )
-        self.biases = [np.asarray(b, dtype=np.float32) for _, b in params]
+        self.biases = [np.asarray(layer.bias, dtype=np.float32) for layer in network]
         self.layers = []
-        for i, (w, b) in enumerate(params):
+        for layer_spec, b in zip(network, self.biases):
+            w = layer_spec.weight
             scale = float(np.percentile(np.abs(x), input_percentile)) or 1.0
             layer = CrossbarLayer(w, self.device, replace(config, input_full_scale=scale), rng)
             if config.adc_bits is not None and config.adc_range is None:
                 layer.calibrate_adc(x, percentile=adc_percentile)
             self.layers.append(layer)
-            z = x @ np.asarray(w, dtype=np.float32).T + b
-            x = activate(z, self.activation) if i < len(params) - 1 else z
+            x = activate(x @ np.asarray(w, dtype=np.float32).T + b, layer_spec.activation)
+
+    @classmethod
+    def from_layers(cls, layers, device, config=None, *, calibration_x, rng=None, **kwargs) -> "HardwareNetwork":
+        """Put a list of :class:`~neurosim.networks.layers.Dense` layers on crossbars (each keeps its activation)."""
+        return cls(layers, None, device, config, calibration_x=calibration_x, rng=rng, **kwargs)
 
     @classmethod
     def from_model(cls, model, device, config=None, *, calibration_images, rng=None, **kwargs) -> "HardwareNetwork":
         """Convert a trained :class:`MLPModel` (or its name/path), calibrating on raw training images."""
         model = resolve_model(model)
-        return cls(model.params, model.activation, device, config, calibration_x=model.prepare(calibration_images), rng=rng, **kwargs)
+        return cls.from_layers(model.layers, device, config, calibration_x=model.prepare(calibration_images), rng=rng, **kwargs)
 
     def drift_to(self, t_s: float) -> None:
         """Let every layer's devices drift to ``t_s`` seconds after programming."""
@@ -110,9 +135,8 @@ class HardwareNetwork:
         try:
             for start in range(0, x.shape[0], batch_size):
                 h = x[start : start + batch_size]
-                for i, (layer, b) in enumerate(zip(self.layers, self.biases)):
-                    z = layer.forward(h, rng) + b
-                    h = activate(z, self.activation) if i < len(self.layers) - 1 else z
+                for layer, b, activation in zip(self.layers, self.biases, self.activations):
+                    h = activate(layer.forward(h, rng) + b, activation)
                 out.append(h)
         except BaseException:  # such as a NaN input in a later batch: clip counts and rng stay as they were
             for layer, saved in zip(self.layers, clips):

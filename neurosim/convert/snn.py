@@ -46,7 +46,6 @@ same input spikes.
 """
 
 import logging
-import math
 import numbers
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +62,10 @@ from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import Activation, check_params
 from neurosim.rng import as_generator
-from neurosim.validation import parse_enum, reject
+from neurosim.tasks import Task
+from neurosim.validation import parse_enum
+from neurosim.validation import real as _real
+from neurosim.validation import whole
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +95,6 @@ class Engine(Enum):
     NETWORK = "network"
 
 
-def _real(field, value, allowed, ok):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
-        reject(field, value, allowed)
-
-
-def _whole(field, value, allowed, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        reject(field, value, allowed)
-
-
 @dataclass(frozen=True)
 class SNNConfig:
     """Conversion and simulation settings of a converted spiking network."""
@@ -123,7 +115,7 @@ class SNNConfig:
         _real("percentile", self.percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
         _real("adc_percentile", self.adc_percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
         _real("dt_s", self.dt_s, "a finite time step > 0 s", lambda v: v > 0)
-        _whole("batch_size", self.batch_size, "a whole number of samples >= 1", 1)
+        whole("batch_size", self.batch_size, 1, "a whole number of samples >= 1")
         for name, enum in (("input_coding", InputCoding), ("readout", Readout), ("engine", Engine)):
             object.__setattr__(self, name, parse_enum(enum, getattr(self, name), name))
 
@@ -221,7 +213,7 @@ def convert_mlp(model, calibration_x, percentile: float = 99.9) -> ConvertedSNN:
 
 def default_checkpoints(steps: int) -> tuple:
     """1-2-5 step counts below ``steps`` (from 10), then ``steps``: where accuracy is recorded by default."""
-    _whole("steps", steps, "a whole number of time steps >= 1", 1)
+    whole("steps", steps, 1, "a whole number of time steps >= 1")
     out, base = [], 10
     while base < steps:
         out += [c for c in (base, 2 * base, 5 * base) if c < steps]
@@ -230,7 +222,7 @@ def default_checkpoints(steps: int) -> tuple:
 
 
 def _checkpoints(checkpoints, steps) -> np.ndarray:
-    _whole("steps", steps, "a whole number of time steps >= 1", 1)
+    whole("steps", steps, 1, "a whole number of time steps >= 1")
     if checkpoints is None:
         return np.array(default_checkpoints(steps), np.int64)
     ck = list(checkpoints) if not isinstance(checkpoints, numbers.Integral) else [checkpoints]
@@ -580,7 +572,7 @@ class CrossbarSNN:
         if backend not in snn_kernels.KERNELS:
             raise NeurosimError(f"backend = {backend!r} is not allowed: one of {sorted(snn_kernels.KERNELS)}")
         n_threads = numba.get_num_threads() if threads is None else threads
-        _whole("threads", n_threads, "a number of threads >= 1", 1)
+        whole("threads", n_threads, 1, "a number of threads >= 1")
         rng = as_generator(rng)
         n, n_out, n_layers = x.shape[0], self.sizes[-1], len(self.layers)
         out = {
@@ -796,11 +788,11 @@ def resolve_settings(settings: dict):
             options[name] = plain[key]
     config = SNNConfig(**options)
     steps = plain.get("steps", 100)
-    _whole("steps", steps, "a whole number of time steps >= 1", 1)
+    whole("steps", steps, 1, "a whole number of time steps >= 1")
     _checkpoints(plain.get("checkpoints"), steps)
     n_test = plain.get("test_images")
     if n_test is not None:
-        _whole("test_images", n_test, "a whole number of test images >= 1", 1)
+        whole("test_images", n_test, 1, "a whole number of test images >= 1")
     return model, device, crossbar, config, plain
 
 
@@ -854,4 +846,8 @@ def check_settings(settings: dict) -> None:
     resolve_settings(settings)
 
 
-snn_point.check_settings = check_settings
+#: The sweep task ``snn``.
+TASK = Task(name="snn", run=snn_point, plain_settings=_PLAIN, setting_groups=_GROUPS, check=check_settings,
+            metrics=("accuracy", "software_accuracy", "rate_input", "adc_clip_fraction", "test_images", "steps"),
+            metric_prefixes=("accuracy_membrane_", "accuracy_spikes_", "rate_layer"),
+            description="accuracy against time steps of a model converted to a spiking network on crossbars")

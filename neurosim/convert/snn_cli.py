@@ -9,12 +9,9 @@ same figure from a finished ``experiments/snn_accuracy_vs_steps.toml`` sweep.
 """
 
 import argparse
-import importlib.metadata as md
 import json
 import logging
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +19,7 @@ from pathlib import Path
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
+from neurosim.provenance import write_result
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +82,6 @@ def parse_device(text: str, default_noise=None) -> tuple:
 
 def _label(name: str, noise) -> str:
     return name if noise is None else f"{name} (read noise {100 * noise:g} %)"
-
-
-def _provenance() -> dict:
-    versions = {"python": platform.python_version()}
-    for pkg in ("neurosim", "numpy", "numba", "brian2", "matplotlib"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                              cwd=Path(__file__).parent)
-        revision = done.stdout.strip() if done.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        revision = None
-    return {"versions": versions, "git_revision": revision or None, "platform": platform.platform()}
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -181,7 +163,7 @@ def _cmd_snn(args) -> None:
         ax = plot_accuracy_vs_steps(curves, reference=software, title=title)
         save_figure(ax.figure, stem.with_suffix(".png"))
         summary["plot"] = str(stem.with_suffix(".png"))
-    _write_atomic(stem.with_suffix(".json"), json.dumps({**summary, **_provenance()}, indent=1, default=str))
+    write_result(stem.with_suffix(".json"), summary, config=[r["settings"] for r in runs], seed=args.seed)
     if args.json:
         json.dump(summary, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

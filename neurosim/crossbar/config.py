@@ -12,13 +12,11 @@ Units used throughout :mod:`neurosim.crossbar`:
   ``CrossbarLayer.current_per_output_A`` amperes of column current.
 """
 
-import math
-import numbers
 from dataclasses import dataclass
 from enum import Enum
 
 from neurosim.device.array import ProgramMethod
-from neurosim.validation import reject
+from neurosim.validation import bits, enum_member, real, reject, whole
 
 
 class Mapping(Enum):
@@ -69,24 +67,6 @@ class DacMode(Enum):
 
 
 
-def _number(field: str, value, allowed: str, ok) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
-        reject(field, value, allowed)
-
-
-def _bits(field: str, value, low: int, high: int) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
-        reject(field, value, f"None (ideal converter) or an integer number of bits in [{low}, {high}]")
-
-
-def _enum(field: str, value, enum) -> None:
-    if not isinstance(value, enum):
-        allowed = ", ".join(f"{enum.__name__}.{m.name}" for m in enum)
-        reject(field, value, f"one of {allowed}")
-
-
 @dataclass(frozen=True)
 class WireConfig:
     """Resistances of the array's wiring (ohm); all cells are ohmic, so the array is a linear network.
@@ -109,9 +89,9 @@ class WireConfig:
     r_access_ohm: float = 0.0
 
     def __post_init__(self):
-        _number("r_wire_ohm", self.r_wire_ohm, "a resistance > 0 ohm (use wire=None for ideal wires)", lambda v: v > 0)
+        real("r_wire_ohm", self.r_wire_ohm, "a resistance > 0 ohm (use wire=None for ideal wires)", lambda v: v > 0)
         for name in ("r_driver_ohm", "r_sense_ohm", "r_access_ohm"):
-            _number(name, getattr(self, name), "a finite resistance >= 0 ohm", lambda v: v >= 0)
+            real(name, getattr(self, name), "a finite resistance >= 0 ohm", lambda v: v >= 0)
 
 
 @dataclass(frozen=True)
@@ -167,29 +147,27 @@ class CrossbarConfig:
 
     def __post_init__(self):
         for name in ("rows", "cols"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                reject(name, value, "an integer array size >= 1")
-        _enum("mapping", self.mapping, Mapping)
+            whole(name, getattr(self, name), 1, "an integer array size >= 1")
+        enum_member("mapping", self.mapping, Mapping)
         if self.mapping is Mapping.REFERENCE_COLUMN and self.cols < 2:
             reject("cols", self.cols, "at least 2 with Mapping.REFERENCE_COLUMN (one column is the reference)")
-        _enum("weight_scale", self.weight_scale, WeightScale)
-        _number("scale_percentile", self.scale_percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
-        _number("weight_max", self.weight_max, "a weight magnitude > 0", lambda v: v > 0)
-        _bits("dac_bits", self.dac_bits, 1, 24)
-        _enum("dac_mode", self.dac_mode, DacMode)
+        enum_member("weight_scale", self.weight_scale, WeightScale)
+        real("scale_percentile", self.scale_percentile, "a percentile in (0, 100]", lambda v: 0 < v <= 100)
+        real("weight_max", self.weight_max, "a weight magnitude > 0", lambda v: v > 0)
+        bits("dac_bits", self.dac_bits, 1, 24)
+        enum_member("dac_mode", self.dac_mode, DacMode)
         if self.dac_mode is DacMode.BIT_SERIAL and self.dac_bits is None:
             reject("dac_bits", self.dac_bits, "an integer number of bits with DacMode.BIT_SERIAL")
-        _number("input_full_scale", self.input_full_scale, "an input magnitude > 0", lambda v: v > 0)
-        _number("read_voltage_V", self.read_voltage_V, "a voltage > 0 V", lambda v: v > 0)
-        _bits("adc_bits", self.adc_bits, 2, 32)
+        real("input_full_scale", self.input_full_scale, "an input magnitude > 0", lambda v: v > 0)
+        real("read_voltage_V", self.read_voltage_V, "a voltage > 0 V", lambda v: v > 0)
+        bits("adc_bits", self.adc_bits, 2, 32)
         for name in ("adc_range", "adc_range_backward"):
             value = getattr(self, name)
             if value is not None:
-                _number(name, value, "None (calibrate) or a range > 0 in output units", lambda v: v > 0)
-        _number("output_noise_frac", self.output_noise_frac, "a standard deviation >= 0", lambda v: v >= 0)
-        _enum("program_method", self.program_method, ProgramMethod)
-        _number("write_verify_tol_frac", self.write_verify_tol_frac, "a fraction of the window > 0", lambda v: v > 0)
+                real(name, value, "None (calibrate) or a range > 0 in output units", lambda v: v > 0)
+        real("output_noise_frac", self.output_noise_frac, "a standard deviation >= 0", lambda v: v >= 0)
+        enum_member("program_method", self.program_method, ProgramMethod)
+        real("write_verify_tol_frac", self.write_verify_tol_frac, "a fraction of the window > 0", lambda v: v > 0)
         if self.wire is not None and not isinstance(self.wire, WireConfig):
             reject("wire", self.wire, "None (ideal wires) or a WireConfig")
 

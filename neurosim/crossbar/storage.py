@@ -9,52 +9,20 @@ the arrays of :meth:`~neurosim.device.DeviceArray.state_arrays` under
 
 import json
 import logging
-from dataclasses import asdict, fields
-from enum import Enum
+from dataclasses import fields
 
 import numpy as np
 
-from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, WeightScale, WireConfig
+from neurosim.crossbar.config import CrossbarConfig, Mapping
 from neurosim.crossbar.tile import Tile
-from neurosim.device import DeviceArray, ProgramMethod, device_from_mapping, device_to_mapping
+from neurosim.device import DeviceArray, device_from_mapping, device_to_mapping
 from neurosim.errors import NeurosimError
+from neurosim.serial import from_plain, to_plain
 from neurosim.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "neurosim.crossbar.layer/1"
-_ENUMS = {"mapping": Mapping, "weight_scale": WeightScale, "dac_mode": DacMode, "program_method": ProgramMethod}
-
-
-def config_to_dict(config: CrossbarConfig) -> dict:
-    """The configuration as plain JSON values (enums as their strings, wire as a dict or None)."""
-    out = {}
-    for f in fields(config):
-        value = getattr(config, f.name)
-        if isinstance(value, Enum):
-            value = value.value
-        elif isinstance(value, WireConfig):
-            value = asdict(value)
-        out[f.name] = value
-    return out
-
-
-def config_from_dict(data: dict) -> CrossbarConfig:
-    """Inverse of :func:`config_to_dict` (validated by the dataclasses)."""
-    known = {f.name for f in fields(CrossbarConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise NeurosimError(f"unknown crossbar configuration fields {unknown}; allowed: {sorted(known)}")
-    values = dict(data)
-    try:
-        for name, enum in _ENUMS.items():
-            if name in values:
-                values[name] = enum(values[name])
-        if values.get("wire") is not None:
-            values["wire"] = WireConfig(**values["wire"])
-    except (ValueError, TypeError) as exc:
-        raise NeurosimError(f"bad crossbar configuration: {exc}") from None
-    return CrossbarConfig(**values)
 
 
 def save_layer(layer, path) -> None:
@@ -62,7 +30,7 @@ def save_layer(layer, path) -> None:
     meta = {
         "format": FORMAT,
         "shape": [layer.out_features, layer.in_features],
-        "config": config_to_dict(layer.config),
+        "config": to_plain(layer.config),
         "device": device_to_mapping(layer.device),
         "weight_max": layer.weight_max,
         "clipped_weights": layer.clipped_weights,
@@ -103,7 +71,7 @@ def load_layer(cls, path, device=None):
         differ = [f.name for f in fields(device) if getattr(device, f.name) != getattr(saved_device, f.name)]
         logger.warning("%s: loading with a device model that differs from the saved one in %s", path, differ)
     try:
-        config = config_from_dict(meta["config"])
+        config = from_plain(CrossbarConfig, meta["config"], "crossbar configuration")
     except KeyError as exc:
         raise NeurosimError(f"{path}: incomplete saved crossbar layer (missing {exc})") from None
 

@@ -10,13 +10,13 @@ strings (``prog_noise = "pcm_nandakumar"``). Shipped cards live in the
 
 import difflib
 import tomllib
-from dataclasses import MISSING, asdict, fields
-from enum import Enum
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from neurosim.device.model import DeviceModel, Drift, ProgNoise, ReadNoise
 from neurosim.errors import CardError, NeurosimError
 from neurosim.resources import shipped_dir
+from neurosim.serial import to_plain
 
 _FIELDS = {f.name: f for f in fields(DeviceModel)}
 _WINDOW_ALTERNATIVE = ("r_on_ohm", "on_off_ratio")
@@ -135,4 +135,4 @@ def load_device(name_or_path) -> DeviceModel:
 
 def device_to_mapping(device: DeviceModel) -> dict:
     """The device's fields as plain values (enums as their strings), e.g. for JSON."""
-    return {k: (v.value if isinstance(v, Enum) else v) for k, v in asdict(device).items()}
+    return to_plain(device)

@@ -4,6 +4,8 @@ import numpy as np
 
 from neurosim.device.array import DeviceArray, ProgramMethod
 from neurosim.errors import NeurosimError
+from neurosim.tasks import Task
+from neurosim.validation import parse_enum, whole
 
 _PLAIN = {"device", "method", "n_devices", "tol_frac", "max_iterations"}
 
@@ -14,13 +16,9 @@ def _parse(settings: dict):
     plain, groups = split_settings(settings, _PLAIN, ["device"])
     if "device" not in plain:
         raise NeurosimError("setting 'device' (a card name or path) is required")
-    try:
-        method = ProgramMethod(plain.get("method", "write_verify"))
-    except ValueError:
-        raise NeurosimError(f"method = {plain['method']!r} must be one of {[m.value for m in ProgramMethod]}") from None
+    method = parse_enum(ProgramMethod, plain.get("method", "write_verify"), "method")
     n = plain.get("n_devices", 10_000)
-    if not isinstance(n, int) or n < 1:
-        raise NeurosimError(f"n_devices = {n!r} must be a whole number >= 1")
+    whole("n_devices", n, 1)
     return device_with_overrides(plain["device"], groups["device"]), method, n, plain
 
 
@@ -50,4 +48,14 @@ def check_settings(settings: dict) -> None:
     _parse(settings)
 
 
-program_error_point.check_settings = check_settings
+#: The sweep task ``program_error``.
+TASK = Task(
+    name="program_error",
+    run=program_error_point,
+    plain_settings=_PLAIN,
+    setting_groups=("device",),
+    check=check_settings,
+    metrics=("rms_error_frac", "fraction_converged", "mean_pulses"),
+    plot_metric="rms_error_frac",
+    description="programming error of many devices programmed to targets across the window",
+)

@@ -1,7 +1,7 @@
-"""Networks: software MLP training and model files (more network kinds join here)."""
+"""Networks: layer lists, software MLP training and the model files (more network kinds join here)."""
 
+from neurosim.networks.layers import Activation, Dense
 from neurosim.networks.mlp import (
-    Activation,
     Optimizer,
     Output,
     accuracy,
@@ -10,10 +10,11 @@ from neurosim.networks.mlp import (
     predict,
     train_mlp,
 )
-from neurosim.networks.modelio import MLPModel, ModelError, load_model, save_model
+from neurosim.networks.modelio import MLPModel, ModelError, load_model, read_model_file, save_model, write_model_file
 
 __all__ = [
     "Activation",
+    "Dense",
     "MLPModel",
     "ModelError",
     "Optimizer",
@@ -23,6 +24,8 @@ __all__ = [
     "init_mlp",
     "load_model",
     "predict",
+    "read_model_file",
     "save_model",
     "train_mlp",
+    "write_model_file",
 ]

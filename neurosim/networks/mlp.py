@@ -3,7 +3,8 @@
 Weights follow the library convention (design 3.10): ``params`` is a list of
 ``(W, b)`` pairs, one per layer, ``W`` of shape ``(out, in)`` and ``b`` of shape
 ``(out,)``, so a layer computes ``z = x @ W.T + b`` for row inputs ``x (n, in)``.
-Hidden layers apply the :class:`Activation`; the last layer's ``z`` are the
+Hidden layers apply the :class:`~neurosim.networks.layers.Activation` (ReLU or
+sigmoid: :data:`TRAINABLE`); the last layer's ``z`` are the
 logits, turned into a loss by the :class:`Output` (softmax + cross-entropy, or
 NeuroSim's sigmoid + squared error). The numerical functions are pure and keep
 the dtype of the weights (float64 weights give float64 gradients, which the
@@ -21,17 +22,23 @@ from scipy.special import expit, logsumexp
 from tqdm import tqdm
 
 from neurosim.errors import NeurosimError
+from neurosim.networks.layers import Activation, activate
 from neurosim.rng import as_generator
-from neurosim.validation import parse_enum
+from neurosim.validation import parse_enum, reject
 
 logger = logging.getLogger(__name__)
 
 
-class Activation(Enum):
-    """Hidden-layer nonlinearity."""
+#: Hidden activations an MLP is trained with (they have the exact gradients used here).
+TRAINABLE = (Activation.RELU, Activation.SIGMOID)
 
-    SIGMOID = "sigmoid"
-    RELU = "relu"
+
+def trainable_activation(activation) -> Activation:
+    """The :class:`Activation` for ``activation`` (member or string), which must be in :data:`TRAINABLE`."""
+    activation = parse_enum(Activation, activation, "activation")
+    if activation not in TRAINABLE:
+        reject("activation", activation.value, f"one of {[a.value for a in TRAINABLE]} for the hidden units of an MLP")
+    return activation
 
 
 class Output(Enum):
@@ -106,7 +113,7 @@ def init_mlp(sizes, rng=None, *, activation=Activation.RELU) -> list[tuple[np.nd
     ``W ~ U(-l, l)``, ``l = sqrt(6 / (fan_in + fan_out))`` (Glorot).
     """
     sizes = check_sizes(sizes)
-    activation = parse_enum(Activation, activation, "activation")
+    activation = trainable_activation(activation)
     rng = as_generator(rng)
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -117,11 +124,6 @@ def init_mlp(sizes, rng=None, *, activation=Activation.RELU) -> list[tuple[np.nd
             w = rng.uniform(-limit, limit, size=(fan_out, fan_in))
         params.append((w.astype(np.float32), np.zeros(fan_out, dtype=np.float32)))
     return params
-
-
-def activate(z, activation: Activation):
-    """Hidden-unit nonlinearity: logistic sigmoid or ReLU, elementwise."""
-    return expit(z) if activation is Activation.SIGMOID else np.maximum(z, 0)
 
 
 def _inputs(x, n_in: int, dtype) -> np.ndarray:
@@ -209,7 +211,7 @@ def loss_and_gradients(params, x, y, *, activation, output=Output.SOFTMAX_CROSS_
     ``(dL/dW, dL/db)`` pairs with the same shapes and dtype.
     """
     sizes = check_params(params)
-    activation = parse_enum(Activation, activation, "activation")
+    activation = trainable_activation(activation)
     output = parse_enum(Output, output, "output")
     x = _inputs(x, sizes[0], np.result_type(params[0][0].dtype, np.float32))
     y = _labels(y, x.shape[0], sizes[-1])
@@ -322,7 +324,7 @@ def train_mlp(
         stderr is a terminal.
     """
     sizes = check_sizes(sizes)
-    activation = parse_enum(Activation, activation, "activation")
+    activation = trainable_activation(activation)
     output = parse_enum(Output, output, "output")
     optimizer = parse_enum(Optimizer, optimizer, "optimizer")
     _check_training(lr, epochs, batch_size, momentum, lr_decay, weight_clip, weight_noise)

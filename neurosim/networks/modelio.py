@@ -1,11 +1,26 @@
-"""Save and load trained MLPs as ``NAME.npz`` (weights) plus ``NAME.json`` (sidecar).
+"""The one model file format: ``NAME.npz`` (weights) plus ``NAME.json`` (sidecar).
 
-The npz holds float32 arrays ``W0, b0, W1, b1, ...`` in the library convention
-(``W`` of shape ``(out, in)``). The JSON sidecar holds what is needed to use
-the weights (``sizes``, ``activation``, ``output``, ``preprocessing``), a
-SHA-256 of the weights tying the two files together, and free-form ``info``
-(training hyper-parameters, seed, accuracies, package versions, how to
-retrain). Nothing is pickled: arrays are read with ``allow_pickle=False``.
+A model is an ordered list of layers (:mod:`neurosim.networks.layers`). The
+npz holds each layer's arrays in order, ``W0, b0, W1, b1, ...`` (float32,
+``W`` of shape ``(out, in)``, the library convention). The JSON sidecar
+(format ``neurosim-model``, version 1) holds:
+
+- ``layers``: per layer its ``kind`` (``"dense"``), ``activation``
+  (``"relu"``, ``"sigmoid"``, ``"step"`` for threshold units, ``"linear"``
+  for the logits) and its ``inputs`` and ``outputs``;
+- ``output``: the loss the last layer was trained with (its arg-max is the
+  predicted class), ``preprocessing``: how raw images become inputs;
+- ``weights_sha256``: SHA-256 of the arrays' float32 little-endian bytes in
+  file order, tying the two files together;
+- free-form ``info`` keys (training settings, seed, accuracies, package
+  versions, how to retrain).
+
+Both the software MLPs (:class:`MLPModel`) and the threshold-unit network
+(:class:`~neurosim.networks.threshold.mnist.ThresholdMLP`) are saved by
+:func:`write_model_file` and read by :func:`read_model_file`; the sidecars of
+the two earlier formats (``neurosim-mlp`` and ``neurosim-threshold-mlp``,
+version 1, same npz) are read too. Nothing is pickled: arrays are read with
+``allow_pickle=False``.
 """
 
 import hashlib
@@ -19,25 +34,34 @@ import numpy as np
 from neurosim.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import Activation, Output, accuracy, check_params, forward, predict
+from neurosim.networks.layers import LAYER_KINDS, Activation, Dense, check_layers, layer_params, mlp_layers
+from neurosim.networks.mlp import Output, accuracy, check_params, forward, predict, trainable_activation
 from neurosim.validation import parse_enum
 
-FORMAT = "neurosim-mlp"
+FORMAT = "neurosim-model"
 FORMAT_VERSION = 1
-_CORE_KEYS = (
-    "format",
-    "format_version",
-    "name",
-    "sizes",
-    "activation",
-    "output",
-    "preprocessing",
-    "weights_sha256",
-)
+#: The sidecar keys the format defines (``info`` may not use them).
+CORE_KEYS = ("format", "format_version", "name", "layers", "output", "preprocessing", "weights_sha256")
+#: Earlier sidecar formats (version 1 each) that :func:`read_model_file` still reads.
+LEGACY_FORMATS = ("neurosim-mlp", "neurosim-threshold-mlp")
+_LEGACY_KEYS = {
+    "neurosim-mlp": ("format", "format_version", "name", "sizes", "activation", "output", "preprocessing", "weights_sha256"),
+    "neurosim-threshold-mlp": (
+        "format", "format_version", "name", "sizes", "hidden_units", "readout", "preprocessing", "weights_sha256",
+    ),
+}
+_LAYER_KEYS = ("kind", "activation", "inputs", "outputs")
 
 
 class ModelError(NeurosimError):
     """A model file that is missing, corrupt or inconsistent."""
+
+
+def check_info(info: dict) -> None:
+    """Reject ``info`` keys that the sidecar format itself uses."""
+    clash = sorted(set(info) & set(CORE_KEYS))
+    if clash:
+        raise NeurosimError(f"model info must not use the reserved sidecar keys {clash}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +69,7 @@ class MLPModel:
     """Trained MLP weights with the settings needed to run them.
 
     ``params``: list of float32 ``(W, b)`` layers, ``W (out, in)``.
+    ``activation``: the hidden layers' (ReLU or sigmoid); the last layer is linear.
     ``info``: JSON-serialisable metadata written to the sidecar as is.
     """
 
@@ -59,12 +84,29 @@ class MLPModel:
         params = [(np.asarray(w, dtype=np.float32), np.asarray(b, dtype=np.float32)) for w, b in self.params]
         check_params(params)  # float64 weights beyond the float32 range would have become inf
         object.__setattr__(self, "params", params)
-        object.__setattr__(self, "activation", parse_enum(Activation, self.activation, "activation"))
+        object.__setattr__(self, "activation", trainable_activation(self.activation))
         object.__setattr__(self, "output", parse_enum(Output, self.output, "output"))
         object.__setattr__(self, "preprocessing", Preprocessing.parse(self.preprocessing))
-        clash = sorted(set(self.info) & set(_CORE_KEYS))
-        if clash:
-            raise NeurosimError(f"model info must not use the reserved sidecar keys {clash}")
+        check_info(self.info)
+
+    @classmethod
+    def from_layers(cls, layers, output=Output.SOFTMAX_CROSS_ENTROPY, preprocessing=Preprocessing.NONE, info=None):
+        """The MLP of dense ``layers``: hidden layers of one trainable activation, a linear last layer."""
+        layers = list(layers)
+        check_layers(layers)
+        kinds = [layer.activation for layer in layers]
+        if any(not isinstance(layer, Dense) for layer in layers) or kinds[-1] is not Activation.LINEAR or len(set(kinds[:-1])) > 1:
+            raise NeurosimError(
+                f"an MLP is dense layers with one hidden activation and a linear last layer, got "
+                f"{[(layer.kind, layer.activation.value) for layer in layers]}"
+            )
+        hidden = kinds[0] if len(layers) > 1 else Activation.RELU
+        return cls(layer_params(layers), hidden, output, preprocessing, dict(info or {}))
+
+    @property
+    def layers(self) -> list[Dense]:
+        """The network as :class:`~neurosim.networks.layers.Dense` layers (the last one linear)."""
+        return mlp_layers(self.params, self.activation)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -88,11 +130,25 @@ class MLPModel:
         return accuracy(self.params, x, y, self.activation)
 
 
-def weights_sha256(params) -> str:
-    """Return the SHA-256 of the float32 little-endian bytes of ``W0, b0, W1, ...`` in order."""
+@dataclass(frozen=True, eq=False)
+class ModelFile:
+    """What a model file holds: its layers and the settings to run them (see the module docstring)."""
+
+    name: str
+    layers: list
+    output: Output
+    preprocessing: Preprocessing
+    info: dict
+
+
+def weights_sha256(arrays) -> str:
+    """Return the SHA-256 of the float32 little-endian bytes of ``W0, b0, W1, ...`` in order.
+
+    ``arrays``: a list of layers (their ``arrays``) or of ``(W, b)`` pairs.
+    """
     digest = hashlib.sha256()
-    for layer in params:
-        for a in layer:
+    for layer in arrays:
+        for a in getattr(layer, "arrays", layer):
             digest.update(np.ascontiguousarray(a, dtype="<f4").tobytes())
     return digest.hexdigest()
 
@@ -105,19 +161,26 @@ def model_paths(path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".npz"), path.with_name(path.name + ".json")
 
 
-def save_model(model: MLPModel, path) -> Path:
-    """Write ``model`` to ``NAME.npz`` and ``NAME.json`` (each atomically); return the JSON path."""
+def write_model_file(path, layers, *, output, preprocessing, info=None) -> Path:
+    """Write ``layers`` (float32 arrays) to ``NAME.npz`` and the sidecar ``NAME.json``, each atomically.
+
+    Returns the JSON path.
+    """
     npz_path, json_path = model_paths(path)
+    layers = list(layers)
+    check_layers(layers)
+    info = dict(info or {})
+    check_info(info)
+    arrays = [tuple(np.asarray(a, dtype=np.float32) for a in layer.arrays) for layer in layers]
     sidecar = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "name": npz_path.stem,
-        "sizes": list(model.sizes),
-        "activation": model.activation.value,
-        "output": model.output.value,
-        "preprocessing": model.preprocessing.value,
-        "weights_sha256": weights_sha256(model.params),
-        **model.info,
+        "layers": [layer.describe() for layer in layers],
+        "output": parse_enum(Output, output, "output").value,
+        "preprocessing": Preprocessing.parse(preprocessing).value,
+        "weights_sha256": weights_sha256(arrays),
+        **info,
     }
     try:
         text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
@@ -125,11 +188,51 @@ def save_model(model: MLPModel, path) -> Path:
         raise NeurosimError(
             f"model info must be JSON-serialisable (finite numbers, str, list, dict): {exc}"
         ) from exc
-    arrays = {f"{kind}{i}": a for i, layer in enumerate(model.params) for kind, a in zip("Wb", layer)}
+    named = {f"{kind}{i}": a for i, layer in enumerate(arrays) for kind, a in zip("Wb", layer)}
     npz_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(npz_path, lambda handle: np.savez(handle, **arrays))
+    write_atomic(npz_path, lambda handle: np.savez(handle, **named))
     write_atomic(json_path, lambda handle: handle.write(text.encode()))
     return json_path
+
+
+def save_model(model: MLPModel, path) -> Path:
+    """Write the MLP ``model`` to ``NAME.npz`` and ``NAME.json`` (each atomically); return the JSON path."""
+    return write_model_file(path, model.layers, output=model.output, preprocessing=model.preprocessing, info=model.info)
+
+
+def upgrade_sidecar(sidecar: dict, where: str = "sidecar") -> dict:
+    """A sidecar of an earlier format (:data:`LEGACY_FORMATS`) in the current format (same weights).
+
+    ``neurosim-mlp``: hidden layers of its ``activation``, a linear last layer.
+    ``neurosim-threshold-mlp``: step hidden units, a linear winner-take-all
+    read-out trained with softmax cross-entropy. A current sidecar is
+    returned unchanged.
+    """
+    kind = sidecar.get("format")
+    if kind == FORMAT:
+        return sidecar
+    if sidecar.get("format_version") != 1:
+        raise ModelError(f"{where} has format {kind!r} version {sidecar.get('format_version')!r}; this neurosim reads "
+                         f"{FORMAT!r} version {FORMAT_VERSION} and {list(LEGACY_FORMATS)} version 1")
+    missing = [key for key in _LEGACY_KEYS[kind] if key not in sidecar]
+    if missing:
+        raise ModelError(f"model sidecar {where} lacks the keys {missing}")
+    sizes = sidecar["sizes"]
+    if not isinstance(sizes, list) or len(sizes) < 2:
+        raise ModelError(f"model sidecar {where}: sizes must be a list of at least two widths, got {sizes!r}")
+    if kind == "neurosim-mlp":
+        hidden, output = sidecar["activation"], sidecar["output"]
+    else:
+        hidden, output = Activation.STEP.value, Output.SOFTMAX_CROSS_ENTROPY.value
+    layers = [
+        {"kind": Dense.kind, "activation": hidden if i < len(sizes) - 2 else Activation.LINEAR.value,
+         "inputs": n_in, "outputs": n_out}
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+    ]
+    info = {key: value for key, value in sidecar.items() if key not in _LEGACY_KEYS[kind]}
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "name": sidecar["name"], "layers": layers,
+            "output": output, "preprocessing": sidecar["preprocessing"], "weights_sha256": sidecar["weights_sha256"],
+            **info}
 
 
 def _read_sidecar(json_path: Path) -> dict:
@@ -141,16 +244,25 @@ def _read_sidecar(json_path: Path) -> dict:
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"model sidecar {json_path} is not readable JSON: {exc}") from exc
-    if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
+    if not isinstance(sidecar, dict) or sidecar.get("format") not in (FORMAT, *LEGACY_FORMATS):
         raise ModelError(f'{json_path} is not a neurosim model sidecar (its "format" must be {FORMAT!r})')
-    if sidecar.get("format_version") != FORMAT_VERSION:
+    if sidecar["format"] == FORMAT and sidecar.get("format_version") != FORMAT_VERSION:
         raise ModelError(
             f"{json_path} has format_version {sidecar.get('format_version')!r}; "
             f"this neurosim reads version {FORMAT_VERSION}"
         )
-    missing = [key for key in _CORE_KEYS if key not in sidecar]
+    sidecar = upgrade_sidecar(sidecar, str(json_path))
+    missing = [key for key in CORE_KEYS if key not in sidecar]
     if missing:
         raise ModelError(f"model sidecar {json_path} lacks the keys {missing}")
+    layers = sidecar["layers"]
+    if not isinstance(layers, list) or not layers or not all(isinstance(s, dict) for s in layers):
+        raise ModelError(f"model sidecar {json_path}: layers must be a non-empty list of tables, got {layers!r}")
+    for i, spec in enumerate(layers):
+        if sorted(spec) != sorted(_LAYER_KEYS):
+            raise ModelError(f"model sidecar {json_path}: layer {i} must have exactly the keys {list(_LAYER_KEYS)}, got {sorted(spec)}")
+        if spec["kind"] not in LAYER_KINDS:
+            raise ModelError(f"model sidecar {json_path}: layer {i} has kind {spec['kind']!r}; allowed: {sorted(LAYER_KINDS)}")
     return sidecar
 
 
@@ -162,7 +274,7 @@ def _read_weights(npz_path: Path, n_layers: int) -> list:
             if keys != expected:
                 raise ModelError(
                     f"model weights {npz_path} hold arrays {sorted(keys)}; "
-                    f"the sidecar's sizes need exactly {sorted(expected)}"
+                    f"the sidecar's layers need exactly {sorted(expected)}"
                 )
             return [(data[f"W{i}"], data[f"b{i}"]) for i in range(n_layers)]
     except FileNotFoundError:
@@ -179,34 +291,43 @@ def _read_weights(npz_path: Path, n_layers: int) -> list:
         ) from exc
 
 
-def load_model(path) -> MLPModel:
-    """Load and validate the model ``NAME.npz`` + ``NAME.json`` (``path`` as in :func:`model_paths`).
+def read_model_file(path) -> ModelFile:
+    """Load and validate the model ``NAME.npz`` + ``NAME.json`` of any kind (``path`` as in :func:`model_paths`).
 
     Raises :class:`ModelError` for a missing or unreadable file, unknown
-    settings, weights that are not finite, shapes that do not chain or do not
-    match the sidecar's ``sizes``, and weights whose SHA-256 differs from the
-    sidecar's.
+    settings, weights that are not finite floats, shapes that do not chain or
+    do not match the sidecar's layers, and weights whose SHA-256 differs from
+    the sidecar's.
     """
     npz_path, json_path = model_paths(path)
     sidecar = _read_sidecar(json_path)
-    sizes = sidecar["sizes"]
-    if not isinstance(sizes, list) or len(sizes) < 2:
-        raise ModelError(
-            f"model sidecar {json_path}: sizes must be a list of at least two widths, got {sizes!r}"
-        )
-    params = _read_weights(npz_path, len(sizes) - 1)
-    info = {key: value for key, value in sidecar.items() if key not in _CORE_KEYS}
+    specs = sidecar["layers"]
+    params = _read_weights(npz_path, len(specs))
+    where = f"model {npz_path} / {json_path}"
     try:
-        model = MLPModel(params, sidecar["activation"], sidecar["output"], sidecar["preprocessing"], info)
+        check_params(params)
+        layers = [Dense(w, b, spec["activation"]) for (w, b), spec in zip(params, specs)]
+        output = parse_enum(Output, sidecar["output"], "output")
+        preprocessing = Preprocessing.parse(sidecar["preprocessing"])
     except NeurosimError as exc:
-        raise ModelError(f"model {npz_path} / {json_path}: {exc}") from exc
-    if list(model.sizes) != sizes:
-        raise ModelError(
-            f"model weights {npz_path} have layer sizes {list(model.sizes)} but {json_path} says {sizes}"
-        )
-    if weights_sha256(model.params) != sidecar["weights_sha256"]:
+        raise ModelError(f"{where}: {exc}") from exc
+    described = [layer.describe() for layer in layers]
+    if described != specs:
+        raise ModelError(f"model weights {npz_path} have layers {described} but {json_path} says {specs}")
+    if weights_sha256(layers) != sidecar["weights_sha256"]:
         raise ModelError(
             f"model weights {npz_path} do not match the SHA-256 recorded in {json_path}; "
-            f"the two files come from different trainings (save both with save_model)"
+            f"the two files come from different trainings (save both with one call)"
         )
-    return model
+    info = {key: value for key, value in sidecar.items() if key not in CORE_KEYS}
+    return ModelFile(sidecar["name"], layers, output, preprocessing, info)
+
+
+def load_model(path) -> MLPModel:
+    """Load the MLP ``NAME.npz`` + ``NAME.json`` (see :func:`read_model_file`; the layers must form an MLP)."""
+    file = read_model_file(path)
+    try:
+        return MLPModel.from_layers(file.layers, file.output, file.preprocessing, file.info)
+    except NeurosimError as exc:
+        npz_path, json_path = model_paths(path)
+        raise ModelError(f"model {npz_path} / {json_path}: {exc}") from exc

@@ -11,20 +11,18 @@ MNIST training images and report accuracy on the 10000 test images.
 
 import hashlib
 import logging
-import platform
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import scipy
 
-import neurosim
 from neurosim.data.idx import encode_idx
 from neurosim.data.mnist import load_mnist
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.networks.mlp import Activation, Output, train_mlp
 from neurosim.networks.modelio import MLPModel, save_model
+from neurosim.provenance import git_state, versions
 
 logger = logging.getLogger(__name__)
 
@@ -96,16 +94,6 @@ REFERENCE_SPECS += (
 )
 
 
-def versions() -> dict:
-    """Return the versions of Python and the packages that shape a trained model."""
-    return {
-        "neurosim": neurosim.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def train_reference_model(
     spec: ReferenceSpec, train, test, rng, *, provenance: dict, progress=None
 ) -> MLPModel:
@@ -113,7 +101,7 @@ def train_reference_model(
 
     Images are uint8 ``(n, 28, 28)``; ``rng`` seeds initialisation and
     shuffling; ``provenance`` (seed, retrain command, ...) is stored in the
-    model's ``info`` next to the hyper-parameters, accuracies and versions.
+    model's ``info`` next to the hyper-parameters, accuracies, versions and git state.
     """
     (train_images, train_labels), (test_images, test_labels) = train, test
     x_train = preprocess(train_images, spec.preprocessing)
@@ -152,6 +140,7 @@ def train_reference_model(
         "accuracy": scores,
         "train_time_s": round(train_time_s, 1),
         "versions": versions(),
+        **git_state(),
     }
     return MLPModel(params, spec.activation, spec.output, spec.preprocessing, info)
 

@@ -17,7 +17,6 @@ Loss convention (NeuroSim's): ``sum_k (a_k - t_k)^2`` over the sigmoid outputs
 ``-2 a (1 - a) (t - a)``; the learning rates refer to that loss.
 """
 
-import math
 import numbers
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
@@ -26,6 +25,9 @@ from neurosim.crossbar.config import Mapping
 from neurosim.data.preprocess import Preprocessing
 from neurosim.device.array import ProgramMethod
 from neurosim.errors import NeurosimError
+from neurosim.validation import real as _real
+from neurosim.validation import reject as _fail
+from neurosim.validation import whole as _whole
 
 
 class PulseRounding(Enum):
@@ -79,20 +81,6 @@ class HiddenUpdate(Enum):
 
     SIGMOID = "sigmoid"
     THRESHOLDED = "thresholded"
-
-
-def _fail(field: str, value, allowed: str):
-    raise NeurosimError(f"{field} = {value!r} is not allowed: {allowed}")
-
-
-def _real(field, value, allowed, ok):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
-        _fail(field, value, allowed)
-
-
-def _whole(field, value, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        _fail(field, value, f"a whole number >= {low}")
 
 
 #: Enum-valued fields and their types (used to parse settings given as strings).

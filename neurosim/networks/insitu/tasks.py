@@ -26,6 +26,7 @@ import numpy as np
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu.config import InsituConfig
 from neurosim.settings import device_with_overrides, split_settings
+from neurosim.tasks import Task
 
 SOFTWARE = "software"
 DATASETS = ("mnist", "digits")
@@ -94,5 +95,9 @@ def check_settings(settings: dict) -> None:
     resolve(settings)
 
 
-insitu_point.check_settings = check_settings
+#: The sweep task ``insitu``.
+TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device",), check=check_settings,
+            metrics=("accuracy", "best_accuracy", "accuracy_last5", "train_accuracy", "pulses_per_image",
+                     "writes_per_image", "epochs", "train_time_s"),
+            description="on-chip (in-situ) training of a device network, or its software baseline")
 

@@ -23,12 +23,10 @@ to extend a finished run.
 """
 
 import csv
-import importlib.metadata as md
 import io
 import json
 import logging
 import math
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -39,6 +37,7 @@ import numpy as np
 from neurosim.files import write_atomic
 from neurosim.device import DeviceModel, device_to_mapping, load_device
 from neurosim.errors import NeurosimError
+from neurosim.provenance import write_result
 from neurosim.networks.insitu import kernels as K
 from neurosim.networks.insitu.config import REFERENCE_PROTOCOL, InsituConfig, float_baseline_config
 from neurosim.networks.insitu.data import InsituData, load_mnist_data
@@ -157,16 +156,6 @@ def _eval_key(key: int, epoch: int) -> int:
 
 
 # -- provenance ----------------------------------------------------------------------------------
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
-    for pkg in ("neurosim", "numpy", "numba"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def _identity(kind, device, config, root) -> dict:
     """What must match for a checkpoint to be resumed."""
     settings = {k: v for k, v in config.to_dict().items() if k not in _RESUMABLE}
@@ -336,8 +325,7 @@ def _run(kind, device, config, data, rng, out_dir, progress, backend, chunk_imag
         _write_text(out / HISTORY_CSV, history_csv(history))
         files["history"] = out / HISTORY_CSV
         result = _result()
-        summary = {**result.summary(), "versions": _versions(), "platform": platform.platform(), "complete": last}
-        _write_text(out / RUN_JSON, json.dumps(summary, indent=1, default=str))
+        write_result(out / RUN_JSON, {**result.summary(), "complete": last}, config=config, seed=result.seed)
         files["json"] = out / RUN_JSON
 
     def _result():

@@ -13,11 +13,11 @@ is then reset (to ``v_reset`` or by subtracting ``v_th - v_reset``) and holds
 ``v`` for its refractory period.
 """
 
-import math
 from dataclasses import dataclass, fields, replace
 from enum import Enum
 
 from neurosim.errors import NeurosimError
+from neurosim.validation import finite_number as _finite_number
 from neurosim.validation import reject
 
 
@@ -38,11 +38,6 @@ class Reset(Enum):
     #: ``v -= v_th - v_reset`` (keeps the overshoot; the usual choice for ANN-to-SNN conversion).
     SUBTRACT = "subtract"
 
-
-
-def _finite_number(field: str, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        reject(field, value, "a finite number")
 
 
 @dataclass(frozen=True)

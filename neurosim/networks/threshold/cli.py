@@ -14,7 +14,7 @@ import argparse
 import logging
 import numpy as np
 
-from neurosim.cli_args import emit_json as _emit_json
+from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _nonnegative_int
 from neurosim.cli_args import whole_number as _int_at_least
@@ -156,7 +156,7 @@ def _cmd_gates(args) -> None:
             ana, note = None, str(exc)
         results.append((name, x, targets, got, sim, ana, note))
     if args.json:
-        _emit_json(
+        _emit_result(
             {
                 "settings": _settings_summary(device, config),
                 "trials": args.trials,
@@ -177,7 +177,9 @@ def _cmd_gates(args) -> None:
                     }
                     for name, x, t, g, sim, ana, note in results
                 ],
-            }
+            },
+            config={"device": device, "threshold": config},
+            seed=args.seed,
         )
         return
     s = _settings_summary(device, config)
@@ -206,7 +208,7 @@ def _cmd_count(args) -> None:
 
     result = count_functions(args.inputs, args.weight_levels)
     if args.json:
-        _emit_json(result.to_dict())
+        _emit_result(result.to_dict(), config={"inputs": args.inputs, "weight_levels": args.weight_levels})
         return
     d = result.to_dict()
     print(f"{d['functions']} Boolean functions of {d['inputs']} inputs")
@@ -246,7 +248,8 @@ def _cmd_train(args) -> None:
         ax = plot_perceptron(result)
         save_figure(ax.figure, args.plot)
     if args.json:
-        _emit_json({"function": name, "truth_table": table, "settings": _settings_summary(device, tcfg), **result.to_dict()})
+        _emit_result({"function": name, "truth_table": table, "settings": _settings_summary(device, tcfg), **result.to_dict()},
+                     config={"device": device, "perceptron": config}, seed=args.seed)
         return
     label = f"{name} ({table})" if name else table
     print(f"perceptron learning {label} on {device.name} ({tcfg.crossbar.mapping.value} mapping), seed {args.seed}")
@@ -283,7 +286,9 @@ def _cmd_margins(args) -> None:
         save_figure(ax.figure, args.output)
         log.info("wrote %s", args.output)
     if args.json:
-        _emit_json({"settings": _settings_summary(device, config), "seed": args.seed, "rows": rows, "plot": args.output})
+        _emit_result({"settings": _settings_summary(device, config), "rows": rows, "plot": args.output},
+                     config={"device": device, "threshold": config, "noise": args.kind, "levels": args.levels, "trials": args.trials},
+                     seed=args.seed)
         return
     print("gate,noise,level,analytic,simulated,std_error,trials")
     for r in rows:
@@ -296,7 +301,7 @@ def _cmd_mnist(args) -> None:
     import time
 
     from neurosim.networks.threshold.margins import NoiseKind
-    from neurosim.networks.threshold.mnist import hardware_accuracy
+    from neurosim.networks.threshold.mnist import hardware_accuracy, resolve_settings
 
     settings = {"model": args.model, "device": args.device, "crossbar.mapping": args.mapping, "crossbar.program_method": args.method}
     for kind, level in args.noise or []:
@@ -317,7 +322,8 @@ def _cmd_mnist(args) -> None:
     result = {**settings, "seed": args.seed, **hardware_accuracy(settings, args.seed)}
     result["time_s"] = round(time.perf_counter() - start, 3)
     if args.json:
-        _emit_json(result)
+        _, device, config, _ = resolve_settings(settings)
+        _emit_result(result, config={"settings": settings, "device": device, "threshold": config}, seed=args.seed)
         return
     print(f"threshold network {args.model} on {args.device} (seed {args.seed}, {result['test_images']} MNIST test images)")
     print(f"  software accuracy  {100 * result['software_accuracy']:.2f} %")

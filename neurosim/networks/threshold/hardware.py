@@ -42,7 +42,6 @@ one array.
 """
 
 import math
-import numbers
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -60,6 +59,7 @@ from neurosim.networks.threshold.units import (
     one_hot_argmax,
 )
 from neurosim.rng import as_generator
+from neurosim.validation import real, reject, whole
 
 #: Default number of tiles the replicas of a reference-column layer are spread over.
 REPLICA_TILES = 64
@@ -75,15 +75,6 @@ class ThresholdMode(Enum):
     BIAS_ROW = "bias_row"
     #: The comparator's reference current is ``theta`` weight units of current.
     COMPARATOR = "comparator"
-
-
-def _fail(name: str, value, allowed: str):
-    raise NeurosimError(f"{name} = {value!r} is not allowed: {allowed}")
-
-
-def _real(name: str, value, allowed: str, ok) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
-        _fail(name, value, allowed)
 
 
 @dataclass(frozen=True)
@@ -111,18 +102,18 @@ class ThresholdConfig:
 
     def __post_init__(self):
         if not isinstance(self.crossbar, CrossbarConfig):
-            _fail("crossbar", self.crossbar, "a CrossbarConfig")
+            reject("crossbar", self.crossbar, "a CrossbarConfig")
         if self.crossbar.adc_bits is not None:
-            _fail("crossbar.adc_bits", self.crossbar.adc_bits, "None: a comparator reads the column current, not an ADC")
+            reject("crossbar.adc_bits", self.crossbar.adc_bits, "None: a comparator reads the column current, not an ADC")
         if self.crossbar.input_full_scale != 1.0:
-            _fail("crossbar.input_full_scale", self.crossbar.input_full_scale, "1.0: binary inputs are 0 V or the full read voltage")
+            reject("crossbar.input_full_scale", self.crossbar.input_full_scale, "1.0: binary inputs are 0 V or the full read voltage")
         if not isinstance(self.threshold_mode, ThresholdMode):
-            _fail("threshold_mode", self.threshold_mode, f"one of {[m.value for m in ThresholdMode]}")
-        _real("headroom", self.headroom, "a number >= 1 (full-window weight / largest weight)", lambda v: v >= 1)
-        _real("comparator_offset_A", self.comparator_offset_A, "a finite current in A", lambda v: True)
-        _real("comparator_noise_A", self.comparator_noise_A, "a standard deviation >= 0 A", lambda v: v >= 0)
+            reject("threshold_mode", self.threshold_mode, f"one of {[m.value for m in ThresholdMode]}")
+        real("headroom", self.headroom, "a number >= 1 (full-window weight / largest weight)", lambda v: v >= 1)
+        real("comparator_offset_A", self.comparator_offset_A, "a finite current in A", lambda v: True)
+        real("comparator_noise_A", self.comparator_noise_A, "a standard deviation >= 0 A", lambda v: v >= 0)
         if not isinstance(self.centre_integer_thresholds, bool):
-            _fail("centre_integer_thresholds", self.centre_integer_thresholds, "true or false")
+            reject("centre_integer_thresholds", self.centre_integer_thresholds, "true or false")
 
 
 def hardware_weights(layer: ThresholdLayer, config: ThresholdConfig):
@@ -174,14 +165,13 @@ class CrossbarThresholdLayer:
         self.config = ThresholdConfig() if config is None else config
         if not isinstance(self.config, ThresholdConfig):
             raise NeurosimError(f"config must be a ThresholdConfig, got {type(self.config).__name__}")
-        if isinstance(replicas, bool) or not isinstance(replicas, numbers.Integral) or replicas < 1:
-            _fail("replicas", replicas, "a whole number >= 1")
+        whole("replicas", replicas, 1)
         self.replicas = int(replicas)
         w_hw, reference = hardware_weights(self.layer, self.config)
         if weight_max is None:
             largest = float(np.max(np.abs(w_hw)))
             weight_max = self.config.headroom * largest if largest > 0 else 1.0
-        _real("weight_max", weight_max, "a weight magnitude > 0", lambda v: v > 0)
+        real("weight_max", weight_max, "a weight magnitude > 0", lambda v: v > 0)
         if np.max(np.abs(w_hw)) > weight_max * (1 + 1e-12):
             raise NeurosimError(
                 f"weight_max = {weight_max} is below the largest hardware weight {np.max(np.abs(w_hw))}: it would be clipped"
@@ -210,8 +200,7 @@ class CrossbarThresholdLayer:
             )
         if per_tile is None:
             per_tile = math.ceil(self.replicas / min(self.replicas, REPLICA_TILES))
-        if isinstance(per_tile, bool) or not isinstance(per_tile, numbers.Integral) or per_tile < 1:
-            _fail("replicas_per_tile", per_tile, "a whole number >= 1")
+        whole("replicas_per_tile", per_tile, 1)
         self.replicas_per_tile = int(per_tile)
         return replace(cb, cols=self.replicas_per_tile * m + 1)
 

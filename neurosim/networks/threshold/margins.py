@@ -45,7 +45,6 @@ tiles (clusters).
 
 import logging
 import math
-import numbers
 import sys
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -72,6 +71,7 @@ from neurosim.networks.threshold.units import (
     check_binary,
 )
 from neurosim.rng import as_generator
+from neurosim.validation import real, whole
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +113,7 @@ def parse_noise_kind(value) -> NoiseKind:
 def with_noise(device: DeviceModel, config: ThresholdConfig, kind, level: float):
     """``(device, config)`` with the noise ``kind`` set to ``level`` (see :class:`NoiseKind` for units)."""
     kind = parse_noise_kind(kind)
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not math.isfinite(level) or level < 0:
-        raise NeurosimError(f"noise level for {kind.value} = {level!r} is not allowed: a finite number >= 0")
+    real(f"noise level for {kind.value}", level, "a finite number >= 0", lambda v: v >= 0)
     level = float(level)
     if kind is NoiseKind.READ:
         return replace(device, read_noise_frac=level), config
@@ -383,8 +382,7 @@ def _cluster_std_error(wrong: np.ndarray, cluster: int) -> np.ndarray:
 def simulated_errors(network, device, config=None, trials: int = 1000, rng=None, *, inputs=None, targets=None) -> ErrorRates:
     """Monte Carlo error rate of each input row over ``trials`` independently programmed copies, one read each."""
     network = network if isinstance(network, ThresholdNetwork) else ThresholdNetwork(network)
-    if isinstance(trials, bool) or not isinstance(trials, numbers.Integral) or trials < 2:
-        raise NeurosimError(f"trials = {trials!r} is not allowed: a whole number >= 2")
+    whole("trials", trials, 2)
     rng = as_generator(rng)
     x, t = _targets(network, inputs, targets)
     hw = CrossbarThresholdNetwork(network, device, config, rng, replicas=int(trials))

@@ -14,24 +14,21 @@ on the read-out, the step's gradient replaced by the derivative of a sigmoid
 and weights and biases clipped to ``[-1, 1]`` after every step (a bounded
 conductance window). Float32 throughout.
 
-Model files: ``NAME.npz`` (float32 arrays ``W0, b0, W1, b1``, weights (out, in))
-plus ``NAME.json`` (format ``neurosim-threshold-mlp``: sizes, units, read-out,
-preprocessing, SHA-256 of the weights, and how the model was trained and is
-retrained). The shipped model is ``threshold_mnist``.
+Model files: the one model format of :mod:`neurosim.networks.modelio`
+(``NAME.npz`` with float32 ``W0, b0, W1, b1``, weights (out, in), plus the
+``NAME.json`` sidecar): a dense layer of ``step`` units, then a ``linear``
+dense read-out, with the preprocessing, the SHA-256 of the weights and how the
+model was trained and is retrained. The shipped model is ``threshold_mnist``.
 
 The sweep task :func:`accuracy_point` maps the model onto crossbars of a device
 and scores it on the MNIST test set (see its docstring for the settings).
 """
 
 import hashlib
-import json
 import logging
 import math
-import numbers
-import platform
 import sys
 import time
-import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,22 +37,24 @@ import numpy as np
 from scipy.special import expit, logsumexp
 
 from neurosim.crossbar import CrossbarConfig
-from neurosim.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import check_params
-from neurosim.networks.modelio import model_paths, weights_sha256
+from neurosim.networks.layers import Activation, Dense, layer_params
+from neurosim.networks.mlp import Output, check_params
+from neurosim.networks.modelio import ModelError, check_info, model_paths, read_model_file, write_model_file
 from neurosim.networks.threshold.hardware import CrossbarThresholdNetwork, ThresholdConfig
 from neurosim.networks.threshold.units import Readout, ThresholdLayer, ThresholdNetwork
+from neurosim.provenance import git_state, versions
 from neurosim.resources import shipped_dir
 from neurosim.rng import as_generator
+from neurosim.tasks import Task
+from neurosim.validation import real, whole
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "neurosim-threshold-mlp"
-FORMAT_VERSION = 1
 SHIPPED_MODEL = "threshold_mnist"
-_CORE_KEYS = ("format", "format_version", "name", "sizes", "hidden_units", "readout", "preprocessing", "weights_sha256")
+#: The layers of a threshold MLP, as (kind, activation): step hidden units, a linear winner-take-all read-out.
+LAYER_PATTERN = (("dense", Activation.STEP), ("dense", Activation.LINEAR))
 
 #: Training settings of the shipped model (also the defaults of :func:`train_threshold_mlp`).
 TRAINING = {
@@ -89,13 +88,17 @@ class ThresholdMLP:
         check_params(params)
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "preprocessing", Preprocessing.parse(self.preprocessing))
-        clash = sorted(set(self.info) & set(_CORE_KEYS))
-        if clash:
-            raise NeurosimError(f"model info must not use the reserved sidecar keys {clash}")
+        check_info(self.info)
 
     @property
     def sizes(self) -> tuple[int, ...]:
         return check_params(self.params)
+
+    @property
+    def layers(self) -> list[Dense]:
+        """The network as layers: dense ``step`` hidden units, then a dense ``linear`` read-out."""
+        (w1, b1), (w2, b2) = self.params
+        return [Dense(w1, b1, Activation.STEP), Dense(w2, b2, Activation.LINEAR)]
 
     def prepare(self, images) -> np.ndarray:
         """uint8 images (n, 28, 28) -> binary float32 inputs (n, inputs)."""
@@ -128,16 +131,14 @@ class ThresholdMLP:
 # -- training --------------------------------------------------------------------------------------
 def _check_training(hidden, epochs, lr, lr_decay, batch_size, surrogate_width, weight_clip):
     for name, value in (("hidden", hidden), ("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise NeurosimError(f"{name} = {value!r} is not allowed: a whole number >= 1")
+        whole(name, value, 1)
     for name, value, ok, allowed in (
         ("lr", lr, lambda v: v > 0, "a learning rate > 0"),
         ("lr_decay", lr_decay, lambda v: 0 < v <= 1, "a factor per epoch in (0, 1]"),
         ("surrogate_width", surrogate_width, lambda v: v > 0, "a width > 0 (input units of the step)"),
         ("weight_clip", weight_clip, lambda v: v > 0, "a weight magnitude > 0"),
     ):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
-            raise NeurosimError(f"{name} = {value!r} is not allowed: {allowed}")
+        real(name, value, allowed, ok)
 
 
 def train_threshold_mlp(
@@ -224,62 +225,23 @@ def train_threshold_mlp(
 
 # -- files -----------------------------------------------------------------------------------------
 def save_threshold_model(model: ThresholdMLP, path) -> Path:
-    """Write ``NAME.npz`` and ``NAME.json`` (each atomically); return the JSON path."""
-    npz_path, json_path = model_paths(path)
-    sidecar = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": npz_path.stem,
-        "sizes": list(model.sizes),
-        "hidden_units": "step: h = [W0 x + b0 >= 0] (0 or 1)",
-        "readout": "winner_take_all: class = argmax(W1 h + b1)",
-        "preprocessing": model.preprocessing.value,
-        "weights_sha256": weights_sha256(model.params),
-        **model.info,
-    }
-    try:
-        text = json.dumps(sidecar, indent=2, allow_nan=False) + "\n"
-    except (TypeError, ValueError) as exc:
-        raise NeurosimError(f"model info must be JSON-serialisable: {exc}") from exc
-    arrays = {f"{kind}{i}": a for i, layer in enumerate(model.params) for kind, a in zip("Wb", layer)}
-    npz_path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(npz_path, lambda handle: np.savez(handle, **arrays))
-    write_atomic(json_path, lambda handle: handle.write(text.encode()))
-    return json_path
+    """Write ``NAME.npz`` and ``NAME.json`` (each atomically) in the one model format; return the JSON path."""
+    return write_model_file(
+        path, model.layers, output=Output.SOFTMAX_CROSS_ENTROPY, preprocessing=model.preprocessing, info=model.info
+    )
 
 
 def load_threshold_model(path) -> ThresholdMLP:
-    """Load and check ``NAME.npz`` + ``NAME.json`` (format, shapes, SHA-256)."""
-    npz_path, json_path = model_paths(path)
-    try:
-        sidecar = json.loads(json_path.read_text())
-    except FileNotFoundError:
-        raise NeurosimError(f"model sidecar {json_path} does not exist; a threshold model is NAME.npz plus NAME.json") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NeurosimError(f"model sidecar {json_path} is not readable JSON: {exc}") from None
-    if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT or sidecar.get("format_version") != FORMAT_VERSION:
-        raise NeurosimError(f"{json_path} is not a {FORMAT} version {FORMAT_VERSION} sidecar")
-    missing = [k for k in _CORE_KEYS if k not in sidecar]
-    if missing:
-        raise NeurosimError(f"model sidecar {json_path} lacks the keys {missing}")
-    try:
-        with np.load(npz_path, allow_pickle=False) as data:
-            if set(data.files) != {"W0", "b0", "W1", "b1"}:
-                raise NeurosimError(f"model weights {npz_path} must hold exactly W0, b0, W1, b1; found {sorted(data.files)}")
-            params = [(data["W0"], data["b0"]), (data["W1"], data["b1"])]
-    except FileNotFoundError:
-        raise NeurosimError(f"model weights {npz_path} do not exist") from None
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, NeurosimError):
-            raise
-        raise NeurosimError(f"model weights {npz_path} are not a readable npz file: {exc}") from None
-    info = {k: v for k, v in sidecar.items() if k not in _CORE_KEYS}
-    model = ThresholdMLP(params, sidecar["preprocessing"], info)
-    if list(model.sizes) != sidecar["sizes"]:
-        raise NeurosimError(f"model weights {npz_path} have sizes {list(model.sizes)} but {json_path} says {sidecar['sizes']}")
-    if weights_sha256(model.params) != sidecar["weights_sha256"]:
-        raise NeurosimError(f"model weights {npz_path} do not match the SHA-256 in {json_path}")
-    return model
+    """Load and check a model file (format, shapes, SHA-256) whose layers are a threshold MLP (:data:`LAYER_PATTERN`)."""
+    file = read_model_file(path)
+    pattern = tuple((layer.kind, layer.activation) for layer in file.layers)
+    if pattern != LAYER_PATTERN:
+        npz_path, json_path = model_paths(path)
+        raise ModelError(
+            f"model {npz_path} / {json_path} has layers {[(k, a.value) for k, a in pattern]}; a threshold MLP has "
+            f"{[(k, a.value) for k, a in LAYER_PATTERN]}"
+        )
+    return ThresholdMLP(layer_params(file.layers), file.preprocessing, file.info)
 
 
 def resolve_threshold_model(name_or_path) -> ThresholdMLP:
@@ -301,9 +263,6 @@ def retrain_threshold_model(out="models", seed: int = 0, *, progress=None) -> Pa
     Needs the MNIST training split (``NEUROSIM_DATA`` or the user cache).
     Returns the JSON path.
     """
-    import scipy
-
-    import neurosim
     from neurosim.data.idx import encode_idx
     from neurosim.data.mnist import load_mnist
 
@@ -344,12 +303,8 @@ def retrain_threshold_model(out="models", seed: int = 0, *, progress=None) -> Pa
         },
         "accuracy": {"train": model.accuracy(x, labels), "test": model.accuracy(xt, test_labels)},
         "train_time_s": round(elapsed, 1),
-        "versions": {
-            "neurosim": neurosim.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
+        **git_state(),
     }
     model = ThresholdMLP(params, Preprocessing.CROP20_BINARIZE, info)
     path = save_threshold_model(model, Path(out) / SHIPPED_MODEL)
@@ -376,8 +331,8 @@ def resolve_settings(settings: dict):
     base = ThresholdConfig(crossbar=crossbar, centre_integer_thresholds=False)
     config = replace_fields(base, groups["threshold"], "threshold", exclude=("crossbar",))
     n = plain.get("test_images")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise NeurosimError(f"test_images = {n!r} must be a whole number >= 1")
+    if n is not None:
+        whole("test_images", n, 1)
     return resolve_threshold_model(plain.get("model", SHIPPED_MODEL)), device, config, n
 
 
@@ -422,4 +377,13 @@ def check_settings(settings: dict) -> None:
     resolve_settings(settings)
 
 
-accuracy_point.check_settings = check_settings
+#: The sweep task ``threshold_mnist``.
+TASK = Task(
+    name="threshold_mnist",
+    run=accuracy_point,
+    plain_settings=_PLAIN,
+    setting_groups=_GROUPS,
+    check=check_settings,
+    metrics=("accuracy", "software_accuracy", "test_images"),
+    description="accuracy of the threshold-unit MNIST model on crossbars of a device",
+)

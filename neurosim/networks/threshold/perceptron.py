@@ -22,8 +22,6 @@ target), which leaves room for read noise after training.
 """
 
 import logging
-import math
-import numbers
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,6 +33,7 @@ from neurosim.networks.threshold.counting import fit_samples
 from neurosim.networks.threshold.hardware import CrossbarThresholdLayer, ThresholdConfig, ThresholdMode
 from neurosim.networks.threshold.units import ThresholdLayer, all_inputs, check_binary, parse_truth_table, truth_table_string
 from neurosim.rng import as_generator
+from neurosim.validation import real, reject, whole
 
 logger = logging.getLogger(__name__)
 
@@ -65,18 +64,12 @@ class PerceptronConfig:
 
     def __post_init__(self):
         def bad(name, allowed):
-            raise NeurosimError(f"{name} = {getattr(self, name)!r} is not allowed: {allowed}")
+            reject(name, getattr(self, name), allowed)
 
-        v = self.weight_max
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v <= 0:
-            bad("weight_max", "a weight magnitude > 0")
+        real("weight_max", self.weight_max, "a weight magnitude > 0", lambda v: v > 0)
         for name in ("pulses_per_update", "max_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                bad(name, "a whole number >= 1")
-        v = self.margin
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-            bad("margin", "a number >= 0 (weight units)")
+            whole(name, getattr(self, name), 1)
+        real("margin", self.margin, "a number >= 0 (weight units)", lambda v: v >= 0)
         if not isinstance(self.shuffle, bool):
             bad("shuffle", "true or false")
         if not isinstance(self.threshold, ThresholdConfig):
