@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from neurosim.convert import snn_kernels as K
+from neurosim.convert.snn import kernels as K
 from neurosim.convert.network import resolve_model
 from neurosim.convert.snn import (
     CrossbarSNN,
@@ -473,7 +473,7 @@ def test_sweep_task_metrics_and_checks():
 
 def _cli(argv, monkeypatch):
     from neurosim import cli
-    from neurosim.convert.snn_cli import add_snn_parser
+    from neurosim.convert.snn.cli import add_snn_parser
 
     build = cli.build_parser
 
@@ -525,7 +525,7 @@ def test_cli_rejects_non_positive_steps(monkeypatch, capsys):
 
 
 def test_plots_from_sweep_records():
-    from neurosim.convert.snn_plots import plot_accuracy_vs_steps, sweep_curves
+    from neurosim.convert.snn.plots import plot_accuracy_vs_steps, sweep_curves
 
     records = [{"settings": {"device": d, "steps": 20}, "metrics": {"accuracy_membrane_5": 0.5 + s / 100, "accuracy_membrane_20": 0.9,
                                                                    "software_accuracy": 0.95}}

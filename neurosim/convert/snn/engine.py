@@ -33,7 +33,7 @@ vector (spikes drive their rows at the full read voltage; input full scale
 currents of all tiles in analog.
 
 Engines (:class:`Engine`): ``FUSED`` runs the Numba kernels of
-:mod:`neurosim.convert.snn_kernels`: event-driven reads (only the rows of the
+:mod:`neurosim.convert.snn.kernels`: event-driven reads (only the rows of the
 neurons that fired are summed, in float32; Poisson inputs that usually fire
 are read by complement, the same sums with about five times fewer rows for
 MNIST), chunks of samples in parallel threads, counter-based random numbers
@@ -56,7 +56,7 @@ from enum import Enum
 import numba
 import numpy as np
 
-from neurosim.convert import snn_kernels
+from neurosim.convert.snn import kernels as snn_kernels
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode
 from neurosim.crossbar.kernels import dac_levels_numpy
 from neurosim.device import DeviceModel, load_device
@@ -243,14 +243,14 @@ def _checkpoints(checkpoints, steps) -> np.ndarray:
 
 
 # -- crossbar reads of spike events ------------------------------------------------------------------
-#: Poisson inputs with a spike probability above this are read by complement (see :mod:`~neurosim.convert.snn_kernels`).
+#: Poisson inputs with a spike probability above this are read by complement (see :mod:`~neurosim.convert.snn.kernels`).
 COMPLEMENT_ABOVE = 0.5
 
 
 @dataclass(frozen=True, eq=False)
 class ReadArrays:
     """A :class:`CrossbarLayer` as the event-driven read kernel sees it (weight units; see
-    :func:`neurosim.convert.snn_kernels.read_numpy` for each array)."""
+    :func:`neurosim.convert.snn.kernels.read_numpy` for each array)."""
 
     #: (n_in, width) float32 rows: signal, then read-noise variances, then reference variances per column tile.
     rw: np.ndarray
@@ -375,7 +375,7 @@ def read_events(ra: ReadArrays, idx, cnt, keys, first_pair: int, out, work=None,
                 backend="numba") -> int:
     """One crossbar read into ``out (B, n_out)``: ``pre`` sums (or zero) plus the rows of the events
     ``idx``/``cnt`` minus the rows of the events ``minus = (nidx, ncnt)``; returns ADC clips
-    (see :func:`neurosim.convert.snn_kernels.read_numpy`)."""
+    (see :func:`neurosim.convert.snn.kernels.read_numpy`)."""
     work = _Work(ra) if work is None else work
     nidx, ncnt = (_NO_IDX, _NO_CNT) if minus is None else minus
     kernel = snn_kernels.KERNELS[backend][2]

@@ -25,7 +25,7 @@ columns (their noise is shared between outputs), Poisson coding.
 
 import numpy as np
 
-from neurosim.convert.snn import CrossbarSNN, InputCoding
+from neurosim.convert.snn.engine import CrossbarSNN, InputCoding
 from neurosim.errors import NeurosimError
 
 
