@@ -376,3 +376,33 @@ def test_plots_return_axes():
     with pytest.raises(NeurosimError):
         raster_plot(res["state_a"])
     plt.close("all")
+
+
+# -- the neuron update shared with the converted SNN -------------------------------------------------------
+@pytest.mark.parametrize("sub", [True, False])
+def test_integrate_fire_kernel_equals_twin(sub):
+    """One row of LIF neurons (leak, refractory counters, either reset): both twins give the same state and spikes."""
+    from neurosim.networks.spiking.kernels import integrate_fire_numba, integrate_fire_numpy
+
+    rng = np.random.default_rng(5)
+    n = 37
+    v0 = rng.normal(0.8, 0.4, n)
+    ref0 = np.where(rng.random(n) < 0.2, rng.integers(1, 4, n), 0).astype(np.int32)
+    drive = rng.normal(0.2, 0.3, n)
+    results = []
+    for kernel in (integrate_fire_numba, integrate_fire_numpy):
+        v, ref = v0.copy(), ref0.copy()
+        fire = np.zeros((n // 8 + 1) * 8, np.bool_)
+        spk = np.full(n + 3, -1, np.int64)
+        ns = kernel(v, ref, drive, 0.1, -0.05, 1.0, 0.2, sub, 2, fire, fire.view(np.uint64), spk, 3, 100)
+        results.append((v, ref, spk[:ns].copy(), ns))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    v, ref, spk, ns = results[0]
+    new = v0 + (-0.05 - v0) * 0.1 + drive
+    fired = (ref0 == 0) & (new > 1.0)
+    assert fired.sum() > 3 and ns == 3 + fired.sum()
+    np.testing.assert_array_equal(spk[3:], 100 + np.flatnonzero(fired))
+    np.testing.assert_array_equal(v[fired], new[fired] - 0.8 if sub else 0.2)
+    np.testing.assert_array_equal(v[ref0 > 0], v0[ref0 > 0])
+    np.testing.assert_array_equal(ref, np.where(ref0 > 0, ref0 - 1, np.where(fired, 2, 0)))

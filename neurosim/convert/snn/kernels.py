@@ -3,7 +3,7 @@
 Each kernel exists twice: a Numba version (lazy, cached, serial, ``nogil``)
 and a plain-NumPy twin that is its specification; the tests run both and
 compare. The kernels work on a batch of independent samples and advance one
-time step per call; :func:`simulate` strings them together.
+time step per call; :meth:`neurosim.convert.snn.CrossbarSNN.run` strings them together.
 
 Spikes travel as *event lists*: ``idx (B, n)`` int32 holds, per sample, the
 indices of the neurons that fired this step in increasing order, and
@@ -22,29 +22,35 @@ split into chunks or threads:
   stream ``seed`` fires at step ``s`` when ``u(seed, s * M + m) < p_m``; with the
   same seeds a :class:`~neurosim.networks.spiking.PoissonInput` of ``M`` neurons
   fires exactly the same spikes.
-- Read noise uses :mod:`neurosim.streams`: the read of a layer at step ``s``
-  takes draws ``2 * first_pair + d`` of the sample's stream ``key``, with
-  ``first_pair = s * pairs_per_step + pair offset of the layer``.
+- Read noise uses :mod:`neurosim.streams` through the crossbar core: each
+  sample has one stream per tile read (key), and its read at step ``s``
+  takes the draws of row ``s`` of that stream, exactly as
+  :func:`neurosim.crossbar.kernels.readout_numpy` draws row ``s`` of a batch.
 
 The crossbar read of a spike vector (see :class:`ReadArrays` for the inputs):
 a spike drives its row with the full read voltage, so each tile's noise-free
 output is the sum of the signal rows of the active inputs, and its read-noise
 variance the sum of their variance rows (independent Gaussian devices: the
-output current is Gaussian with variance ``sum_i (v_i sigma_i)^2``). With a
-per-tile ADC each tile's output gets its own Gaussian draw (read noise plus
-output noise; for the reference-column mapping minus the reference column's
-current noise, common to the tile's outputs), is digitised and summed across
-tiles, exactly as :meth:`neurosim.crossbar.CrossbarLayer.forward` reads.
-With an ideal ADC (analog integration of all tiles' column currents on the
-neuron) the tile sums are added first and one draw with the summed variance
-is made per output: the same distribution with fewer draws.
+output current is Gaussian with variance ``sum_i (v_i sigma_i)^2``). The
+read-out of those sums (read noise, output noise, the reference column's
+common current, ADC, clip counts) is the crossbar core's
+(:func:`neurosim.crossbar.kernels.readout_row_numba`), and the neuron update
+the spiking simulator's (:func:`neurosim.networks.spiking.kernels.integrate_fire_numba`).
+With a per-tile ADC each tile is read out on its own and the codes are
+summed across tiles, exactly as :meth:`neurosim.crossbar.CrossbarLayer.forward`
+reads (the same draws given the same keys). With an ideal ADC (analog
+integration of all tiles' column currents on the neuron) the row tiles'
+sums are added first and each column tile is read out once with the summed
+variances (signal, read noise, output noise of every row tile, reference
+currents): the same distribution as the per-tile sum of independent
+Gaussians, with a draw per output instead of one per tile output.
 """
-
-import math
 
 import numpy as np
 from numba import njit
 
+from neurosim.crossbar.kernels import readout_row_numba, readout_row_numpy
+from neurosim.networks.spiking.kernels import integrate_fire_numba, integrate_fire_numpy
 from neurosim.streams import _fill_normals, counter_word, normals_from_counters_numpy, uniform_numpy
 
 
@@ -107,78 +113,69 @@ def poisson_events_numpy(seeds, nz_idx, nz_thr, nz_high, nz_cnt, step, m_in, idx
 
 # -- integrate-and-fire update -----------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def if_update_numba(v, cur, bias, idx, cnt, counts):
+def if_update_numba(v, ref, cur, bias, idx, cnt, counts, drive, fire, fire_words):
     """Numba kernel: see :func:`if_update_numpy`."""
+    d = drive[: v.shape[1]]
     for b in range(v.shape[0]):
-        vb, cb, kb = v[b], cur[b], counts[b]
-        n = 0
+        cb = cur[b]
         for j in range(v.shape[1]):
-            x = vb[j] + (bias[j] + cb[j])
-            if x > 1.0:
-                x -= 1.0
-                idx[b, n] = j
-                n += 1
-                kb[j] += 1
-            vb[j] = x
+            d[j] = bias[j] + cb[j]
+        n = integrate_fire_numba(v[b], ref[b], d, 0.0, 0.0, 1.0, 0.0, True, 0, fire, fire_words, idx[b], 0, 0)
+        kb, ib = counts[b], idx[b]
+        for k in range(n):
+            kb[ib[k]] += 1
         cnt[b] = n
 
 
-def if_update_numpy(v, cur, bias, idx, cnt, counts):
+def if_update_numpy(v, ref, cur, bias, idx, cnt, counts, drive, fire, fire_words):
     """One step of integrate-and-fire neurons with threshold 1 and reset by subtraction.
 
-    ``v (B, n)``: membrane potentials (normalised: threshold 1), updated in
-    place as ``v + (bias + cur)``; a neuron with ``v > 1`` fires and loses 1.
-    ``cur (B, n)``: this step's synaptic input (the reads of the previous
-    step's spikes), ``bias (n,)``: constant input per step. Writes the spikes
-    to ``idx``/``cnt`` and adds them to ``counts (B, n)``.
+    The spiking simulator's neuron update
+    (:func:`~neurosim.networks.spiking.kernels.integrate_fire_numpy`) with no
+    leak, threshold 1, reset to 0 by subtraction and no refractory period,
+    sample by sample: ``v (B, n)`` membrane potentials (normalised:
+    threshold 1) become ``v + (bias + cur)``; a neuron with ``v > 1`` fires
+    and loses 1. ``ref (B, n)`` int: refractory counters (stay 0). ``cur (B,
+    n)``: this step's synaptic input (the reads of the previous step's
+    spikes), ``bias (n,)``: constant input per step. Writes the spikes to
+    ``idx``/``cnt`` and adds them to ``counts (B, n)``. ``drive (>= n,)``,
+    ``fire`` and ``fire_words``: work arrays (see the neuron update).
     """
-    x = v + (bias[None, :] + cur)
-    fire = x > 1.0
-    v[...] = np.where(fire, x - 1.0, x)
-    counts += fire
+    d = drive[: v.shape[1]]
     for b in range(v.shape[0]):
-        fired = np.flatnonzero(fire[b])
-        idx[b, : fired.size] = fired
-        cnt[b] = fired.size
+        d[:] = bias + cur[b]
+        n = integrate_fire_numpy(v[b], ref[b], d, 0.0, 0.0, 1.0, 0.0, True, 0, fire, fire_words, idx[b], 0, 0)
+        counts[b, idx[b, :n]] += 1
+        cnt[b] = n
 
 
 # -- crossbar read of spike events -------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def read_numba(idx, cnt, nidx, ncnt, pre, rw, n_out, has_var, has_common, tile_start, col_tile, dpos, cpos,
-               out_var, step, max_code, keys, first_pair, out, acc, z, tot):
-    """Numba kernel: see :func:`read_numpy`. Sample by sample; ``acc (width,)`` float32, ``z (draws,)``
-    and ``tot (3, n_out)`` are work arrays."""
+def read_numba(idx, cnt, nidx, ncnt, pre, rw, n_out, has_var, has_common, pass_start, col_start, consts, keys, rows,
+               out, acc, m, v, z, work):
+    """Numba kernel: see :func:`read_numpy`. Sample by sample; ``acc (width,)`` float32, ``m (cols,)``,
+    ``v (cols + 1,)``, ``z (cols + 2,)`` and ``work (2, cols)`` (float64, ``cols`` the widest column
+    tile) are work arrays."""
     nb = out.shape[0]
-    n_in, width = rw.shape
-    n_rt = tile_start.shape[0] - 1
+    width = rw.shape[1]
+    n_pass = pass_start.shape[0] - 1
+    n_ct = col_start.shape[0] - 1
     has_pre = pre.shape[0] > 0
     has_minus = ncnt.shape[0] > 0
     off_v = n_out
     off_c = n_out + (n_out if has_var else 0)
-    noisy = has_var or out_var > 0.0
-    tile_adc = step > 0.0
-    per_tile = tile_adc or has_common
-    n_pass = n_rt if per_tile else 1
-    rest_var = out_var * n_rt
-    inv = 1.0 / step if tile_adc else 0.0
-    top = float(max_code)
+    noisy = has_var or consts[1] > 0.0
     clipped = 0
     for b in range(nb):
-        if noisy:
-            _fill_normals(keys[b], first_pair, z)
         ob = out[b]
-        if per_tile:
-            for j in range(n_out):
-                ob[j] = 0.0
-                tot[0, j] = 0.0
-                tot[1, j] = 0.0
-                tot[2, j] = 0.0
+        for j in range(n_out):
+            ob[j] = 0.0
         kp = 0
         kn = 0
         np_b = cnt[b]
         nn_b = ncnt[b] if has_minus else 0
         for r in range(n_pass):
-            i1 = tile_start[r + 1] if per_tile else n_in
+            i1 = pass_start[r + 1]
             if has_pre:
                 pb = pre[b, r]
                 for j in range(width):
@@ -186,7 +183,7 @@ def read_numba(idx, cnt, nidx, ncnt, pre, rw, n_out, has_var, has_common, tile_s
             else:
                 for j in range(width):
                     acc[j] = 0.0
-            while kp < np_b and idx[b, kp] < i1:  # events are sorted by input: this tile's are next
+            while kp < np_b and idx[b, kp] < i1:  # events are sorted by input: this pass's are next
                 w = rw[idx[b, kp]]
                 for j in range(width):
                     acc[j] += w[j]
@@ -196,50 +193,28 @@ def read_numba(idx, cnt, nidx, ncnt, pre, rw, n_out, has_var, has_common, tile_s
                 for j in range(width):
                     acc[j] -= w[j]
                 kn += 1
-            if tile_adc:
-                for j in range(n_out):
-                    y = np.float64(acc[j])
-                    if noisy:
-                        vv = out_var + max(np.float64(acc[off_v + j]), 0.0) if has_var else out_var
-                        shared = 0.0
-                        if has_common:
-                            ct = col_tile[j]
-                            shared = math.sqrt(max(np.float64(acc[off_c + ct]), 0.0)) * z[cpos[r, ct]]
-                        y = y - shared + math.sqrt(vv) * z[dpos[r, j]]
-                    u = abs(y) * inv + 0.5
-                    if u >= top + 1.0:
-                        clipped += 1
-                    code = min(math.floor(u), top) * step
-                    ob[j] += code if y >= 0 else -code
-            elif per_tile:  # ideal ADC with reference columns: tile sums, one common draw per tile
-                for j in range(n_out):
-                    tot[0, j] += np.float64(acc[j])
-                    if noisy:
-                        tot[1, j] += out_var + max(np.float64(acc[off_v + j]), 0.0) if has_var else out_var
-                        ct = col_tile[j]
-                        tot[2, j] += math.sqrt(max(np.float64(acc[off_c + ct]), 0.0)) * z[cpos[r, ct]]
-            elif noisy:  # ideal ADC, one pass over all rows: output j takes draw j (views: the loops vectorise)
+            for c in range(n_ct):  # each column tile is one read-out of the crossbar core
+                c0, c1 = col_start[c], col_start[c + 1]
+                cw = c1 - c0
+                for j in range(cw):
+                    m[j] = np.float64(acc[c0 + j])
+                nv = 0
                 if has_var:
-                    av = acc[off_v : off_v + n_out]
-                    for j in range(n_out):
-                        ob[j] = np.float64(acc[j]) + math.sqrt(rest_var + max(np.float64(av[j]), 0.0)) * z[j]
-                else:
-                    for j in range(n_out):
-                        ob[j] = np.float64(acc[j]) + math.sqrt(rest_var) * z[j]
-            else:
-                for j in range(n_out):
-                    ob[j] = np.float64(acc[j])
-        if per_tile and not tile_adc:
-            for j in range(n_out):
-                y = tot[0, j]
+                    for j in range(cw):
+                        v[j] = max(np.float64(acc[off_v + c0 + j]), 0.0)
+                    nv = cw
+                    if has_common:
+                        v[cw] = max(np.float64(acc[off_c + c]), 0.0)
+                        nv = cw + 1
+                zc = z[: 2 * ((cw + 2) // 2)]
                 if noisy:
-                    y = y - tot[2, j] + math.sqrt(tot[1, j]) * z[dpos[0, j]]
-                ob[j] = y
+                    _fill_normals(keys[b, r * n_ct + c], rows[b] * ((cw + 2) // 2), zc)
+                clipped += readout_row_numba(m[:cw], v[:nv], has_common, consts, zc, ob[c0:c1], work)
     return clipped
 
 
-def read_numpy(idx, cnt, nidx, ncnt, pre, rw, n_out, has_var, has_common, tile_start, col_tile, dpos, cpos,
-               out_var, step, max_code, keys, first_pair, out, acc, z, tot):
+def read_numpy(idx, cnt, nidx, ncnt, pre, rw, n_out, has_var, has_common, pass_start, col_start, consts, keys, rows,
+               out, acc, m, v, z, work):
     """Crossbar read of one step's spikes: ``out (B, n_out)`` is overwritten; returns the clipped ADC conversions.
 
     A spike applies the full read voltage (input 1) to its row, so a tile's
@@ -255,81 +230,57 @@ def read_numpy(idx, cnt, nidx, ncnt, pre, rw, n_out, has_var, has_common, tile_s
     analog inputs (rows weighted by the applied inputs, variances by their
     squares), or the rows of the inputs read by complement, whose silent
     inputs are then the minus events: either way the same sum as the dense
-    read of the step's spike vector. Passes: one per row tile (input ``i`` is
-    in tile ``r`` when ``tile_start[r] <= i < tile_start[r + 1]``) when the
-    read keeps tiles apart (a per-tile ADC, ``step > 0``, or reference
-    columns, ``has_common``), else one over all rows.
+    read of the step's spike vector. Passes: input ``i`` is in pass ``r``
+    when ``pass_start[r] <= i < pass_start[r + 1]`` (the row tiles for a
+    per-tile ADC, else one pass over all rows: the tiles' column currents
+    summed in analog).
 
-    Then each conversion gets its Gaussian draw: ``dpos (R, n_out)`` and
-    ``cpos (R, C)`` say which draw of the read (ideal ADC: row 0 of ``dpos``,
-    one draw per output); ``col_tile (n_out,)`` is each output's column tile;
-    ``out_var`` is the output-noise variance of one conversion; variances are
-    clipped at 0 (float32 rounding of complements). Per-tile ADC: ``y = m -
-    sqrt(c) z_c + sqrt(out_var + v) z``, rounded half up to ``step`` and capped at
-    ``max_code`` steps (counted as clipped beyond it), summed over tiles.
-    Ideal ADC (tiles summed in analog): ``y = sum m - sum_r sqrt(c_r) z_r +
-    sqrt(sum (out_var + v_r)) z``, or with one pass ``y = m + sqrt(R out_var + v) z``
-    (output ``j`` then takes draw ``j``).
-    ``keys (B,)`` uint64 and ``first_pair``: the draws (module docstring).
-    ``acc``, ``z``, ``tot``: the Numba kernel's work arrays (only ``z``'s length,
-    the draws per read, is used here).
+    Each pass and column tile (outputs ``col_start[c] .. col_start[c + 1] - 1``)
+    is then one read-out of the crossbar core,
+    :func:`~neurosim.crossbar.kernels.readout_row_numpy` with the read's
+    ``consts`` (:func:`~neurosim.crossbar.kernels.readout_constants_numpy`),
+    on the sums in float64 (variances clipped at 0: float32 rounding of
+    complements): sample ``b`` takes the draws of row ``rows[b]`` of a core
+    read-out with key ``keys[b, r * C + c]`` (``keys (B, passes * C)`` uint64),
+    so with ``keys[b] = k`` and ``rows[b] = b`` this is exactly what
+    :func:`~neurosim.crossbar.kernels.readout_numpy` draws for a batch read
+    with tile keys ``k``. ``acc``, ``m``, ``v``, ``z``, ``work``: the Numba
+    kernel's work arrays (unused here).
     """
     nb = out.shape[0]
-    n_in, width = rw.shape
-    n_rt = tile_start.shape[0] - 1
+    n_in = rw.shape[0]
+    n_pass = pass_start.shape[0] - 1
+    n_ct = col_start.shape[0] - 1
     off_v = n_out
     off_c = n_out + (n_out if has_var else 0)
-    noisy = has_var or out_var > 0.0
-    per_tile = step > 0.0 or has_common
-    passes = [(tile_start[r], tile_start[r + 1]) for r in range(n_rt)] if per_tile else [(0, n_in)]
+    noisy = has_var or consts[1] > 0.0
     spikes = np.zeros((nb, n_in), np.float32)
     for b in range(nb):
         spikes[b, idx[b, : cnt[b]]] += 1.0  # each list holds an input at most once
         if ncnt.shape[0]:
             spikes[b, nidx[b, : ncnt[b]]] -= 1.0
-    sums = np.stack([spikes[:, i0:i1] @ rw[i0:i1] for i0, i1 in passes], axis=1)
+    sums = np.stack([spikes[:, pass_start[r] : pass_start[r + 1]] @ rw[pass_start[r] : pass_start[r + 1]]
+                     for r in range(n_pass)], axis=1)
     if pre.shape[0] > 0:
         sums = pre + sums
     sums = sums.astype(np.float64)
-    n_draws = z.shape[0]
-    zz = np.zeros((nb, n_draws))
-    if noisy:
-        for b in range(nb):
-            zz[b] = normals_from_counters_numpy(keys[b], 2 * first_pair + np.arange(n_draws))
-    cols = np.arange(n_out)
+    out[...] = 0.0
     clipped = 0
-    if step > 0.0:
-        out[...] = 0.0
-        for r in range(n_rt):
-            a = sums[:, r]
-            y = a[:, :n_out]
-            if noisy:
-                vv = out_var + np.maximum(a[:, off_v : off_v + n_out], 0.0) if has_var else np.full((nb, n_out), out_var)
-                shared = np.sqrt(np.maximum(a[:, off_c + col_tile], 0.0)) * zz[:, cpos[r, col_tile]] if has_common else 0.0
-                y = y - shared + np.sqrt(vv) * zz[:, dpos[r, cols]]
-            u = np.abs(y) * (1.0 / step) + 0.5
-            clipped += int(np.count_nonzero(u >= float(max_code) + 1.0))
-            code = np.minimum(np.floor(u), float(max_code)) * step
-            out += np.where(y >= 0, code, -code)
-    elif per_tile:
-        m = np.zeros((nb, n_out))
-        vv = np.zeros((nb, n_out))
-        shared = np.zeros((nb, n_out))
-        for r in range(n_rt):
-            a = sums[:, r]
-            m = m + a[:, :n_out]
-            if noisy:
-                vv = vv + (out_var + np.maximum(a[:, off_v : off_v + n_out], 0.0) if has_var else out_var)
-                shared = shared + np.sqrt(np.maximum(a[:, off_c + col_tile], 0.0)) * zz[:, cpos[r, col_tile]]
-        out[...] = m - shared + np.sqrt(vv) * zz[:, dpos[0, cols]] if noisy else m
-    else:
-        a = sums[:, 0]
-        rest = out_var * n_rt
-        if noisy:
-            vv = rest + np.maximum(a[:, off_v : off_v + n_out], 0.0) if has_var else np.full((nb, n_out), rest)
-            out[...] = a[:, :n_out] + np.sqrt(vv) * zz[:, :n_out]
-        else:
-            out[...] = a[:, :n_out]
+    for b in range(nb):
+        for r in range(n_pass):
+            a = sums[b, r]
+            for c in range(n_ct):
+                c0, c1 = col_start[c], col_start[c + 1]
+                cw = c1 - c0
+                var = np.zeros(0)
+                if has_var:
+                    var = np.maximum(a[off_v + c0 : off_v + c1], 0.0)
+                    if has_common:
+                        var = np.append(var, max(a[off_c + c], 0.0))
+                zc = np.zeros(cw + 1)
+                if noisy:
+                    zc = normals_from_counters_numpy(keys[b, r * n_ct + c], rows[b] * 2 * ((cw + 2) // 2) + np.arange(cw + 1))
+                clipped += readout_row_numpy(a[c0:c1], var, has_common, consts, zc, out[b, c0:c1], None)
     return clipped
 
 
