@@ -39,7 +39,7 @@ are read by complement, the same sums with about five times fewer rows for
 MNIST), chunks of samples in parallel threads, counter-based random numbers
 (results do not depend on chunks or threads);
 ``NETWORK`` builds the same network with :mod:`neurosim.networks.spiking`,
-whose :class:`~neurosim.networks.spiking.DenseConnection` ``read`` hooks call
+whose :class:`~neurosim.networks.spiking.CrossbarConnection` connections call
 :meth:`CrossbarLayer.forward` every step (the slower reference, and the way to
 hand the network to brian2). With the same generator both engines fire the
 same input spikes.
@@ -696,11 +696,12 @@ class CrossbarSNN:
         is ``I_unit dt_s / 1 V`` with ``I_unit`` the layer's
         :attr:`~CrossbarLayer.current_per_output_A`, so one output unit held
         for one step moves ``v`` by 1 V; biases are constant currents
-        ``b I_unit``. Each :class:`DenseConnection` feeds the direct channel
-        (a current lasting one step) through a ``read`` hook that calls
-        :meth:`CrossbarLayer.forward` on the step's spikes (fresh read noise
-        every step), with the devices' noise-free weights as ``weights_A``
-        (for :meth:`Network.to_brian2`). Inputs: a ``PoissonInput`` named
+        ``b I_unit``. Each :class:`~neurosim.networks.spiking.CrossbarConnection`
+        feeds the direct channel (a current lasting one step) with
+        :meth:`CrossbarLayer.forward` of the step's spikes (fresh read noise
+        every step); :meth:`Network.to_brian2` exports the devices' noise-free
+        weights. With rate coding layer 0 is a :class:`DenseConnection` whose
+        ``read`` hook applies the intensities instead of the input spikes. Inputs: a ``PoissonInput`` named
         ``input`` (rates ``x / dt_s``, give them to ``run`` as ``rate_Hz``), or
         with ``input_trains = (sample, step, index)`` arrays a
         ``SpikeTrainInput`` firing exactly those spikes. With rate coding the
@@ -708,8 +709,8 @@ class CrossbarSNN:
         Monitors (``monitors=True``): ``out_spikes`` and ``out_state``
         (output layer). Returns ``(network, input_group, groups)``.
         """
-        from neurosim.networks.spiking import (DenseConnection, Network, NeuronGroup, NeuronModel, NeuronParams,
-                                               PoissonInput, Reset, SpikeMonitor, SpikeTrainInput, StateMonitor)
+        from neurosim.networks.spiking import (CrossbarConnection, DenseConnection, Network, NeuronGroup, NeuronModel,
+                                               NeuronParams, PoissonInput, Reset, SpikeMonitor, SpikeTrainInput, StateMonitor)
 
         x = _unit_inputs(x, self.sizes[0], "x")
         dt = self.config.dt_s
@@ -728,12 +729,15 @@ class CrossbarSNN:
                                   reset=Reset.SUBTRACT, t_ref_s=0.0)
             group = NeuronGroup(layer.out_features, params, name=f"layer{l}", v_init_V=0.0, i_ext_A=bias * unit)
 
-            def read(spikes, rng, layer=layer, unit=unit, analog=(x if (l == 0 and rate_coding) else None)):
-                applied = spikes if analog is None else analog
-                return layer.forward(applied, rng) * unit
+            if l == 0 and rate_coding:  # the intensities, not the (silent) input spikes, drive the rows
 
-            weights = layer.effective_weights(include_wires=layer.config.wire is not None) * unit
-            objects.append(DenseConnection(previous, group, weights, read=read, channel=None, name=f"crossbar{l}"))
+                def read(spikes, rng, layer=layer, unit=unit):
+                    return layer.forward(x, rng) * unit
+
+                weights = layer.effective_weights(include_wires=layer.config.wire is not None) * unit
+                objects.append(DenseConnection(previous, group, weights, read=read, channel=None, name=f"crossbar{l}"))
+            else:
+                objects.append(CrossbarConnection(previous, group, layer, scale_A=unit, channel=None, name=f"crossbar{l}"))
             groups.append(group)
             previous = group
         if monitors:
