@@ -319,11 +319,13 @@ def readout_constants_numpy(mean, out_var, step, max_code, gain):
     return np.array([out_var, math.sqrt(out_var), inv, step, float(max_code), max_code + 1.0, gain, 0.5], mean.dtype)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def readout_row_numba(mean, var, has_common, consts, z, out, work):
     """One row of :func:`readout_numba` with its draws given; see :func:`readout_row_numpy`.
 
     ``work (2, >= c)`` of the row's dtype: scratch. Branch-free loops over 1-D views (they vectorise).
+    Inlined into its callers (Numba IR): a fused loop calls it once per sample and tile, and the
+    call with its array arguments measured about 25 % of a 10-output read.
     """
     c = mean.shape[0]
     ov, sd_out, inv, st, top, limit, gn, half = (consts[0], consts[1], consts[2], consts[3], consts[4], consts[5],
