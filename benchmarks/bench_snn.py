@@ -13,7 +13,7 @@ warm-up that compiles the kernels, with ``--threads`` threads (default 1) and
 with all of Numba's threads.
 
 brian2 2.9: the same network written directly in brian2
-(:mod:`neurosim.convert.snn_brian2`: the devices' programmed weights as
+(:mod:`neurosim.convert.snn.brian2`: the devices' programmed weights as
 synaptic weights, and each step's read noise as a Gaussian with the variance
 the spikes of the previous step select, accumulated through a second
 synaptic variable), on a subset of the same images, scaled linearly to all
@@ -101,7 +101,7 @@ def bench_neurosim(snn, x, y, args):
 def bench_brian2_standalone(snn, x, args, read_noise, tag):
     import brian2 as b2
 
-    from neurosim.convert.snn_brian2 import brian2_network, output_scores
+    from neurosim.convert.snn.brian2 import brian2_network, output_scores
 
     directory = tempfile.mkdtemp(prefix=f"bench_snn_brian2_{tag}_")
     try:
@@ -129,7 +129,7 @@ def bench_brian2_standalone(snn, x, args, read_noise, tag):
 def bench_brian2_sequential(snn, x, args):
     import brian2 as b2
 
-    from neurosim.convert.snn_brian2 import brian2_network
+    from neurosim.convert.snn.brian2 import brian2_network
 
     b2.prefs.codegen.target = "cython"
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
-from neurosim.convert.snn_cli import add_snn_parser
+from neurosim.convert.snn.cli import add_snn_parser
 from neurosim.networks.insitu.cli import add_insitu_parser
 from neurosim.networks.threshold.cli import add_logic_parser
 

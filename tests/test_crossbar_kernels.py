@@ -154,3 +154,36 @@ def test_kernels_run_without_jit():
         [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# -- read-out of one row (fused loops) -----------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("var_cols, has_common, out_var", [(0, False, 0.0), (0, False, 0.04), (7, False, 0.0),
+                                                          (8, True, 0.01)])
+@pytest.mark.parametrize("step", [0.0, 0.3])
+def test_readout_row_is_a_row_of_the_tile_readout(dtype, var_cols, has_common, out_var, step):
+    """Both twins of the row helper, given row b's draws, equal row b of readout_numpy and readout_numba bit for bit."""
+    from neurosim.streams import normals_from_counters_numpy
+
+    rng = np.random.default_rng(3)
+    n, c, key = 40, 7, np.uint64(123456789)
+    mean = (rng.normal(0, 1, (n, c))).astype(dtype)
+    var = (rng.random((n, var_cols)) * 0.2).astype(dtype)
+    want = np.zeros((n, c), dtype)
+    clips = kernels.readout_numpy(mean, var, has_common, out_var, step, 5, 0.5, key, want, 0)
+    want_nb = np.zeros((n, c), dtype)
+    assert kernels.readout_numba(mean, var, has_common, out_var, step, 5, 0.5, key, want_nb, 0) == clips
+    np.testing.assert_array_equal(want_nb, want)
+    consts = kernels.readout_constants_numpy(mean, out_var, step, 5, 0.5)
+    np.testing.assert_array_equal(kernels.readout_constants_numba(mean, out_var, step, 5, 0.5), consts)
+    work = np.zeros((2, c), dtype)
+    pairs = (c + 2) // 2
+    for row, kernel in ((kernels.readout_row_numpy, "numpy"), (kernels.readout_row_numba, "numba")):
+        got, total = np.zeros((n, c), dtype), 0
+        for b in range(n):
+            z = normals_from_counters_numpy(key, b * 2 * pairs + np.arange(2 * pairs)).astype(dtype)
+            total += row(mean[b], var[b], has_common, consts, z, got[b], work)
+        np.testing.assert_array_equal(got, want, err_msg=kernel)
+        assert total == clips
+    if step > 0:
+        assert clips > 0

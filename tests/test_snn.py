@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from neurosim.convert import snn_kernels as K
+from neurosim.convert.snn import kernels as K
 from neurosim.convert.network import resolve_model
 from neurosim.convert.snn import (
     CrossbarSNN,
@@ -26,6 +26,7 @@ from neurosim.convert.snn import (
     spike_read,
 )
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping
+from neurosim.crossbar.kernels import readout_constants_numpy
 from neurosim.data import load_mnist
 from neurosim.data.calibration import calibration_images
 from neurosim.device import load_device
@@ -118,6 +119,11 @@ def _dyadic(rng, shape, scale=64):
     return (rng.integers(-scale, scale + 1, shape) / scale).astype(np.float32)
 
 
+def _keys(rng, ra, n):
+    """Random streams of Gaussian draws for ``n`` samples (one per pass and column tile)."""
+    return rng.integers(0, 2**64, size=(n, ra.n_keys), dtype=np.uint64)
+
+
 def _read_setup(rng, n_in=40, n_out=7, rows=16, cols=4, tile_adc=False, has_var=True, common=False, analog=False, b=9):
     n_rt = -(-n_in // rows)
     col_edges = [(c, min(c + cols, n_out)) for c in range(0, n_out, cols)]
@@ -128,30 +134,16 @@ def _read_setup(rng, n_in=40, n_out=7, rows=16, cols=4, tile_adc=False, has_var=
     if common:
         parts.append(np.abs(_dyadic(rng, (n_in, n_ct))) / 8)
     rw = np.ascontiguousarray(np.hstack(parts))
-    tile_start = np.array(list(range(0, n_in, rows)) + [n_in], np.int64)
-    col_tile = np.repeat(np.arange(n_ct), [c1 - c0 for c0, c1 in col_edges]).astype(np.int64)
-    dpos, cpos = np.zeros((n_rt, n_out), np.int64), np.zeros((n_rt, n_ct), np.int64)
-    if tile_adc:
-        d = 0
-        for r in range(n_rt):
-            for c, (c0, c1) in enumerate(col_edges):
-                dpos[r, c0:c1] = np.arange(d, d + c1 - c0)
-                d += c1 - c0
-                if common:
-                    cpos[r, c] = d
-                    d += 1
-    else:
-        dpos[0] = np.arange(n_out)
-        cpos[...] = n_out + np.arange(n_rt * n_ct).reshape(n_rt, n_ct)
-        d = n_out + (n_rt * n_ct if common else 0)
-    ra = ReadArrays(rw, n_out, has_var, common, tile_start, col_tile, dpos, cpos, d + d % 2, 0.25 if has_var else 0.0,
-                    0.375 if tile_adc else 0.0, 7 if tile_adc else 0)
+    pass_start = np.array((list(range(0, n_in, rows)) if tile_adc else [0]) + [n_in], np.int64)
+    col_start = np.array([c0 for c0, _ in col_edges] + [n_out], np.int64)
+    consts = readout_constants_numpy(np.zeros(0), 0.25 if has_var else 0.0, 0.375 if tile_adc else 0.0,
+                                     7 if tile_adc else 0, 1.0)
+    ra = ReadArrays(rw, n_out, has_var, common, pass_start, col_start, consts, n_rt)
     spikes = rng.random((b, n_in)) < 0.3
     idx, cnt = events_from_dense(spikes)
     pre = None
     if analog:
-        passes = n_rt if ra.per_tile else 1
-        pre = np.abs(_dyadic(rng, (b, passes, rw.shape[1]))) * 4
+        pre = np.abs(_dyadic(rng, (b, ra.n_passes, rw.shape[1]))) * 4
     return ra, idx, cnt, pre
 
 
@@ -164,7 +156,7 @@ def test_read_kernel_equals_numpy_twin(tile_adc, has_var, common, mode):
     minus = None
     if mode == "complement":
         minus = events_from_dense(rng.random(idx.shape[:1] + (ra.n_in,)) < 0.2)
-    keys = rng.integers(0, 2**64, size=idx.shape[0], dtype=np.uint64)
+    keys = _keys(rng, ra, idx.shape[0])
     outs, clips = [], []
     for backend in ("numba", "numpy"):
         out = np.full((idx.shape[0], ra.n_out), np.nan)
@@ -184,7 +176,7 @@ def test_reading_by_complement_gives_the_same_sums(tile_adc, common):
     ra, _, _, _ = _read_setup(rng, tile_adc=tile_adc, common=common, b=20)
     spikes = rng.random((20, ra.n_in)) < 0.5
     high = rng.random((20, ra.n_in)) < 0.5
-    keys = rng.integers(0, 2**64, size=20, dtype=np.uint64)
+    keys = _keys(rng, ra, 20)
     direct = np.zeros((20, ra.n_out))
     read_events(ra, *events_from_dense(spikes), keys, 2, direct)
     by_complement = np.zeros((20, ra.n_out))
@@ -223,6 +215,11 @@ def test_poisson_kernel_fires_exactly_when_the_spiking_uniform_is_below_p():
         assert fired[0, :5].all() and not fired[1, :3].any()
 
 
+def _if_work(n):
+    fire = np.zeros((n // 8 + 1) * 8, np.bool_)
+    return np.zeros(n), fire, fire.view(np.uint64)
+
+
 def test_if_kernel_equals_twin_and_keeps_the_overshoot():
     rng = np.random.default_rng(2)
     v0 = rng.normal(0.5, 0.5, (5, 30))
@@ -232,7 +229,7 @@ def test_if_kernel_equals_twin_and_keeps_the_overshoot():
     for kernel in (K.if_update_numba, K.if_update_numpy):
         v, counts = v0.copy(), np.zeros((5, 30), np.int64)
         idx, cnt = np.zeros((5, 30), np.int32), np.zeros(5, np.int32)
-        kernel(v, cur, bias, idx, cnt, counts)
+        kernel(v, np.zeros((5, 30), np.int32), cur, bias, idx, cnt, counts, *_if_work(40))
         results.append((v, counts, [idx[b, : cnt[b]].tolist() for b in range(5)]))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -247,8 +244,9 @@ def test_if_neuron_fires_at_its_input_rate(z):
     steps = 1000
     v, counts = np.zeros((1, 1)), np.zeros((1, 1), np.int64)
     idx, cnt = np.zeros((1, 1), np.int32), np.zeros(1, np.int32)
+    ref, work = np.zeros((1, 1), np.int32), _if_work(1)
     for _ in range(steps):
-        K.if_update_numba(v, np.full((1, 1), z), np.zeros(1), idx, cnt, counts)
+        K.if_update_numba(v, ref, np.full((1, 1), z), np.zeros(1), idx, cnt, counts, *work)
     assert abs(counts[0, 0] - z * steps) <= 1
     assert counts[0, 0] + v[0, 0] == pytest.approx(z * steps, abs=1e-9)  # the integrated input is kept exactly
 
@@ -282,7 +280,35 @@ def test_per_tile_adc_read_equals_crossbar_forward():
     ra = ReadArrays.from_layer(layer)
     idx, cnt = events_from_dense(spikes)
     out = np.zeros((200, 40))
-    assert read_events(ra, idx, cnt, np.zeros(200, np.uint64), 0, out) == pytest.approx(layer.clip_counts.adc_clipped, rel=0.05)
+    assert read_events(ra, idx, cnt, np.zeros((200, ra.n_keys), np.uint64), 0, out) == pytest.approx(layer.clip_counts.adc_clipped, rel=0.05)
+
+
+@pytest.mark.parametrize("config", [
+    CrossbarConfig(rows=256, cols=32),  # ideal ADC, one row tile: one read-out per column tile, as forward
+    CrossbarConfig(rows=64, cols=16, mapping=Mapping.REFERENCE_COLUMN, output_noise_frac=0.01, adc_bits=6),
+])
+def test_noisy_event_read_equals_crossbar_forward_with_the_same_draws(config):
+    """The fused read calls the crossbar core's read-out with forward's keys and rows: the same noisy outputs.
+
+    Float32 event sums against forward's float64 products: ideal ADC to float32 rounding; per-tile ADC codes equal
+    except where that rounding crosses a code edge (none expected here; at most one step per tile)."""
+    rng = np.random.default_rng(14)
+    W = rng.normal(0, 0.3, (40, 200))
+    layer = CrossbarLayer(W, noisy_sige(0.05), config, rng=0)
+    spikes = (rng.random((50, 200)) < 0.2).astype(np.float64)
+    if config.adc_bits:
+        layer.calibrate_adc(spikes, percentile=99.0)
+    got, want = spike_read(layer)(spikes, 11), layer.forward(spikes, 11)
+    other_draws = spike_read(layer)(spikes, 12)
+    assert np.abs(got - other_draws).max() > 0.01  # so the agreement below is of the draws, not only the means
+    scale = np.abs(want).max()
+    if config.adc_bits is None:
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * scale)
+    else:
+        step = layer.adc_range / (2 ** (config.adc_bits - 1) - 1)
+        assert np.mean(got == want) > 0.999
+        assert np.all(np.abs(got - want) <= step * len(layer.row_edges) + 1e-9)
+        assert layer.clip_counts.adc_clipped > 0
 
 
 def test_read_noise_has_the_crossbar_variance_and_is_fresh_every_step():
@@ -297,7 +323,7 @@ def test_read_noise_has_the_crossbar_variance_and_is_fresh_every_step():
     mean = layer.effective_weights() @ s
     ra = ReadArrays.from_layer(layer)
     idx, cnt = events_from_dense(np.tile(s, (n, 1)))
-    keys = rng.integers(0, 2**64, size=n, dtype=np.uint64)
+    keys = _keys(rng, ra, n)
     a, b = np.zeros((n, 20)), np.zeros((n, 20))
     read_events(ra, idx, cnt, keys, 0, a)
     read_events(ra, idx, cnt, keys, 1, b)  # the next step: same spikes, same streams, fresh draws
@@ -322,7 +348,7 @@ def test_reference_column_noise_is_shared_within_a_tile():
     ra = ReadArrays.from_layer(layer)
     idx, cnt = events_from_dense(np.tile(s, (n, 1)))
     out = np.zeros((n, 16))
-    read_events(ra, idx, cnt, np.random.default_rng(1).integers(0, 2**64, size=n, dtype=np.uint64), 3, out)
+    read_events(ra, idx, cnt, _keys(np.random.default_rng(1), ra, n), 3, out)
     cov = np.cov(out, rowvar=False)
     shared = frac**2 * (g_ref[0] ** 2) / k**2 @ s
     own = frac**2 * (g**2 + g_ref**2) / k**2 @ s
@@ -342,7 +368,8 @@ def test_rate_coding_read_applies_the_dac_levels():
 
     dac_levels_numpy(x, 1.0, 7, applied, sq, np.zeros(200, np.int64))
     out = np.zeros((30, 10))
-    read_events(ra, np.zeros((30, 1), np.int32), np.zeros(30, np.int32), np.zeros(30, np.uint64), 0, out, pre=ra.analog(applied))
+    read_events(ra, np.zeros((30, 1), np.int32), np.zeros(30, np.int32), np.zeros((30, ra.n_keys), np.uint64), 0, out,
+                pre=ra.analog(applied))
     np.testing.assert_allclose(out, layer.forward(x, 0), atol=1e-5)
 
 
@@ -473,7 +500,7 @@ def test_sweep_task_metrics_and_checks():
 
 def _cli(argv, monkeypatch):
     from neurosim import cli
-    from neurosim.convert.snn_cli import add_snn_parser
+    from neurosim.convert.snn.cli import add_snn_parser
 
     build = cli.build_parser
 
@@ -525,7 +552,7 @@ def test_cli_rejects_non_positive_steps(monkeypatch, capsys):
 
 
 def test_plots_from_sweep_records():
-    from neurosim.convert.snn_plots import plot_accuracy_vs_steps, sweep_curves
+    from neurosim.convert.snn.plots import plot_accuracy_vs_steps, sweep_curves
 
     records = [{"settings": {"device": d, "steps": 20}, "metrics": {"accuracy_membrane_5": 0.5 + s / 100, "accuracy_membrane_20": 0.9,
                                                                    "software_accuracy": 0.95}}

@@ -37,7 +37,7 @@ def setup():
 
 
 def test_brian2_network_fires_the_same_output_spikes(setup):
-    from neurosim.convert.snn_brian2 import brian2_network, output_scores
+    from neurosim.convert.snn.brian2 import brian2_network, output_scores
 
     snn, x, run, trains = setup
     net, groups, monitor = brian2_network(snn, x, read_noise=False, input_trains=trains)

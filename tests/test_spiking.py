@@ -11,6 +11,7 @@ from scipy.linalg import expm
 
 from neurosim.errors import NeurosimError
 from neurosim.networks.spiking import (
+    CrossbarConnection,
     DenseConnection,
     Network,
     NeuronGroup,
@@ -27,6 +28,8 @@ from neurosim.networks.spiking import (
     steady_rate_Hz,
 )
 from neurosim.streams import uniform_numpy
+
+from conftest import std_tolerance
 
 EPS = np.finfo(float).eps
 DT = 1e-4
@@ -376,3 +379,92 @@ def test_plots_return_axes():
     with pytest.raises(NeurosimError):
         raster_plot(res["state_a"])
     plt.close("all")
+
+
+# -- the neuron update shared with the converted SNN -------------------------------------------------------
+@pytest.mark.parametrize("sub", [True, False])
+def test_integrate_fire_kernel_equals_twin(sub):
+    """One row of LIF neurons (leak, refractory counters, either reset): both twins give the same state and spikes."""
+    from neurosim.networks.spiking.kernels import integrate_fire_numba, integrate_fire_numpy
+
+    rng = np.random.default_rng(5)
+    n = 37
+    v0 = rng.normal(0.8, 0.4, n)
+    ref0 = np.where(rng.random(n) < 0.2, rng.integers(1, 4, n), 0).astype(np.int32)
+    drive = rng.normal(0.2, 0.3, n)
+    results = []
+    for kernel in (integrate_fire_numba, integrate_fire_numpy):
+        v, ref = v0.copy(), ref0.copy()
+        fire = np.zeros((n // 8 + 1) * 8, np.bool_)
+        spk = np.full(n + 3, -1, np.int64)
+        ns = kernel(v, ref, drive, 0.1, -0.05, 1.0, 0.2, sub, 2, fire, fire.view(np.uint64), spk, 3, 100)
+        results.append((v, ref, spk[:ns].copy(), ns))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    v, ref, spk, ns = results[0]
+    new = v0 + (-0.05 - v0) * 0.1 + drive
+    fired = (ref0 == 0) & (new > 1.0)
+    assert fired.sum() > 3 and ns == 3 + fired.sum()
+    np.testing.assert_array_equal(spk[3:], 100 + np.flatnonzero(fired))
+    np.testing.assert_array_equal(v[fired], new[fired] - 0.8 if sub else 0.2)
+    np.testing.assert_array_equal(v[ref0 > 0], v0[ref0 > 0])
+    np.testing.assert_array_equal(ref, np.where(ref0 > 0, ref0 - 1, np.where(fired, 2, 0)))
+
+
+# -- crossbar connections ------------------------------------------------------------------------------
+def _crossbar(w, frac=0.0, **config):
+    import dataclasses
+
+    from neurosim.crossbar import CrossbarConfig, CrossbarLayer
+    from neurosim.device import load_device
+
+    device = dataclasses.replace(load_device("sige_epiram"), read_noise_frac=frac)
+    return CrossbarLayer(w, device, CrossbarConfig(**config), rng=0)
+
+
+def test_noise_free_crossbar_connection_equals_the_dense_connection_of_its_weights():
+    rng = np.random.default_rng(21)
+    inp = PoissonInput(150, 300.0, name="inp")
+    layer = _crossbar(rng.normal(0.1, 0.3, (10, 150)), rows=64, cols=8)  # 3 x 2 tiles, ideal ADC
+
+    def build(make):
+        g = NeuronGroup(10, name="g")
+        return Network([make(g), SpikeMonitor(g, name="s")], dt_s=DT)
+
+    via_crossbar = build(lambda g: CrossbarConnection(inp, g, layer, scale_A=2e-10, channel=0))
+    weights = via_crossbar.connections[0].weights_A
+    np.testing.assert_allclose(weights, layer.effective_weights() * 2e-10, rtol=1e-12)
+    a = via_crossbar.run(0.1, rng=4, batch=3)
+    b = build(lambda g: DenseConnection(inp, g, weights, channel=0)).run(0.1, rng=4, batch=3)
+    np.testing.assert_array_equal(a.counts["g"], b.counts["g"])
+    np.testing.assert_allclose(a.v_final_V["g"], b.v_final_V["g"], rtol=0, atol=1e-12 * np.abs(b.v_final_V["g"]).max())
+    assert a.counts["g"].sum() > 30
+
+
+def test_crossbar_connection_read_noise_has_the_device_variance_fresh_every_read():
+    """Variance of one read's output = sum_i (v_i sigma_i)^2 with sigma = frac * G of both devices, over k^2 and scaled."""
+    frac, n = 0.05, 20000
+    rng = np.random.default_rng(22)
+    layer = _crossbar(rng.normal(0, 0.3, (6, 200)), frac, rows=128, cols=8)
+    src, g = PoissonInput(200, 0.0, name="inp"), NeuronGroup(6, name="g")
+    conn = CrossbarConnection(src, g, layer, scale_A=3e-12)
+    s = (rng.random(200) < 0.3).astype(np.float64)
+    g_pos, g_neg = layer.conductances_S()
+    k = layer.tiles[0][0].k_S
+    expected = (frac**2 * (g_pos**2 + g_neg**2) / k**2) @ s * (3e-12) ** 2
+    gen = np.random.default_rng(1)
+    first, second = conn.read(np.tile(s, (n, 1)), gen), conn.read(np.tile(s, (n, 1)), gen)
+    mean = layer.effective_weights() @ s * 3e-12
+    np.testing.assert_allclose(first.var(axis=0), expected, rtol=2 * std_tolerance(n))
+    np.testing.assert_allclose(first.mean(axis=0), mean, atol=5 * np.sqrt(expected / n).max())
+    assert abs(np.corrcoef((first - mean).ravel(), (second - mean).ravel())[0, 1]) < 5 / np.sqrt(first.size)
+
+
+def test_crossbar_connection_rejects_a_layer_of_the_wrong_shape():
+    layer = _crossbar(np.ones((4, 5)))
+    with pytest.raises(NeurosimError, match=r"\(target.n, source.n\) = \(4, 6\)"):
+        CrossbarConnection(PoissonInput(6, 1.0), NeuronGroup(4), layer)
+    with pytest.raises(NeurosimError, match="CrossbarLayer"):
+        CrossbarConnection(PoissonInput(5, 1.0), NeuronGroup(4), np.ones((4, 5)))
+    with pytest.raises(NeurosimError, match="scale_A"):
+        CrossbarConnection(PoissonInput(5, 1.0), NeuronGroup(4), layer, scale_A=-1.0)

@@ -17,15 +17,22 @@ neuron group (``dphase/dt = rate``, threshold ``phase >= 1``, reset ``phase -= 1
 spike trains ``SpikeGeneratorGroup``; connections become ``Synapses`` with
 ``on_pre='I_synk_post += w'``; monitors become brian2 monitors recording ``v``
 and the ``I_synk``. Every object has the neurosim name and the network's ``dt``.
+A :class:`~neurosim.networks.spiking.CrossbarConnection` becomes the synapses of
+its noise-free effective weights (a warning says so): brian2 does not model its
+per-read noise, DACs and ADCs.
 """
+
+import logging
 
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.networks.spiking.connections import DenseConnection
+from neurosim.networks.spiking.connections import CrossbarConnection, DenseConnection
 from neurosim.networks.spiking.groups import PoissonInput, RegularInput, SpikeTrainInput
 from neurosim.networks.spiking.monitors import SpikeMonitor
 from neurosim.networks.spiking.params import NeuronModel, Reset
+
+log = logging.getLogger(__name__)
 
 
 def _row(arr, sample):
@@ -92,6 +99,9 @@ def export(net, sample: int, drive: dict):
     for c in net.connections:
         if isinstance(c, DenseConnection) and c.weights_A is None:
             raise NeurosimError(f"{c.name}: a connection with only a read callable cannot be exported; give it nominal weights_A")
+        if isinstance(c, CrossbarConnection):
+            log.warning("%s: exported with the crossbar's noise-free effective weights; brian2 does not simulate its "
+                        "read noise, DACs or ADCs", c.name)
     dt = net.dt_s * b2.second
     direct_targets = {c.target.name for c in net.connections if c.channel is None}
     objects, by_name = [], {}

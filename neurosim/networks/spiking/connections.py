@@ -1,4 +1,4 @@
-"""Connections: dense layers (weights, or any per-step read such as a crossbar) and sparse synapse tables.
+"""Connections: dense layers (weights, or any per-step read), crossbar arrays and sparse synapse tables.
 
 A presynaptic spike adds the synaptic weight (amperes) to one current channel
 of its target neuron: channel ``k`` (an index into the target's
@@ -7,8 +7,12 @@ direct channel, whose current lasts exactly the next time step. Spikes of
 step ``t`` change the currents that drive the update of step ``t + 1``.
 """
 
+import math
+import numbers
+
 import numpy as np
 
+from neurosim.crossbar import CrossbarLayer
 from neurosim.errors import NeurosimError
 from neurosim.networks.spiking.groups import NeuronGroup, SpikeSource, _name
 
@@ -93,3 +97,59 @@ class SparseConnection:
     def synapses(self):
         """(pre, post, weight_A) of every synapse."""
         return self.pre, self.post, self.weights_A
+
+
+class CrossbarConnection:
+    """All-to-all layer whose weights live on a :class:`~neurosim.crossbar.CrossbarLayer`.
+
+    ``layer`` holds ``W`` of shape ``(target.n, source.n)`` (out, in). Every
+    time step the source's spike vector (0 or 1 per neuron, in input units:
+    with ``layer.config.input_full_scale = 1`` a spike is the full read
+    voltage) is read through the crossbar, :meth:`CrossbarLayer.forward`:
+    input DAC, every tile, read and output noise drawn fresh from the run's
+    generator at every read, ADC per tile, digital sum. The outputs (weight
+    units) times ``scale_A`` (amperes per output unit; default the column
+    current of one output unit, :attr:`CrossbarLayer.current_per_output_A`)
+    are added to the target channel (``channel``, see the module docstring).
+    Without noise and with an ideal ADC this is the :class:`DenseConnection`
+    with ``weights_A = layer.effective_weights() * scale_A``.
+
+    :meth:`Network.to_brian2` exports :attr:`weights_A`, the noise-free
+    effective weights of the devices now (IR drop included when the layer has
+    wires): brian2 gets the nominal synapses, without the read noise, the
+    DACs and the ADCs (a warning is logged).
+    """
+
+    def __init__(self, source, target, layer, *, scale_A=None, channel=0, name=None):
+        self.name = _name(name, "crossbar")
+        self.channel = _check_ends(source, target, channel, self.name)
+        self.source, self.target = source, target
+        if not isinstance(layer, CrossbarLayer):
+            raise NeurosimError(f"{self.name}: layer must be a CrossbarLayer, got {type(layer).__name__}")
+        if (layer.out_features, layer.in_features) != (target.n, source.n):
+            raise NeurosimError(
+                f"{self.name}: the layer holds W of shape {(layer.out_features, layer.in_features)}; "
+                f"allowed: (target.n, source.n) = {(target.n, source.n)}"
+            )
+        self.layer = layer
+        if scale_A is None:
+            scale_A = layer.current_per_output_A
+        if isinstance(scale_A, bool) or not isinstance(scale_A, numbers.Real) or not math.isfinite(scale_A) or scale_A <= 0:
+            raise NeurosimError(f"{self.name}: scale_A = {scale_A!r} is not allowed: a finite current > 0 A per output unit")
+        self.scale_A = float(scale_A)
+
+    def read(self, spikes, rng):
+        """Synaptic currents (A) ``(batch, target.n)`` of this step's ``spikes (batch, source.n)``: one crossbar read."""
+        return self.layer.forward(spikes, rng) * self.scale_A
+
+    @property
+    def weights_A(self) -> np.ndarray:
+        """Noise-free weights (A) ``(target.n, source.n)`` of the devices now (what :meth:`Network.to_brian2` exports)."""
+        layer = self.layer
+        return layer.effective_weights(include_wires=layer.config.wire is not None) * self.scale_A
+
+    def synapses(self):
+        """(pre, post, weight_A) of the non-zero noise-free weights."""
+        w = self.weights_A
+        post, pre = np.nonzero(w)
+        return pre, post, w[post, pre]

@@ -49,6 +49,60 @@ def make_scratch(n_neurons: int, n_inputs: int) -> tuple:
 POISSON, REGULAR, SPIKE_TRAIN = 0, 1, 2
 
 
+# -- the neuron update (shared with the converted SNN's fused engine) ------------------------------
+@njit(cache=True, nogil=True)
+def integrate_fire_numba(v, ref, drive, a, e, vth, vreset, sub, after, fire, fire_words, spk, ns, offset):
+    """Numba kernel: see :func:`integrate_fire_numpy`. Skips 8 silent neurons at a time (``fire_words``)."""
+    ng = v.shape[0]
+    for j in range(ng):
+        rj = ref[j]
+        vj = v[j]
+        new = vj + (e - vj) * a + drive[j]
+        fz = rj > 0
+        v[j] = vj if fz else new
+        ref[j] = rj - 1 if fz else rj
+        fire[j] = (not fz) and new > vth
+    for j in range(ng, (ng + 7) // 8 * 8):
+        fire[j] = False
+    for w in range((ng + 7) // 8):
+        if fire_words[w] != 0:
+            for j in range(8 * w, 8 * w + 8 if 8 * w + 8 < ng else ng):
+                if fire[j]:
+                    v[j] = v[j] - (vth - vreset) if sub else vreset
+                    ref[j] = after
+                    spk[ns] = offset + j
+                    ns += 1
+    return ns
+
+
+def integrate_fire_numpy(v, ref, drive, a, e, vth, vreset, sub, after, fire, fire_words, spk, ns, offset):
+    """One time step of a row of LIF/IF neurons (one group, one sample), in place; returns the new ``ns``.
+
+    ``v (n,)`` membrane potentials (V), ``ref (n,)`` refractory counters
+    (steps), ``drive (n,)`` this step's input term (V): the exact update
+    ``v + (e - v) a + drive`` (``a``: leak propagator, 0 for an IF neuron;
+    ``e``: rest potential, V). A neuron whose counter is positive keeps
+    ``v`` and counts down; the others fire when the new ``v > vth`` (V) and
+    are reset by subtraction of ``vth - vreset`` (``sub``) or to ``vreset``,
+    their counter set to ``after`` steps. The fired neurons' indices plus
+    ``offset`` are appended to ``spk`` from position ``ns``, increasing.
+    ``fire`` (at least ``n`` rounded up to 8 entries, bool) and its uint64
+    view ``fire_words``: work arrays, left holding the fire flags.
+    """
+    n = v.shape[0]
+    frozen = ref > 0
+    new = v + (e - v) * a + drive
+    fired = ~frozen & (new > vth)
+    reset = new - (vth - vreset) if sub else np.full_like(new, vreset)
+    v[...] = np.where(frozen, v, np.where(fired, reset, new))
+    ref[...] = np.where(frozen, ref - 1, np.where(fired, after, ref))
+    fire[: (n + 7) // 8 * 8] = False
+    fire[:n] = fired
+    idx = np.flatnonzero(fired)
+    spk[ns : ns + idx.size] = offset + idx
+    return ns + idx.size
+
+
 @njit(cache=True, nogil=True)
 def advance_numba(v, cur, ref, phase, i_ext, seeds,
                   grp_start, grp_a, grp_e, grp_vth, grp_vreset, grp_sub, grp_ref, grp_q, grp_p, grp_d, grp_held,
@@ -117,27 +171,9 @@ def advance_numba(v, cur, ref, phase, i_ext, seeds,
                 if first:
                     for j in range(ng):
                         dg[j] = 0.0
-                a, e, vth = grp_a[g], grp_e[g], grp_vth[g]
-                for j in range(ng):
-                    rj = rg[j]
-                    vj = vg[j]
-                    new = vj + (e - vj) * a + dg[j]
-                    fz = rj > 0
-                    vg[j] = vj if fz else new
-                    rg[j] = rj - 1 if fz else rj
-                    fire[j] = (not fz) and new > vth
-                for j in range(ng, (ng + 7) // 8 * 8):
-                    fire[j] = False
-                vreset, sub = grp_vreset[g], grp_sub[g]
                 after = grp_ref[g] - 1 if grp_ref[g] > 1 else 0
-                for w in range((ng + 7) // 8):  # skip 8 silent neurons at a time
-                    if fire_words[w] != 0:
-                        for j in range(8 * w, 8 * w + 8 if 8 * w + 8 < ng else ng):
-                            if fire[j]:
-                                vg[j] = vg[j] - (vth - vreset) if sub else vreset
-                                rg[j] = after
-                                spk[ns] = j0 + j
-                                ns += 1
+                ns = integrate_fire_numba(vg, rg, dg, grp_a[g], grp_e[g], grp_vth[g], grp_vreset[g], grp_sub[g], after,
+                                          fire, fire_words, spk, ns, j0)
             for q in range(eb[s], eb[s + 1]):
                 fired[ev_src[q] - n] = 1
             base = np.uint64(s) * np.uint64(m_in)
@@ -198,7 +234,7 @@ def advance_numpy(v, cur, ref, phase, i_ext, seeds,
     ``rec_spk (N+M,)``: which sources' spikes go to ``buf``; ``counts (B, N+M)``: spike counts.
     ``rec_idx (R,)``, ``rec_v (B, steps, R)``, ``rec_i (B, steps, K, R)``: state records.
     ``dense (B, N+M)``: if ``write_dense``, this step's spikes as 0/1 (meant for one-step calls).
-    ``scratch``: the Numba kernel's work arrays (unused here). ``buf``, ``n_buf``: event rows so far.
+    ``scratch``: :func:`make_scratch` (the neuron update's work arrays). ``buf``, ``n_buf``: event rows so far.
     Steps ``step0 .. step0 + n_steps - 1`` (absolute indices) of samples ``b0 .. b1 - 1``.
     """
     n = v.shape[1]
@@ -212,6 +248,7 @@ def advance_numpy(v, cur, ref, phase, i_ext, seeds,
     bp = rows if in_p.shape[0] > 1 else np.zeros(nb, int)
     be = rows if ev_ptr.shape[0] > 1 else np.zeros(nb, int)
     kind = np.asarray(in_kind)
+    spk, _, _, fire, fire_words = scratch
     events = [buf[:n_buf]]
     for s in range(step0, step0 + n_steps):
         rec_v[bs, s, :] = v[bs][:, rec_idx]
@@ -220,20 +257,17 @@ def advance_numpy(v, cur, ref, phase, i_ext, seeds,
         for g in range(grp_a.shape[0]):
             sl = slice(grp_start[g], grp_start[g + 1])
             vv = v[bs, sl]
-            frozen = ref[bs, sl] > 0
             terms = [grp_q[g] * (i_ext[bx, sl] + cur3[bs, k1 - 1, sl])] if grp_held[g] else []
             terms += [grp_p[g, k] * cur3[bs, k, sl] for k in range(k1 - 1) if grp_p[g, k] != 0.0 or grp_d[g, k] != 0.0]
             drive = np.zeros_like(vv)
             for i, term in enumerate(terms):
                 drive = term if i == 0 else drive + term
-            new = vv + (grp_e[g] - vv) * grp_a[g] + drive
-            fire = ~frozen & (new > grp_vth[g])
-            reset = new - (grp_vth[g] - grp_vreset[g]) if grp_sub[g] else np.full_like(new, grp_vreset[g])
-            v[bs, sl] = np.where(frozen, vv, np.where(fire, reset, new))
             after = grp_ref[g] - 1 if grp_ref[g] > 1 else 0
-            ref[bs, sl] = np.where(frozen, ref[bs, sl] - 1, np.where(fire, after, 0))
+            for i, b in enumerate(rows):
+                ns = integrate_fire_numpy(v[b, sl], ref[b, sl], drive[i], grp_a[g], grp_e[g], grp_vth[g], grp_vreset[g],
+                                          grp_sub[g], after, fire, fire_words, spk, 0, sl.start)
+                flags[i, spk[:ns]] = True
             cur3[bs, :, sl] *= grp_d[g][None, :, None]
-            flags[:, sl] = fire
         counters = np.uint64(s) * np.uint64(m_in) + np.arange(m_in, dtype=np.uint64)
         u = uniform_numpy(seeds[bs, None], counters[None, :])
         p = in_p[bp]

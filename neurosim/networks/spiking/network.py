@@ -20,7 +20,7 @@ import numpy as np
 
 from neurosim.errors import NeurosimError
 from neurosim.networks.spiking import kernels
-from neurosim.networks.spiking.connections import DenseConnection, SparseConnection
+from neurosim.networks.spiking.connections import CrossbarConnection, DenseConnection, SparseConnection
 from neurosim.networks.spiking.dynamics import check_dt, propagator
 from neurosim.networks.spiking.groups import NeuronGroup, PoissonInput, RegularInput, SpikeTrainInput, per_neuron
 from neurosim.networks.spiking.monitors import SpikeMonitor, SpikeRecord, StateMonitor, StateRecord
@@ -111,7 +111,7 @@ class Network:
                 self._register(obj, self.groups)
             elif isinstance(obj, (PoissonInput, RegularInput, SpikeTrainInput)):
                 self._register(obj, self.inputs)
-            elif isinstance(obj, (DenseConnection, SparseConnection)):
+            elif isinstance(obj, (DenseConnection, SparseConnection, CrossbarConnection)):
                 self.add(obj.source, obj.target)
                 self._register(obj, self.connections)
             elif isinstance(obj, SpikeMonitor):
@@ -123,7 +123,7 @@ class Network:
             else:
                 raise NeurosimError(
                     f"cannot add {type(obj).__name__} to a Network; allowed: NeuronGroup, PoissonInput, "
-                    "RegularInput, SpikeTrainInput, DenseConnection, SparseConnection, SpikeMonitor, StateMonitor"
+                    "RegularInput, SpikeTrainInput, DenseConnection, SparseConnection, CrossbarConnection, SpikeMonitor, StateMonitor"
                 )
         return self
 

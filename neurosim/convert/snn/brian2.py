@@ -25,7 +25,7 @@ columns (their noise is shared between outputs), Poisson coding.
 
 import numpy as np
 
-from neurosim.convert.snn import CrossbarSNN, InputCoding
+from neurosim.convert.snn.engine import CrossbarSNN, InputCoding
 from neurosim.errors import NeurosimError
 
 
@@ -47,7 +47,7 @@ def brian2_network(snn: CrossbarSNN, x, *, read_noise: bool = True, input_trains
         raise NeurosimError("brian2_network supports Poisson input coding only")
     arrays = snn.read_arrays()
     for l, ra in enumerate(arrays):
-        if ra.per_tile:
+        if ra.n_passes > 1 or ra.has_common:
             raise NeurosimError(f"brian2_network: layer {l} has a per-tile ADC or reference columns; only analog integration (ideal ADC, differential mapping) is written for brian2")
     sizes = snn.sizes
     b = x.shape[0]
@@ -66,7 +66,7 @@ def brian2_network(snn: CrossbarSNN, x, *, read_noise: bool = True, input_trains
         eqs = "v : 1\nbias : 1\nisyn : 1" + ("\nnvar : 1" if noisy else "")
         group = b2.NeuronGroup(b * n_out, eqs, threshold="v > 1", reset="v -= 1", dt=dt, name=f"layer{l}")
         group.bias = np.tile(bias, b)
-        rest_var = ra.out_var * (ra.tile_start.size - 1)
+        rest_var = float(ra.consts[0])  # the output noise of every row tile, summed in analog
         code = (f"v += bias + isyn + sqrt(nvar + {rest_var!r})*randn()\nisyn = 0\nnvar = 0" if noisy
                 else "v += bias + isyn\nisyn = 0")
         objects += [group, group.run_regularly(code, when="start", dt=dt, name=f"layer{l}_integrate")]

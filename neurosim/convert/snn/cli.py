@@ -116,7 +116,7 @@ def _cmd_snn(args) -> None:
         return
     import numba
 
-    from neurosim.convert.snn import accuracy_vs_steps, check_settings
+    from neurosim.convert.snn.engine import accuracy_vs_steps, check_settings
 
     if args.threads:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
@@ -154,7 +154,7 @@ def _cmd_snn(args) -> None:
                             "metrics": r["metrics"], "settings": r["settings"], "time_s": r["time_s"]} for r in runs],
                "csv": str(stem.with_suffix(".csv"))}
     if not args.no_plot:
-        from neurosim.convert.snn_plots import plot_accuracy_vs_steps
+        from neurosim.convert.snn.plots import plot_accuracy_vs_steps
         from neurosim.plots import save_figure
 
         curves = {_label(r["device"], r["read_noise_frac"]): _curve(r["metrics"], args.readout) for r in runs}
@@ -183,7 +183,7 @@ def _cmd_snn(args) -> None:
 
 
 def _cmd_from_sweep(args) -> None:
-    from neurosim.convert.snn_plots import plot_accuracy_vs_steps, sweep_curves
+    from neurosim.convert.snn.plots import plot_accuracy_vs_steps, sweep_curves
     from neurosim.plots import save_figure
     from neurosim.sweep import load_points
 

@@ -33,13 +33,13 @@ vector (spikes drive their rows at the full read voltage; input full scale
 currents of all tiles in analog.
 
 Engines (:class:`Engine`): ``FUSED`` runs the Numba kernels of
-:mod:`neurosim.convert.snn_kernels`: event-driven reads (only the rows of the
+:mod:`neurosim.convert.snn.kernels`: event-driven reads (only the rows of the
 neurons that fired are summed, in float32; Poisson inputs that usually fire
 are read by complement, the same sums with about five times fewer rows for
 MNIST), chunks of samples in parallel threads, counter-based random numbers
 (results do not depend on chunks or threads);
 ``NETWORK`` builds the same network with :mod:`neurosim.networks.spiking`,
-whose :class:`~neurosim.networks.spiking.DenseConnection` ``read`` hooks call
+whose :class:`~neurosim.networks.spiking.CrossbarConnection` connections call
 :meth:`CrossbarLayer.forward` every step (the slower reference, and the way to
 hand the network to brian2). With the same generator both engines fire the
 same input spikes.
@@ -55,9 +55,9 @@ from enum import Enum
 import numba
 import numpy as np
 
-from neurosim.convert import snn_kernels
+from neurosim.convert.snn import kernels as snn_kernels
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode
-from neurosim.crossbar.kernels import dac_levels_numpy
+from neurosim.crossbar import kernels as core
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import Activation, check_params
@@ -235,29 +235,29 @@ def _checkpoints(checkpoints, steps) -> np.ndarray:
 
 
 # -- crossbar reads of spike events ------------------------------------------------------------------
-#: Poisson inputs with a spike probability above this are read by complement (see :mod:`~neurosim.convert.snn_kernels`).
+#: Poisson inputs with a spike probability above this are read by complement (see :mod:`~neurosim.convert.snn.kernels`).
 COMPLEMENT_ABOVE = 0.5
 
 
 @dataclass(frozen=True, eq=False)
 class ReadArrays:
     """A :class:`CrossbarLayer` as the event-driven read kernel sees it (weight units; see
-    :func:`neurosim.convert.snn_kernels.read_numpy` for each array)."""
+    :func:`neurosim.convert.snn.kernels.read_numpy` for each array)."""
 
     #: (n_in, width) float32 rows: signal, then read-noise variances, then reference variances per column tile.
     rw: np.ndarray
     n_out: int
     has_var: bool
     has_common: bool
-    tile_start: np.ndarray
-    col_tile: np.ndarray
-    dpos: np.ndarray
-    cpos: np.ndarray
-    #: Gaussian draws per read and sample (even).
-    n_draws: int
-    out_var: float
-    step: float
-    max_code: int
+    #: First input of each pass and ``n_in``: the row tiles with a per-tile ADC, else ``[0, n_in]``.
+    pass_start: np.ndarray
+    #: First output of each column tile and ``n_out``.
+    col_start: np.ndarray
+    #: The crossbar core's read-out constants (:func:`~neurosim.crossbar.kernels.readout_constants_numpy`,
+    #: float64): per conversion, or for the analog sum of all row tiles with an ideal ADC.
+    consts: np.ndarray
+    #: Row tiles of the layer.
+    n_row_tiles: int
 
     @classmethod
     def from_layer(cls, layer: CrossbarLayer) -> "ReadArrays":
@@ -284,40 +284,19 @@ class ReadArrays:
                         varc[r0:r1, c] = m.var[:, -1]
         parts = [sig] + ([var] if has_var else []) + ([varc] if has_common else [])
         rw = np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
-        tile_start = np.array([r0 for r0, _ in layer.row_edges] + [n_in], np.int64)
-        col_tile = np.repeat(np.arange(n_ct, dtype=np.int64), [c1 - c0 for c0, c1 in layer.col_edges])
-        if cfg.adc_bits is None:
-            step, max_code = 0.0, 0
-        else:
-            if layer.adc_range is None:
-                raise NeurosimError("the ADC range is not set: give CrossbarConfig(adc_range=...) or calibration inputs")
-            max_code = 2 ** (cfg.adc_bits - 1) - 1
-            step = float(layer.adc_range) / max_code
-        dpos = np.zeros((n_rt, n_out), np.int64)
-        cpos = np.zeros((n_rt, n_ct), np.int64)
-        if step > 0:  # one draw per conversion, tile by tile: its outputs, then its common draw
-            d = 0
-            for r in range(n_rt):
-                for c, (c0, c1) in enumerate(layer.col_edges):
-                    dpos[r, c0:c1] = np.arange(d, d + c1 - c0)
-                    d += c1 - c0
-                    if has_common:
-                        cpos[r, c] = d
-                        d += 1
-        else:  # one draw per output, then one per tile for the common currents
-            dpos[0] = np.arange(n_out)
-            d = n_out
-            if has_common:
-                cpos[...] = n_out + np.arange(n_rt * n_ct).reshape(n_rt, n_ct)
-                d += n_rt * n_ct
+        step, max_code = layer._adc(False)
+        tile_start = [r0 for r0, _ in layer.row_edges] if step > 0 else [0]
+        pass_start = np.array(tile_start + [n_in], np.int64)
+        col_start = np.array([c0 for c0, _ in layer.col_edges] + [n_out], np.int64)
         out_var = (cfg.output_noise_frac * layer.weight_max * cfg.input_full_scale) ** 2
-        return cls(rw, n_out, has_var, has_common, tile_start, col_tile, dpos, cpos, d + (d % 2), float(out_var),
-                   step, int(max_code))
+        summed = 1 if step > 0 else n_rt  # an ideal ADC reads the analog sum of every row tile's output noise
+        consts = core.readout_constants_numpy(np.zeros(0), out_var * summed, step, max_code, 1.0)
+        return cls(rw, n_out, has_var, has_common, pass_start, col_start, consts, n_rt)
 
     @property
     def noisy(self) -> bool:
         """Whether a read draws random numbers (read or output noise)."""
-        return self.has_var or self.out_var > 0
+        return self.has_var or self.consts[1] > 0
 
     @property
     def n_in(self) -> int:
@@ -325,22 +304,25 @@ class ReadArrays:
         return self.rw.shape[0]
 
     @property
-    def per_tile(self) -> bool:
-        """Whether reads keep tiles apart (a per-tile ADC, or reference columns' common noise)."""
-        return self.step > 0 or self.has_common
+    def n_passes(self) -> int:
+        """Passes over the rows per read (the row tiles with a per-tile ADC, else 1)."""
+        return self.pass_start.size - 1
+
+    @property
+    def n_keys(self) -> int:
+        """Streams of Gaussian draws per sample: one per pass and column tile."""
+        return self.n_passes * (self.col_start.size - 1)
 
     @property
     def conversions_per_read(self) -> int:
         """Per-tile ADC conversions one read of one sample makes (0 with an ideal ADC)."""
-        return (self.tile_start.size - 1) * self.n_out if self.step > 0 else 0
+        return self.n_row_tiles * self.n_out if self.consts[3] > 0 else 0
 
     def analog(self, x) -> np.ndarray:
-        """The ``pre`` sums ``(B, passes, width)`` float32 of analog inputs ``x (B, n_in)`` (already through the DAC):
-        one pass per row tile when :attr:`per_tile`, else one."""
+        """The ``pre`` sums ``(B, passes, width)`` float32 of analog inputs ``x (B, n_in)`` (already through the DAC)."""
         x = np.asarray(x, dtype=np.float64)
         rw = self.rw.astype(np.float64)
-        n = self.n_out
-        t = self.tile_start if self.per_tile else self.tile_start[[0, -1]]
+        n, t = self.n_out, self.pass_start
         pre = np.empty((x.shape[0], t.size - 1, rw.shape[1]), np.float32)
         for r in range(t.size - 1):
             xr, w = x[:, t[r] : t[r + 1]], rw[t[r] : t[r + 1]]
@@ -353,9 +335,12 @@ class _Work:
     """Work arrays of the read kernel (one per layer and chunk)."""
 
     def __init__(self, ra: ReadArrays):
+        cols = int(np.max(np.diff(ra.col_start)))
         self.acc = np.zeros(ra.rw.shape[1], np.float32)
-        self.z = np.zeros(max(ra.n_draws, 2))
-        self.tot = np.zeros((3, ra.n_out))
+        self.m = np.zeros(cols)
+        self.v = np.zeros(cols + 1)
+        self.z = np.zeros(cols + 2)
+        self.work = np.zeros((2, cols))
 
 
 _NO_PRE = np.zeros((0, 0, 0), np.float32)
@@ -363,22 +348,30 @@ _NO_IDX = np.zeros((0, 0), np.int32)
 _NO_CNT = np.zeros(0, np.int32)
 
 
-def read_events(ra: ReadArrays, idx, cnt, keys, first_pair: int, out, work=None, *, minus=None, pre=None,
-                backend="numba") -> int:
+def read_events(ra: ReadArrays, idx, cnt, keys, rows, out, work=None, *, minus=None, pre=None, backend="numba") -> int:
     """One crossbar read into ``out (B, n_out)``: ``pre`` sums (or zero) plus the rows of the events
-    ``idx``/``cnt`` minus the rows of the events ``minus = (nidx, ncnt)``; returns ADC clips
-    (see :func:`neurosim.convert.snn_kernels.read_numpy`)."""
+    ``idx``/``cnt`` minus the rows of the events ``minus = (nidx, ncnt)``, read out by the crossbar core with
+    the draws of row ``rows[b]`` of the streams ``keys (B, ra.n_keys)``; returns ADC clips
+    (see :func:`neurosim.convert.snn.kernels.read_numpy`)."""
     work = _Work(ra) if work is None else work
     nidx, ncnt = (_NO_IDX, _NO_CNT) if minus is None else minus
     kernel = snn_kernels.KERNELS[backend][2]
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    if keys.shape != (out.shape[0], ra.n_keys):
+        raise NeurosimError(f"keys must have shape (batch, {ra.n_keys}) (one stream per pass and column tile), got {keys.shape}")
+    rows = np.broadcast_to(np.asarray(rows, dtype=np.int64), (out.shape[0],))
     return kernel(idx, cnt, nidx, ncnt, _NO_PRE if pre is None else pre, ra.rw, ra.n_out, ra.has_var, ra.has_common,
-                  ra.tile_start, ra.col_tile, ra.dpos, ra.cpos, ra.out_var, ra.step, ra.max_code, keys,
-                  int(first_pair), out, work.acc, work.z, work.tot)
+                  ra.pass_start, ra.col_start, ra.consts, keys, rows, out, work.acc, work.m, work.v, work.z,
+                  work.work)
 
 
 def spike_read(layer: CrossbarLayer, backend: str = "numba"):
     """A ``read(spikes, rng) -> outputs`` callable for dense 0/1 spike arrays ``(B, in)``: the event-driven
-    read of ``layer`` (its state now), in output units. Usable as a DenseConnection ``read`` hook."""
+    read of ``layer`` (its state now), in output units. Usable as a DenseConnection ``read`` hook.
+
+    It draws the keys as :meth:`CrossbarLayer.forward` does (one per tile from ``rng``, sample ``b`` on
+    row ``b``): with a per-tile ADC, or one row tile, it makes the same draws as ``layer.forward(spikes, rng)``.
+    """
     ra = ReadArrays.from_layer(layer)
     work = _Work(ra)
 
@@ -389,9 +382,12 @@ def spike_read(layer: CrossbarLayer, backend: str = "numba"):
         if np.any((s != 0) & (s != 1)):
             raise NeurosimError("spikes must be 0 or 1")
         idx, cnt = events_from_dense(s)
-        keys = as_generator(rng).integers(0, 2**64, size=s.shape[0], dtype=np.uint64)
+        rng = as_generator(rng)
+        n_tiles = ra.n_row_tiles * (ra.col_start.size - 1)
+        tile_keys = rng.integers(0, 2**64, size=n_tiles, dtype=np.uint64) if ra.noisy else np.zeros(n_tiles, np.uint64)
+        keys = np.broadcast_to(tile_keys[: ra.n_keys], (s.shape[0], ra.n_keys))
         out = np.zeros((s.shape[0], ra.n_out))
-        read_events(ra, idx, cnt, keys, 0, out, work, backend=backend)
+        read_events(ra, idx, cnt, keys, np.arange(s.shape[0]), out, work, backend=backend)
         return out
 
     return read
@@ -592,9 +588,9 @@ class CrossbarSNN:
                     clips += self._run_network(x[a:b], steps, ck, rng, {k: v[a:b] for k, v in out.items()})
                     bar.update(b - a)
             else:
-                seeds = rng.integers(0, 2**64, size=n, dtype=np.uint64)
-                keys = rng.integers(0, 2**64, size=n, dtype=np.uint64)
                 arrays = self.read_arrays()
+                seeds = rng.integers(0, 2**64, size=n, dtype=np.uint64)
+                keys = rng.integers(0, 2**64, size=(n, sum(ra.n_keys for ra in arrays)), dtype=np.uint64)
                 kernels = snn_kernels.KERNELS[backend]
 
                 def work(chunk):
@@ -620,14 +616,18 @@ class CrossbarSNN:
         b, sizes = x.shape[0], self.sizes
         widths = sizes[1:]
         v = [np.zeros((b, w)) for w in widths]
+        ref = [np.zeros((b, w), np.int32) for w in widths]
         cur = [np.zeros((b, w)) for w in widths]
         idx = [np.zeros((b, w), np.int32) for w in widths]
         cnt = [np.zeros(b, np.int32) for _ in widths]
         counts = [np.zeros((b, w), np.int64) for w in widths]
         works = [_Work(ra) for ra in arrays]
-        pairs = [ra.n_draws // 2 for ra in arrays]
-        pair_off = np.concatenate([[0], np.cumsum(pairs)[:-1]]).astype(np.int64)
-        pairs_per_step = int(sum(pairs))
+        key_off = np.concatenate([[0], np.cumsum([ra.n_keys for ra in arrays])]).astype(np.int64)
+        layer_keys = [np.ascontiguousarray(keys[:, key_off[l] : key_off[l + 1]]) for l in range(len(arrays))]
+        step_row = np.zeros(b, np.int64)
+        drive = np.zeros(max(widths))
+        fire = np.zeros((max(widths) // 8 + 1) * 8, np.bool_)
+        fire_words = fire.view(np.uint64)
         in_idx = np.zeros((b, sizes[0]), np.int32)
         in_cnt = np.zeros(b, np.int32)
         minus = (_NO_IDX, _NO_CNT)
@@ -650,13 +650,13 @@ class CrossbarSNN:
         else:
             levels = 0 if self.crossbar.dac_bits is None else 2**self.crossbar.dac_bits - 1
             applied, squares = np.empty_like(x), np.empty_like(x)
-            dac_levels_numpy(x, 1.0, levels, applied, squares, np.zeros(x.shape[1], np.int64))
+            core.dac_levels_numpy(x, 1.0, levels, applied, squares, np.zeros(x.shape[1], np.int64))
             pre = arrays[0].analog(applied)
         clipped = conversions = 0
         k = 0
         for s in range(steps):
             for l in range(len(widths)):
-                if_update(v[l], cur[l], self.biases[l], idx[l], cnt[l], counts[l])
+                if_update(v[l], ref[l], cur[l], self.biases[l], idx[l], cnt[l], counts[l], drive, fire, fire_words)
             while k < ck.size and ck[k] == s + 1:
                 out["counts"][:, k] = counts[-1]
                 out["potential"][:, k] = v[-1]
@@ -666,14 +666,14 @@ class CrossbarSNN:
                 out["input_spikes"] += in_cnt + (high_drawn - minus[1]) + sure
             if s == steps - 1:
                 break  # reads of the last step's spikes would only drive step ``steps``
+            step_row[:] = s  # the read at step s takes row s of each sample's streams
             for l, ra in enumerate(arrays):
                 src_idx, src_cnt = (in_idx, in_cnt) if l == 0 else (idx[l - 1], cnt[l - 1])
                 nidx, ncnt = minus if l == 0 else (_NO_IDX, _NO_CNT)
                 w = works[l]
                 clipped += read(src_idx, src_cnt, nidx, ncnt, pre if l == 0 else _NO_PRE, ra.rw, ra.n_out,
-                                ra.has_var, ra.has_common, ra.tile_start, ra.col_tile, ra.dpos, ra.cpos, ra.out_var,
-                                ra.step, ra.max_code, keys, s * pairs_per_step + int(pair_off[l]), cur[l],
-                                w.acc, w.z, w.tot)
+                                ra.has_var, ra.has_common, ra.pass_start, ra.col_start, ra.consts, layer_keys[l],
+                                step_row, cur[l], w.acc, w.m, w.v, w.z, w.work)
                 conversions += b * ra.conversions_per_read
         for l in range(len(widths)):
             out["layer_spikes"][:, l] = counts[l].sum(axis=1)
@@ -688,11 +688,12 @@ class CrossbarSNN:
         is ``I_unit dt_s / 1 V`` with ``I_unit`` the layer's
         :attr:`~CrossbarLayer.current_per_output_A`, so one output unit held
         for one step moves ``v`` by 1 V; biases are constant currents
-        ``b I_unit``. Each :class:`DenseConnection` feeds the direct channel
-        (a current lasting one step) through a ``read`` hook that calls
-        :meth:`CrossbarLayer.forward` on the step's spikes (fresh read noise
-        every step), with the devices' noise-free weights as ``weights_A``
-        (for :meth:`Network.to_brian2`). Inputs: a ``PoissonInput`` named
+        ``b I_unit``. Each :class:`~neurosim.networks.spiking.CrossbarConnection`
+        feeds the direct channel (a current lasting one step) with
+        :meth:`CrossbarLayer.forward` of the step's spikes (fresh read noise
+        every step); :meth:`Network.to_brian2` exports the devices' noise-free
+        weights. With rate coding layer 0 is a :class:`DenseConnection` whose
+        ``read`` hook applies the intensities instead of the input spikes. Inputs: a ``PoissonInput`` named
         ``input`` (rates ``x / dt_s``, give them to ``run`` as ``rate_Hz``), or
         with ``input_trains = (sample, step, index)`` arrays a
         ``SpikeTrainInput`` firing exactly those spikes. With rate coding the
@@ -700,8 +701,8 @@ class CrossbarSNN:
         Monitors (``monitors=True``): ``out_spikes`` and ``out_state``
         (output layer). Returns ``(network, input_group, groups)``.
         """
-        from neurosim.networks.spiking import (DenseConnection, Network, NeuronGroup, NeuronModel, NeuronParams,
-                                               PoissonInput, Reset, SpikeMonitor, SpikeTrainInput, StateMonitor)
+        from neurosim.networks.spiking import (CrossbarConnection, DenseConnection, Network, NeuronGroup, NeuronModel,
+                                               NeuronParams, PoissonInput, Reset, SpikeMonitor, SpikeTrainInput, StateMonitor)
 
         x = _unit_inputs(x, self.sizes[0], "x")
         dt = self.config.dt_s
@@ -720,12 +721,15 @@ class CrossbarSNN:
                                   reset=Reset.SUBTRACT, t_ref_s=0.0)
             group = NeuronGroup(layer.out_features, params, name=f"layer{l}", v_init_V=0.0, i_ext_A=bias * unit)
 
-            def read(spikes, rng, layer=layer, unit=unit, analog=(x if (l == 0 and rate_coding) else None)):
-                applied = spikes if analog is None else analog
-                return layer.forward(applied, rng) * unit
+            if l == 0 and rate_coding:  # the intensities, not the (silent) input spikes, drive the rows
 
-            weights = layer.effective_weights(include_wires=layer.config.wire is not None) * unit
-            objects.append(DenseConnection(previous, group, weights, read=read, channel=None, name=f"crossbar{l}"))
+                def read(spikes, rng, layer=layer, unit=unit):
+                    return layer.forward(x, rng) * unit
+
+                weights = layer.effective_weights(include_wires=layer.config.wire is not None) * unit
+                objects.append(DenseConnection(previous, group, weights, read=read, channel=None, name=f"crossbar{l}"))
+            else:
+                objects.append(CrossbarConnection(previous, group, layer, scale_A=unit, channel=None, name=f"crossbar{l}"))
             groups.append(group)
             previous = group
         if monitors:
