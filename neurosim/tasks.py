@@ -23,7 +23,7 @@ TASKS = {
     "evaluate": "neurosim.convert.evaluate:TASK",
     "program_error": "neurosim.device.experiments:TASK",
     "threshold_mnist": "neurosim.networks.threshold.mnist:TASK",
-    "snn": "neurosim.convert.snn:TASK",
+    "snn": "neurosim.convert.snn.engine:TASK",
     "insitu": "neurosim.networks.insitu.tasks:TASK",
 }
 

@@ -841,7 +841,7 @@ def accuracy_vs_steps(settings: dict, rng=None) -> dict:
 
 
 def snn_point(settings: dict, rng: np.random.Generator) -> dict:
-    """Sweep task (``task = "neurosim.convert.snn:snn_point"``): :func:`accuracy_vs_steps` with the point's generator."""
+    """Sweep task (``task = "snn"``): :func:`accuracy_vs_steps` with the point's generator."""
     return accuracy_vs_steps(settings, rng)
 
 
