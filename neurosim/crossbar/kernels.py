@@ -61,6 +61,42 @@ def adc_value(y, inv_step, step, top, half):
     return code if y >= 0 else -code
 
 
+# -- weight updates: which devices a pulse train moves ----------------------------------------
+#: :class:`~neurosim.crossbar.config.PulsePolicy` as the kernels' integer code.
+POLICY_CODES = {"sign_device": 0, "both": 1}
+
+
+@njit(cache=True, nogil=True)
+def pulse_directions(up, w, differential, policy):
+    """The rule of :class:`~neurosim.crossbar.config.PulsePolicy` for one weight: ``(dir_pos, dir_neg)``.
+
+    ``up``: the weight is to rise (else fall); ``w``: its sign-carrying value
+    now (any units, ``G+ - G-``); ``differential``: the differential mapping
+    (else the reference column, whose weight device is ``pos``); ``policy``:
+    :data:`POLICY_CODES`. Each direction is +1 (potentiate), -1 (depress) or
+    0 (not written); a train of ``n`` pulses on a device is ``direction * n``.
+    """
+    s = 1 if up else -1
+    if not differential:
+        return s, 0
+    if policy == 1:
+        return s, -s
+    on_neg = w < 0 if up else w <= 0
+    return (0, -s) if on_neg else (s, 0)
+
+
+def pulse_directions_numpy(up, w, differential, policy):
+    """NumPy twin of :func:`pulse_directions` for arrays ``up`` (bool) and ``w``: two int64 arrays."""
+    up, w = np.broadcast_arrays(np.asarray(up, dtype=bool), np.asarray(w, dtype=np.float64))
+    s = np.where(up, 1, -1).astype(np.int64)
+    if not differential:
+        return s, np.zeros_like(s)
+    if policy == 1:
+        return s, -s
+    on_neg = np.where(up, w < 0, w <= 0)
+    return np.where(on_neg, 0, s), np.where(on_neg, -s, 0)
+
+
 # -- input DAC -------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
