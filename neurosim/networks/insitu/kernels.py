@@ -623,13 +623,12 @@ def train_float_numba(indptr, indices, values, labels, order, W1, W2, vel1, vel2
 # NumPy twins (the specification)
 # ==============================================================================================
 def _adc_numpy(y, step, max_code):
-    """Symmetric ADC: ``|y| / step`` rounded half up, capped at ``max_code``, sign kept; returns (codes x step, clips)."""
-    if step <= 0:
-        return y, 0
-    q = np.floor(np.abs(y) * (1.0 / step) + 0.5)
-    clipped = int(np.count_nonzero(q > max_code))
-    q = np.minimum(q, max_code)
-    return np.where(y >= 0, q * step, -q * step), clipped
+    """The crossbar ADC (:func:`~neurosim.crossbar.kernels.readout_numpy` without noise) of ``y`` (any shape); returns (codes x step, clips)."""
+    y = np.asarray(y, dtype=np.float64)
+    rows = np.ascontiguousarray(y.reshape(-1, y.shape[-1] if y.ndim else 1))
+    out = np.zeros_like(rows)
+    clipped = readout_numpy(rows, rows[:, :0], False, 0.0, step, max_code, 1.0, np.uint64(0), out, 0)
+    return out.reshape(y.shape), clipped
 
 
 def _sigmoid_numpy(z):
@@ -745,13 +744,14 @@ def train_hw_numpy(
     """NumPy twin of :func:`train_hw_numba` (the specification).
 
     For each image ``t = order[b]`` (run counter ``T = t0 + b``, counters from
-    ``T * layout[5]``): read the hidden layer (inputs: CSR row ``t``), ADC,
+    ``T * layout[L_STRIDE]``, tile reads from ``T * layout[L_READS]``): read the hidden layer
+    (inputs: CSR row ``t``) tile by tile (:func:`_layer_read_numpy`), ADC,
     ``a1 = sigmoid``, ``h = [a1 >= threshold]`` (or ``a1``); read the output
     layer with ``h``; ``s2 = -2 a2 (1 - a2) (onehot - a2)``; hidden error
     ``e = W2 s2`` (digital, W from the conductances) or by a transposed read;
     ``s1 = a1 (1 - a1) e``; weight changes ``-lr1 s1 x`` (active rows only)
     and ``-lr2 s2 a1`` (or ``h``), through momentum if enabled, each turned
-    into pulses on one device (:func:`_change_weight`). Updates the
+    into pulses on the devices the pulse policy picks (:func:`_change_weight`). Updates the
     conductances ``gA*, gB*``, the velocities, ``stats`` and ``loss[0]``
     (sum of squared errors) in place.
     """
