@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from neurosim.crossbar import CrossbarLayer, Mapping, PulsePolicy, WeightScale
 from neurosim.crossbar.config import DacMode, WireConfig
 from neurosim.crossbar.kernels import readout_numpy
-from neurosim.device import DeviceArray, DeviceModel, ReadNoise, load_device
+from neurosim.device import DeviceArray, DeviceModel, ProgramMethod, ReadNoise, load_device
 from neurosim.streams import counter_words_numpy, normals_from_counters_numpy
 from neurosim.errors import NeurosimError
 from neurosim.networks import mlp
@@ -626,3 +626,15 @@ def test_reference_protocol_reproduces_the_published_accuracies():
     assert software > 0.955
     assert ideal > software - 0.015
     assert sige >= 0.915
+
+
+@pytest.mark.parametrize("method", [ProgramMethod.OPEN_LOOP, ProgramMethod.WRITE_VERIFY])
+def test_training_writes_the_device_arrays_state_after_any_programming(digits, method):
+    """The kernels write DeviceArray's own state (state_buffer_S), whichever way the initial weights were programmed."""
+    config = replace(SMALL, crossbar=_xb(program_method=method))
+    net = DeviceNetwork(load_device("sige_epiram"), config, 6)
+    before = {n: a.conductance_S.copy() for n, a in net.arrays.items()}
+    _chunk(net, digits, np.arange(20))
+    for name, arr in net.arrays.items():
+        assert np.shares_memory(arr.state_buffer_S, net._layers[0 if name == "layer1.main" else 4])
+        assert np.count_nonzero(arr.conductance_S != before[name]) > 10, name
