@@ -284,12 +284,16 @@ def _mix_numpy(z):
     return z ^ (z >> _S31)
 
 
-def uniform_numpy(seeds, counters) -> np.ndarray:
-    """NumPy twin of :func:`uniform`: ``seeds`` (uint64) broadcast against ``counters`` (int array)."""
+def counter_words_numpy(seeds, counters) -> np.ndarray:
+    """NumPy twin of :func:`counter_word`: ``seeds`` (uint64) broadcast against ``counters`` (int array)."""
     seeds = np.asarray(seeds, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        words = _mix_numpy(seeds + (np.asarray(counters, dtype=np.uint64) + _ONE) * GAMMA)
-    return (words >> _S11).astype(np.float64) * _TWO_M53
+        return _mix_numpy(seeds + (np.asarray(counters, dtype=np.uint64) + _ONE) * GAMMA)
+
+
+def uniform_numpy(seeds, counters) -> np.ndarray:
+    """NumPy twin of :func:`uniform`: ``seeds`` (uint64) broadcast against ``counters`` (int array)."""
+    return (counter_words_numpy(seeds, counters) >> _S11).astype(np.float64) * _TWO_M53
 
 
 def _uniform_open_numpy(u):

@@ -489,3 +489,52 @@ def test_impossible_wires_are_rejected():
         WireConfig(r_access_ohm=-5.0)
     with pytest.raises(NeurosimError, match="r_sense_ohm"):
         WireConfig(r_sense_ohm=float("inf"))
+
+
+# -- the weight-change-to-pulses rule ---------------------------------------------------------------
+def test_pulse_policy_rule_and_its_twin_agree():
+    """The jitted per-weight rule (used inside on-chip training) and its NumPy twin (used by CrossbarLayer) are one rule."""
+    from neurosim.crossbar.kernels import POLICY_CODES, pulse_directions, pulse_directions_numpy
+
+    ws = np.array([-0.5, 0.0, 0.5])
+    for differential in (False, True):
+        for code in POLICY_CODES.values():
+            for up in (False, True):
+                pos, neg = pulse_directions_numpy(np.full(3, up), ws, differential, code)
+                for i, w in enumerate(ws):
+                    assert pulse_directions(up, w, differential, code) == (pos[i], neg[i])
+    # SIGN_DEVICE moves the device that holds the sign; BOTH is push-pull; the reference column its own device
+    assert [pulse_directions(True, w, True, 0) for w in ws] == [(0, -1), (1, 0), (1, 0)]
+    assert [pulse_directions(False, w, True, 0) for w in ws] == [(0, 1), (0, 1), (-1, 0)]
+    assert pulse_directions(True, 0.5, True, 1) == (1, -1) and pulse_directions(False, 0.5, False, 1) == (-1, 0)
+
+
+@pytest.mark.parametrize("mapping", list(Mapping))
+def test_apply_weight_pulses_follows_the_policy(mapping):
+    """Noise-free linear device: BOTH moves a weight by two steps per pulse on a pair, SIGN_DEVICE by one."""
+    from neurosim.crossbar import PulsePolicy
+
+    device = replace(load_device("ideal"), c2c_sigma_frac=0.0)
+    W = np.array([[-0.5, 0.0, 0.5], [0.25, -0.25, 0.0]])
+    cfg = CrossbarConfig(mapping=mapping, weight_scale=WeightScale.FIXED, weight_max=1.0)
+    pulses = np.array([[2, 2, -2], [-1, 1, -3]])
+    moved = {}
+    for policy in PulsePolicy:
+        layer = CrossbarLayer(W, device, cfg, rng=0)
+        before = layer.conductances_S()
+        layer.apply_weight_pulses(pulses, policy, rng=1)
+        after = layer.conductances_S()
+        moved[policy] = (after[0] - before[0], after[1] - before[1])
+        assert np.all(np.sign(layer.effective_weights() - W) == np.sign(pulses))
+    pos_s, neg_s = moved[PulsePolicy.SIGN_DEVICE]
+    pos_b, neg_b = moved[PulsePolicy.BOTH]
+    if mapping is Mapping.REFERENCE_COLUMN:
+        np.testing.assert_array_equal(pos_s, pos_b)
+        return
+    assert np.all((pos_s == 0) | (neg_s == 0))  # one device per weight
+    np.testing.assert_array_equal(pos_s != 0, np.where(pulses > 0, W >= 0, W > 0))
+    # push-pull: G+ in the change's direction, G- against it (a device at its rail stays there)
+    assert np.all(pos_b * pulses >= 0) and np.all(neg_b * pulses <= 0)
+    assert np.count_nonzero(pos_b) + np.count_nonzero(neg_b) > np.count_nonzero(pos_s) + np.count_nonzero(neg_s)
+    with pytest.raises(NeurosimError, match="PulsePolicy"):
+        layer.apply_weight_pulses(pulses, "both")

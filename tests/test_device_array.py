@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neurosim.device import DeviceArray, Drift, ProgNoise, ProgramMethod, ReadNoise, curve, load_device
-from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
+from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy, pulse_write, pulse_write_numpy
 from neurosim.device.noise import pcm_drift_nu_stats, pcm_prog_sigma_S, rram_prog_sigma_S
 from neurosim.errors import NeurosimError
 from neurosim.streams import normals_from_counters_numpy
@@ -55,6 +55,32 @@ def test_numba_kernel_matches_numpy_twin(rng, max_pulses):
     idle = args[1] == 0
     np.testing.assert_array_equal(b[idle], g0[idle])  # not written: not moved, no noise
     assert np.all(b[~idle] != g0[~idle])
+
+
+@pytest.mark.parametrize("max_pulses", [15, 300])
+def test_one_device_write_is_the_array_write(rng, max_pulses):
+    """pulse_write (the per-device write fused loops call) gives the array kernel's results bit for bit."""
+    args = _kernel_inputs(rng, max_pulses=max_pulses)
+    g, n, params, key = args[0], args[1], args[2:9], args[9]
+    expected = pulse_update_numba(g.copy(), n, *params, key)
+    z = normals_from_counters_numpy(key, np.arange(g.size))
+    one = np.array([pulse_write(g[i], n[i], *(p[i] for p in params[:6]), params[6], z[i]) for i in range(g.size)])
+    np.testing.assert_array_equal(one, expected)
+    np.testing.assert_allclose(pulse_write_numpy(g, n, *params, z), expected, rtol=0, atol=_kernel_atol(args))
+
+
+def test_program_writes_the_state_buffer_in_place(sige):
+    """state_buffer_S stays the array's state through every programming method and write."""
+    arr = DeviceArray(sige, (6, 5), 0)
+    buf = arr.state_buffer_S
+    target = np.full(arr.shape, 5e-6)
+    for method in ProgramMethod:
+        arr.program(target, method, rng=1)
+        assert np.shares_memory(buf, arr.conductance_S)
+        np.testing.assert_array_equal(buf, arr.conductance_S.ravel())
+    arr.apply_pulses(np.full(arr.shape, 3), rng=2)
+    np.testing.assert_array_equal(buf, arr.conductance_S.ravel())
+    assert all(not p.flags.writeable for p in arr.write_params[:6])
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 1023, 1024, 1025, 3001])

@@ -10,7 +10,7 @@ Typical use::
     layer.clip_counts                         # how many conversions clipped
 """
 
-from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, WeightScale, WireConfig
+from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, PulsePolicy, WeightScale, WireConfig
 from neurosim.crossbar.layer import ClipCounts, CrossbarLayer
 from neurosim.crossbar.tile import ReadMatrices, Tile
 from neurosim.crossbar.wires import nodal_solve, transfer_matrix
@@ -21,6 +21,7 @@ __all__ = [
     "CrossbarLayer",
     "DacMode",
     "Mapping",
+    "PulsePolicy",
     "ReadMatrices",
     "Tile",
     "WeightScale",

@@ -54,6 +54,27 @@ class WeightScale(Enum):
     FIXED = "fixed"
 
 
+class PulsePolicy(Enum):
+    """Which devices a weight update moves (the weight-change-to-pulses rule of :meth:`CrossbarLayer.apply_weight_pulses`).
+
+    Reference column: always the weight's own device (the reference devices
+    are never written), potentiated to raise the weight, depressed to lower it.
+    Differential pair ``w ~ G+ - G-``:
+
+    ``SIGN_DEVICE``: only the device that holds the weight's sign moves, so the
+    other stays near G_min: raising a negative weight depresses ``G-``,
+    raising a non-negative one potentiates ``G+`` (lowering: the mirror image,
+    a zero weight is lowered on ``G-``). A change that would carry the weight
+    across zero stops there (the depressed device saturates at its G_min). On-chip training's rule.
+
+    ``BOTH``: push-pull, both devices move: raising potentiates ``G+`` and
+    depresses ``G-`` by the same count. Threshold logic's perceptron rule.
+    """
+
+    SIGN_DEVICE = "sign_device"
+    BOTH = "both"
+
+
 class DacMode(Enum):
     """How inputs are applied to the rows.
 

@@ -35,6 +35,68 @@ def _in_dtype(a, values):
     return out
 
 
+# -- converters of one value: the DAC and ADC arithmetic every read uses ---------------------
+@njit(cache=True, nogil=True, inline="always")
+def dac_value(x, to_steps, step, top, half):
+    """One input through the DAC: ``|x| * to_steps`` clipped to ``top`` steps, rounded half up, times ``step``, sign kept.
+
+    ``to_steps = levels / full_scale``, ``step = full_scale / levels``,
+    ``top = levels`` and ``half = 0.5``, all in the compute precision (see
+    :func:`dac_levels_numpy`). Input units in and out.
+    """
+    q = np.floor(min(abs(x) * to_steps, top) + half) * step
+    return q if x >= 0 else -q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def adc_value(y, inv_step, step, top, half):
+    """One conversion of the symmetric ADC: ``|y| / step`` rounded half up, capped at ``top`` codes, sign kept.
+
+    Returns the code times ``step`` (output units). ``inv_step = 1 / step``,
+    ``top = max_code``, ``half = 0.5``, all in the compute precision; the
+    conversion clipped when ``|y| * inv_step + half >= top + 1`` (see
+    :func:`readout_numpy`).
+    """
+    code = min(np.floor(abs(y) * inv_step + half), top) * step
+    return code if y >= 0 else -code
+
+
+# -- weight updates: which devices a pulse train moves ----------------------------------------
+#: :class:`~neurosim.crossbar.config.PulsePolicy` as the kernels' integer code.
+POLICY_CODES = {"sign_device": 0, "both": 1}
+
+
+@njit(cache=True, nogil=True)
+def pulse_directions(up, w, differential, policy):
+    """The rule of :class:`~neurosim.crossbar.config.PulsePolicy` for one weight: ``(dir_pos, dir_neg)``.
+
+    ``up``: the weight is to rise (else fall); ``w``: its sign-carrying value
+    now (any units, ``G+ - G-``); ``differential``: the differential mapping
+    (else the reference column, whose weight device is ``pos``); ``policy``:
+    :data:`POLICY_CODES`. Each direction is +1 (potentiate), -1 (depress) or
+    0 (not written); a train of ``n`` pulses on a device is ``direction * n``.
+    """
+    s = 1 if up else -1
+    if not differential:
+        return s, 0
+    if policy == 1:
+        return s, -s
+    on_neg = w < 0 if up else w <= 0
+    return (0, -s) if on_neg else (s, 0)
+
+
+def pulse_directions_numpy(up, w, differential, policy):
+    """NumPy twin of :func:`pulse_directions` for arrays ``up`` (bool) and ``w``: two int64 arrays."""
+    up, w = np.broadcast_arrays(np.asarray(up, dtype=bool), np.asarray(w, dtype=np.float64))
+    s = np.where(up, 1, -1).astype(np.int64)
+    if not differential:
+        return s, np.zeros_like(s)
+    if policy == 1:
+        return s, -s
+    on_neg = np.where(up, w < 0, w <= 0)
+    return np.where(on_neg, 0, s), np.where(on_neg, -s, 0)
+
+
 # -- input DAC -------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
@@ -62,8 +124,7 @@ def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
             xb, ob, sb = x[b], out[b], out_sq[b]  # 1-D row views: the loops below vectorise
             for i in range(m):
                 a = abs(xb[i]) * to_steps
-                q = np.floor(min(a, top) + half) * step
-                q = q if xb[i] >= 0 else -q
+                q = dac_value(xb[i], to_steps, step, top, half)
                 ob[i] = q
                 sb[i] = q * q
                 count[i] += np.int32(q != 0)
@@ -207,11 +268,11 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
     ov, sd_out, inv, st, top, limit, gn, half, zero = _in_dtype(
         mean, (out_var, math.sqrt(out_var), inv_step, step, float(max_code), max_code + 1.0, gain, 0.5, 0.0)
     )
-    draws = np.zeros(_DRAW_ROWS * width, dtype=mean.dtype)
-    words = np.empty(_DRAW_ROWS * width // 2, dtype=np.uint64)
+    block = min(_DRAW_ROWS, n) if noisy else 0  # a one-row read (on-chip training) needs one row of scratch
+    draws = np.zeros(block * width, dtype=mean.dtype)
+    words = np.empty(block * width // 2, dtype=np.uint64)
     drawn = np.zeros(_DRAW_ROWS + 1, dtype=np.bool_)  # which rows of the block have draws
     y = np.empty(c, dtype=mean.dtype)
-    u = np.empty(c, dtype=mean.dtype)
     clipped = 0
     for b in range(n):
         m = mean[b]
@@ -245,11 +306,9 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
             continue
         if step > 0:
             for j in range(c):
-                u[j] = abs(y[j]) * inv + half  # |y| in steps, rounded half up by the floor below
-                code = min(np.floor(u[j]), top) * st
-                o[j] += gn * (code if y[j] >= 0 else -code)
+                o[j] += gn * adc_value(y[j], inv, st, top, half)
             for j in range(c):  # code > top, i.e. |y| / step + 0.5 >= top + 1 (rare: a predictable branch)
-                if u[j] >= limit:
+                if abs(y[j]) * inv + half >= limit:
                     clipped += 1
         else:
             for j in range(c):

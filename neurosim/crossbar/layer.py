@@ -43,7 +43,7 @@ import numpy as np
 from neurosim import parallel
 from neurosim.crossbar import kernels
 from neurosim.crossbar import mapping as mp
-from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping
+from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, PulsePolicy
 from neurosim.crossbar.storage import load_layer, save_layer
 from neurosim.crossbar.tile import Tile
 from neurosim.device import DeviceModel, ProgramResult, load_device
@@ -242,6 +242,28 @@ class CrossbarLayer:
         for tile, rows, cols in self._tile_items():
             neg = None if arrays[1] is None else arrays[1][cols, rows].T
             tile.apply_pulses(arrays[0][cols, rows].T, neg, rng)
+
+    def apply_weight_pulses(self, pulses, policy: PulsePolicy, rng=None) -> None:
+        """Raise (``> 0``) or lower (``< 0``) each weight (out, in) by a train of whole pulses, by ``policy``.
+
+        The devices a train moves and their directions follow ``policy``
+        (:class:`~neurosim.crossbar.config.PulsePolicy`, the rule
+        :func:`~neurosim.crossbar.kernels.pulse_directions_numpy`; the sign of a
+        weight is read noise-free at ``t_s``), then :meth:`apply_pulses` writes them.
+        """
+        if not isinstance(policy, PulsePolicy):
+            raise NeurosimError(f"policy must be a PulsePolicy, got {policy!r}")
+        shape = (self.out_features, self.in_features)
+        p = np.asarray(pulses)
+        if p.shape != shape:
+            raise NeurosimError(f"pulses must have the weights' shape {shape}, got {p.shape}")
+        if not np.issubdtype(p.dtype, np.integer):
+            raise NeurosimError(f"pulses must be integers, got dtype {p.dtype}")
+        differential = self.config.mapping is Mapping.DIFFERENTIAL
+        w = self.effective_weights() if differential and policy is PulsePolicy.SIGN_DEVICE else 0.0
+        d_pos, d_neg = kernels.pulse_directions_numpy(p > 0, w, differential, kernels.POLICY_CODES[policy.value])
+        m = np.abs(p).astype(np.int64)
+        self.apply_pulses(d_pos * m, d_neg * m if differential else None, rng)
 
     def drift_to(self, t_s: float) -> None:
         """Read the devices ``t_s`` seconds after programming from now on (drifting devices decay)."""

@@ -109,6 +109,31 @@ class DeviceArray:
         return view
 
     @property
+    def state_buffer_S(self) -> np.ndarray:
+        """The true conductances (S) as a flat, writable view of the array's own state (row-major order).
+
+        For fused kernels that write devices in place (on-chip training). The
+        buffer lives as long as the array: :meth:`program` and every write
+        update it in place, never rebind it. Write it only through the
+        device write (:func:`neurosim.device.kernels.pulse_write` with
+        :attr:`write_params`), or the curve, window and fault model no longer hold.
+        """
+        return self._g.reshape(-1)
+
+    @property
+    def write_params(self) -> tuple:
+        """Per-device arguments of the write kernels, flat (row-major), as :func:`~neurosim.device.kernels.pulse_update_numpy` takes them.
+
+        ``(g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac)``: each
+        device's window (S; a stuck device's window is its rail), the curve's
+        decay per pulse and where a pulse moves the device (the asymptote, S,
+        of a curved device, the signed step, S, of a linear one) for
+        potentiation and depression, and the model's cycle-to-cycle noise
+        per pulse as a fraction of the window. Read-only arrays.
+        """
+        return self._kernel_params
+
+    @property
     def stuck(self) -> np.ndarray:
         """Devices stuck at either rail (bool)."""
         return self.stuck_off | self.stuck_on
@@ -134,13 +159,11 @@ class DeviceArray:
             step = sign * (self.g_hi_S - self.g_lo_S) / p_max
             return decay.ravel(), np.where(decay == 1.0, step, asymptote).ravel()
 
-        return (
-            g_lo.ravel(),
-            g_hi.ravel(),
-            *direction(self.a_ltp, d.levels_ltp, self.g_lo_S, +1),
-            *direction(self.a_ltd, d.levels_ltd, self.g_hi_S, -1),
-            d.c2c_sigma_frac,
-        )
+        arrays = (g_lo.ravel(), g_hi.ravel(), *direction(self.a_ltp, d.levels_ltp, self.g_lo_S, +1),
+                  *direction(self.a_ltd, d.levels_ltd, self.g_hi_S, -1))  # fmt: skip
+        for a in arrays:
+            a.flags.writeable = False
+        return (*arrays, float(d.c2c_sigma_frac))
 
     # -- writes ------------------------------------------------------------
     def apply_pulses(self, pulses, rng=None, backend: str = "numba") -> None:
@@ -204,9 +227,9 @@ class DeviceArray:
         if method is ProgramMethod.DIRECT:
             g = self.levels_S(target) if self.device.snap_to_levels else np.clip(target, self.g_lo_S, self.g_hi_S)
             sigma = noise.prog_sigma_S(self.device, g, self.g_hi_S)
-            self._g = np.clip(g + sigma * rng.standard_normal(self.shape), self.g_lo_S, self.g_hi_S)
+            self._g[...] = np.clip(g + sigma * rng.standard_normal(self.shape), self.g_lo_S, self.g_hi_S)
         elif method is ProgramMethod.OPEN_LOOP:
-            self._g = self.g_lo_S.copy()
+            self._g[...] = self.g_lo_S
             p = curve.potentiation_pulses(
                 np.clip(target, self.g_lo_S, self.g_hi_S), self.g_lo_S, self.g_hi_S, self.a_ltp, self.device.levels_ltp
             )

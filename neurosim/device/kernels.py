@@ -24,6 +24,9 @@ the compiler vectorises, updates every device: the direction's parameters are
 selected, not branched on, and ``d^|n|`` is a product of at most four
 repeated squares of ``d`` for trains shorter than :data:`_SHORT_TRAIN`
 (no ``pow``); the rare longer trains are finished afterwards with ``pow``.
+Both paths end in :func:`_written`; :func:`pulse_write` is the same write
+for one device, for fused loops that write device by device (on-chip
+training), so there is one implementation.
 """
 
 import numpy as np
@@ -49,19 +52,29 @@ def pulse_update_numpy(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_f
     (float; 0 = none). key: the stream of the noise draws (uint64), draw ``i``
     for device ``i``.
     """
+    written = np.asarray(n) != 0
+    z = np.zeros(g.shape)
+    if c2c_frac != 0:
+        z[written] = normals_from_counters_numpy(key, np.flatnonzero(written))
+    g[...] = pulse_write_numpy(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, z)
+    return g
+
+
+def pulse_write_numpy(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, z):
+    """NumPy twin of :func:`pulse_write` for arrays of devices: their conductances (S) after the trains ``n``.
+
+    ``z``: each device's standard-normal draw (unused where ``n = 0``); the
+    other arguments as in :func:`pulse_update_numpy`. Returns a new array.
+    """
     n = np.asarray(n).astype(np.int64)  # -(-128) of an int8 is not an int8
     m = np.abs(n)
     up = n > 0
     decay = np.where(up, decay_p, decay_d)
     move = np.where(up, move_p, move_d)
     new = np.where(decay == 1.0, g + m * move, move - (move - g) * decay**m)
-    written = n != 0
     if c2c_frac != 0:
-        z = np.zeros(g.shape)
-        z[written] = normals_from_counters_numpy(key, np.flatnonzero(written))
         new = new + c2c_frac * (g_hi - g_lo) * np.sqrt(m) * z
-    g[...] = np.where(written, np.clip(new, g_lo, g_hi), g)
-    return g
+    return np.where(n != 0, np.clip(new, g_lo, g_hi), g)
 
 
 @njit(cache=True)
@@ -83,6 +96,26 @@ def _written(g, m, f, decay, move, lo, hi, sigma, z):
     new = (linear if decay == 1.0 else curved) + sigma * np.sqrt(m) * z
     new = new if new > lo else lo
     return new if new < hi else hi
+
+
+@njit(cache=True)
+def pulse_write(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, z):
+    """Conductance (S) of one device after a train of ``n`` pulses (signed int; 0 = not written).
+
+    The per-device write that every workload uses (the array kernel below and
+    the fused on-chip training loop): the parameters are one device's entries
+    of :attr:`neurosim.device.DeviceArray.write_params` (see
+    :func:`pulse_update_numpy`), ``z`` its standard-normal draw. Any train
+    length: the noise grows with ``sqrt(|n|)`` and a long train saturates at
+    the window's edge.
+    """
+    if n == 0:
+        return g
+    up = n > 0
+    m = n if up else -n
+    decay = decay_p if up else decay_d
+    f = _power(decay, m) if m < _SHORT_TRAIN else decay**m
+    return _written(g, float(m), f, decay, move_p if up else move_d, g_lo, g_hi, c2c_frac * (g_hi - g_lo), z)
 
 
 @njit(cache=True)
@@ -116,11 +149,8 @@ def _update_long(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, z
     """Update the block's devices with ``|n| >= _SHORT_TRAIN`` (``decay ** m``)."""
     for i in range(g.shape[0]):
         ni = np.int64(n[i])
-        m = abs(ni)
-        if m >= _SHORT_TRAIN:
-            decay, move = (decay_p[i], move_p[i]) if ni > 0 else (decay_d[i], move_d[i])
-            sigma = c2c_frac * (g_hi[i] - g_lo[i])
-            g[i] = _written(g[i], float(m), decay**m, decay, move, g_lo[i], g_hi[i], sigma, z[i])
+        if abs(ni) >= _SHORT_TRAIN:
+            g[i] = pulse_write(g[i], ni, g_lo[i], g_hi[i], decay_p[i], move_p[i], decay_d[i], move_d[i], c2c_frac, z[i])
 
 
 @njit(cache=True)

@@ -104,7 +104,7 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="any other protocol setting, e.g. --set adc_range_hidden=32 --set init_weight_max=0.5 (repeatable)",
+        help="any other protocol setting, e.g. --set adc_range_hidden=32 --set crossbar.rows=64 --set device.c2c_sigma_frac=0.01 (repeatable)",
     )
     p.add_argument("--out", metavar="DIR", help="write history.csv, run.json, learning_curve.png, checkpoint.npz here; resume from it")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of CSV")
@@ -114,13 +114,15 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
 
 def _settings(args) -> dict:
     settings = {"dataset": args.dataset, "device": "software" if args.software else args.device}
-    for name in ("epochs", "images_per_epoch", "lr_hidden", "lr_output", "mapping", "pulse_rounding", "optimizer",
+    for name in ("epochs", "images_per_epoch", "lr_hidden", "lr_output", "pulse_rounding", "optimizer",
                  "momentum", "backward", "test_images"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             settings[name] = value
+    if getattr(args, "mapping", None) is not None:
+        settings["crossbar.mapping"] = args.mapping
     if hasattr(args, "adc_bits"):
-        settings["adc_bits"] = args.adc_bits
+        settings["crossbar.adc_bits"] = args.adc_bits
     for text in args.set:
         key, value = parse_assignment(text)
         if key in ("device", "dataset"):

@@ -6,11 +6,15 @@ units, SGD with batch 1, learning rates 0.4 (first layer) and 0.2 (second),
 125 epochs of 8000 randomly drawn training images (with replacement, as
 NeuroSim draws them), weights in [-1, 1] mapped to [G_min, G_max] against a
 reference column, initial weights uniform in [-1, 1], hidden activations
-thresholded at 0.5 in the hardware forward pass and an 8-bit ADC on every
-column output. The ADC of the hidden layer spans the largest possible column
-output (NeuroSim's convention), that of the output layer the sigmoid's working
-range (+-16); a hidden unit is on when ``sigmoid(code) >= 0.5``, so the whole
-zero code (|z| below half a step, 1.57 weights) counts as on, as in NeuroSim.
+thresholded at 0.5 in the hardware forward pass and an 8-bit ADC on the
+partial sums. The arrays are crossbar tiles (:class:`~neurosim.crossbar.config.CrossbarConfig`,
+field ``crossbar``: 128 x 128 by default): every tile's column partial sum is
+digitised, and the codes are summed digitally. The ADC of the hidden layer
+spans the largest possible partial sum (NeuroSim's convention: ``min(inputs,
+rows) x weight_max``, 128 weights for the 400 inputs on 128-row tiles), that of
+the output layer the sigmoid's working range (+-16); a hidden unit is on when
+``sigmoid(code) >= 0.5``, so the whole zero code (|z| below half a step)
+counts as on, as in NeuroSim.
 
 Loss convention (NeuroSim's): ``sum_k (a_k - t_k)^2`` over the sigmoid outputs
 ``a`` and the one-hot target ``t``, so the output delta is
@@ -18,12 +22,12 @@ Loss convention (NeuroSim's): ``sum_k (a_k - t_k)^2`` over the sigmoid outputs
 """
 
 import numbers
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import Enum
 
-from neurosim.crossbar.config import Mapping
+from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, PulsePolicy, WeightScale
+from neurosim.serial import from_plain, to_plain
 from neurosim.data.preprocess import Preprocessing
-from neurosim.device.array import ProgramMethod
 from neurosim.errors import NeurosimError
 from neurosim.validation import real as _real
 from neurosim.validation import reject as _fail
@@ -65,7 +69,7 @@ class Backward(Enum):
     devices hold (NeuroSim's choice). ``TRANSPOSED_READ``: a transposed read
     of the second layer's arrays (the error vector scaled to ``max |s2| = 1``
     drives the columns, the rows are sensed, with read noise and an ADC of
-    ``adc_bits`` over ``adc_range_backward``), scaled back digitally.
+    ``crossbar.adc_bits`` over ``crossbar.adc_range_backward``), scaled back digitally.
     """
 
     DIGITAL = "digital"
@@ -85,14 +89,20 @@ class HiddenUpdate(Enum):
 
 #: Enum-valued fields and their types (used to parse settings given as strings).
 ENUM_FIELDS = {
-    "mapping": Mapping,
     "pulse_rounding": PulseRounding,
+    "pulse_policy": PulsePolicy,
     "optimizer": Optimizer,
     "backward": Backward,
     "hidden_update": HiddenUpdate,
-    "program_method": ProgramMethod,
     "preprocessing": Preprocessing,
 }
+
+#: The arrays of the reference protocol: 128 x 128 tiles, weights in [-1, 1] against a reference
+#: column, an 8-bit ADC, ideal DAC and wires. The forward ADC ranges are the in-situ config's
+#: per-layer ``adc_range_hidden`` / ``adc_range_output`` (so ``adc_range`` stays None).
+REFERENCE_CROSSBAR = CrossbarConfig(
+    mapping=Mapping.REFERENCE_COLUMN, weight_scale=WeightScale.FIXED, weight_max=1.0, adc_bits=8
+)
 
 
 @dataclass(frozen=True)
@@ -114,32 +124,31 @@ class InsituConfig:
     optimizer: Optimizer = Optimizer.SGD
     #: Velocity decay of ``Optimizer.MOMENTUM``.
     momentum: float = 0.9
-    #: Weights live in [-weight_max, weight_max], which spans the conductance window.
-    weight_max: float = 1.0
+    #: The arrays: tile size, mapping, weight range (``weight_max`` with ``WeightScale.FIXED``: weights
+    #: live in [-weight_max, weight_max], which spans the conductance window), DAC, ADC bits,
+    #: transposed-read ADC range, output noise, how the initial weights are programmed.
+    #: Wires with resistance are not modelled by the fused training loop (rejected).
+    crossbar: CrossbarConfig = REFERENCE_CROSSBAR
     #: Initial weights: uniform in [-init_weight_max, init_weight_max], programmed into the devices.
     init_weight_max: float = 1.0
-    mapping: Mapping = Mapping.REFERENCE_COLUMN
-    #: How the initial weights are written (the card's programming noise applies to DIRECT).
-    program_method: ProgramMethod = ProgramMethod.DIRECT
     pulse_rounding: PulseRounding = PulseRounding.NEAREST
+    #: Which devices of a differential pair a weight change moves (the crossbar layer's rule;
+    #: the reference column always moves the weight's device).
+    pulse_policy: PulsePolicy = PulsePolicy.SIGN_DEVICE
     #: Hidden units drive the second layer with ``1`` where ``sigmoid(z) >= hidden_threshold``, else ``0``.
     threshold_hidden: bool = True
     hidden_threshold: float = 0.5
     hidden_update: HiddenUpdate = HiddenUpdate.SIGMOID
     backward: Backward = Backward.DIGITAL
-    #: ADC resolution of every column output (None = ideal, no quantisation).
-    adc_bits: int | None = 8
-    #: ADC full scales (output units) of the hidden and output layers and of transposed reads
-    #: (whose inputs are scaled to max 1); None = the largest possible output, ``rows x weight_max``.
-    #: Hidden layer: None, NeuroSim's convention (never clips; one code is 400/127 weights wide,
-    #: which also sets the sigmoid derivative used in backpropagation). Output layer: 16, the output
-    #: sigmoid's working range (sigmoid(16) = 1 - 1e-7): with NeuroSim's 100 one code is 0.79 wide
-    #: and classes often tie on the top code.
+    #: Forward ADC full scales (output units) of one tile's partial sums in the hidden and output
+    #: layers (the resolution is ``crossbar.adc_bits``; transposed reads use ``crossbar.adc_range_backward``);
+    #: None = the largest possible partial sum, ``min(layer inputs, crossbar.rows) x weight_max x input_full_scale``.
+    #: Hidden layer: None, NeuroSim's convention (never clips; on 128-row tiles one code is 128/127
+    #: weights wide, which also sets the sigmoid derivative used in backpropagation). Output layer: 16,
+    #: the output sigmoid's working range (sigmoid(16) = 1 - 1e-7): with NeuroSim's 100 one code is
+    #: 0.79 wide and classes often tie on the top code.
     adc_range_hidden: float | None = None
     adc_range_output: float | None = 16.0
-    adc_range_backward: float | None = None
-    #: Gaussian noise on every conversion, as a fraction of ``weight_max`` (one full weight at input 1).
-    output_noise_frac: float = 0.0
     preprocessing: Preprocessing = Preprocessing.CROP20_BINARIZE
     #: Test images scored after each evaluated epoch (None = all 10,000).
     test_images: int | None = None
@@ -164,7 +173,7 @@ class InsituConfig:
         for name in ("lr_hidden", "lr_output"):
             _real(name, getattr(self, name), "a learning rate > 0", lambda v: v > 0)
         _real("momentum", self.momentum, "a velocity decay in [0, 1)", lambda v: 0 <= v < 1)
-        _real("weight_max", self.weight_max, "a weight magnitude > 0", lambda v: v > 0)
+        self._check_crossbar()
         _real(
             "init_weight_max",
             self.init_weight_max,
@@ -176,45 +185,57 @@ class InsituConfig:
             if not isinstance(value, enum):
                 allowed = ", ".join(f"{enum.__name__}.{m.name}" for m in enum)
                 _fail(name, value, f"one of {allowed}")
-        if self.program_method is ProgramMethod.WRITE_VERIFY:
-            _fail("program_method", self.program_method, "ProgramMethod.DIRECT or ProgramMethod.OPEN_LOOP")
         if not isinstance(self.threshold_hidden, bool):
             _fail("threshold_hidden", self.threshold_hidden, "true or false")
         _real("hidden_threshold", self.hidden_threshold, "a sigmoid level in (0, 1)", lambda v: 0 < v < 1)
-        if self.adc_bits is not None:
-            if isinstance(self.adc_bits, bool) or not isinstance(self.adc_bits, numbers.Integral) or not 2 <= self.adc_bits <= 32:
-                _fail("adc_bits", self.adc_bits, "None (ideal ADC) or a whole number of bits in [2, 32]")
-        for name in ("adc_range_hidden", "adc_range_output", "adc_range_backward"):
+        for name in ("adc_range_hidden", "adc_range_output"):
             value = getattr(self, name)
             if value is not None:
-                _real(name, value, "None (the largest possible output) or a range > 0 in output units", lambda v: v > 0)
-        _real("output_noise_frac", self.output_noise_frac, "a standard deviation >= 0", lambda v: v >= 0)
+                _real(name, value, "None (the largest possible partial sum) or a range > 0 in output units", lambda v: v > 0)
         if self.test_images is not None:
             _whole("test_images", self.test_images, 1)
         _whole("eval_every_epochs", self.eval_every_epochs, 1)
         _whole("checkpoint_every_epochs", self.checkpoint_every_epochs, 1)
 
-    # -- derived ----------------------------------------------------------------------------
-    def adc_ranges(self) -> tuple[float, float, float]:
-        """ADC full scales (hidden, output, backward) with None resolved to the largest output."""
+    def _check_crossbar(self):
+        """The arrays must be ones the fused training loop models (it reads one vector at a time)."""
+        xb = self.crossbar
+        if not isinstance(xb, CrossbarConfig):
+            _fail("crossbar", xb, "a CrossbarConfig")
+        if xb.weight_scale is not WeightScale.FIXED:
+            _fail("crossbar.weight_scale", xb.weight_scale, "WeightScale.FIXED (the weight range is set before training)")
+        if xb.adc_range is not None:
+            _fail("crossbar.adc_range", xb.adc_range, "None: the forward ranges are adc_range_hidden and adc_range_output")
+        if xb.dac_mode is not DacMode.LEVELS:
+            _fail("crossbar.dac_mode", xb.dac_mode, "DacMode.LEVELS (bit-serial reads are not modelled in training)")
+        if xb.wire is not None:
+            _fail("crossbar.wire", xb.wire, "None: the fused training loop does not model wire resistance "
+                  "(evaluate the trained weights with CrossbarLayer for IR drop)")  # fmt: skip
         n_in, n_h, n_out = self.sizes
+        if max(n_h, n_out) > xb.weight_cols:
+            _fail("crossbar.cols", xb.cols, f"room for every layer's outputs in one tile column "
+                  f"(>= {max(n_h, n_out) + (xb.cols - xb.weight_cols)} for sizes {self.sizes})")  # fmt: skip
+
+    # -- derived ----------------------------------------------------------------------------
+    @property
+    def weight_max(self) -> float:
+        """Weight magnitude at the full conductance window (``crossbar.weight_max``)."""
+        return self.crossbar.weight_max
+
+    def adc_ranges(self) -> tuple[float, float, float]:
+        """ADC full scales (hidden, output, backward) with None resolved to the largest partial sum."""
+        n_in, n_h, n_out = self.sizes
+        xb = self.crossbar
+        full = self.weight_max * xb.input_full_scale
         return (
-            self.adc_range_hidden if self.adc_range_hidden is not None else n_in * self.weight_max,
-            self.adc_range_output if self.adc_range_output is not None else n_h * self.weight_max,
-            self.adc_range_backward if self.adc_range_backward is not None else n_out * self.weight_max,
+            self.adc_range_hidden if self.adc_range_hidden is not None else min(n_in, xb.rows) * full,
+            self.adc_range_output if self.adc_range_output is not None else min(n_h, xb.rows) * full,
+            xb.adc_range_backward if xb.adc_range_backward is not None else n_out * self.weight_max,
         )
 
     def to_dict(self) -> dict:
-        """Plain JSON values (enums as their strings, sizes as a list)."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Enum):
-                value = value.value
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+        """Plain JSON values (enums as their strings, sizes as a list, ``crossbar`` as a dict)."""
+        return to_plain(self)
 
     @classmethod
     def from_dict(cls, data: dict, base: "InsituConfig | None" = None) -> "InsituConfig":
@@ -223,24 +244,7 @@ class InsituConfig:
         Unknown keys and bad values raise :class:`NeurosimError` naming the key.
         """
         base = cls() if base is None else base
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise NeurosimError(f"unknown in-situ setting(s) {unknown}; allowed: {sorted(known)}")
-        values = {}
-        for key, value in data.items():
-            enum = ENUM_FIELDS.get(key)
-            if enum is not None and not isinstance(value, enum):
-                try:
-                    value = enum(value)
-                except ValueError:
-                    raise NeurosimError(f"{key} = {value!r} must be one of {[m.value for m in enum]}") from None
-            if key == "sizes" and isinstance(value, list):
-                value = tuple(value)
-            values[key] = value
-        merged = {**asdict(base), **values}
-        merged["sizes"] = tuple(merged["sizes"])
-        return cls(**merged)
+        return from_plain(cls, {**to_plain(base), **to_plain(dict(data))}, "in-situ setting")
 
 
 #: The reference protocol (the defaults), for readability at call sites.
@@ -251,4 +255,5 @@ def float_baseline_config(config: InsituConfig) -> InsituConfig:
     """The software float baseline of ``config``: same network and protocol, no threshold, ideal ADC."""
     from dataclasses import replace
 
-    return replace(config, threshold_hidden=False, adc_bits=None, output_noise_frac=0.0, backward=Backward.DIGITAL)
+    crossbar = replace(config.crossbar, adc_bits=None, output_noise_frac=0.0)
+    return replace(config, threshold_hidden=False, crossbar=crossbar, backward=Backward.DIGITAL)

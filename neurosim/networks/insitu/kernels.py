@@ -14,25 +14,36 @@ tests run both on a few images and compare):
   hardware's threshold and ADC quantisation (to take the gap apart).
 
 Layout. A layer with ``n`` inputs (rows) and ``m`` outputs lives in device
-arrays ``A`` and ``B`` stored flat (row-major) with per-device parameters
-``P`` of shape ``(devices, 9)`` (:func:`device_params`): ``g_lo, g_hi,
-rate_p, ginf_p, step_p, rate_d, ginf_d, step_d, c2c_S``. A write of ``m``
-pulses moves a device along its curve in closed form,
-``G' = G_inf - (G_inf - G) exp(-m rate)`` (``rate = 1/A`` per pulse; a
-linear device, ``rate = 0``, moves ``m`` steps of ``step``), adds
-``N(0, c2c_S sqrt(m))`` and clips to ``[g_lo, g_hi]``, as
-:meth:`neurosim.device.DeviceArray.apply_pulses` does. A stuck device has
-zero rates, steps and noise, so it never moves. Reference-column mapping: ``A``
+arrays ``A`` and ``B``: their flat writable conductance buffers
+(:attr:`neurosim.device.DeviceArray.state_buffer_S`, row-major) and their
+per-device write parameters ``PA``, ``PB`` (the six arrays of
+:attr:`neurosim.device.DeviceArray.write_params`, the array's own layout). A
+write is the device core's :func:`neurosim.device.kernels.pulse_write` (NumPy
+twin :func:`~neurosim.device.kernels.pulse_write_numpy`): curve step,
+cycle-to-cycle noise growing with ``sqrt(|n|)``, clip to the window; a stuck
+device's window is its rail, so it never moves. Reference-column mapping: ``A``
 is ``(n, m + 1)`` with the reference device of row ``i`` in its last column
 and ``B`` is ``A``; weight ``w_ij = (A[i, j] - A[i, m]) / k``. Differential:
 ``A`` (``G+``) and ``B`` (``G-``) are ``(n, m)``, ``w_ij = (A[i, j] - B[i, j]) / k``.
 ``k`` is siemens per weight unit.
 
+Forward reads go through the crossbar core: the rows are split into tiles of
+``crossbar.rows`` rows; each tile's inputs pass the DAC
+(:func:`neurosim.crossbar.kernels.dac_value`), its column partial sums and
+read-noise variances (proportional or constant read noise) are formed, and
+:func:`neurosim.crossbar.kernels.readout_numba` (twin ``readout_numpy``) adds
+the noise at the output, converts each partial sum with the ADC and sums the
+tiles digitally, as :meth:`neurosim.crossbar.CrossbarLayer.forward` does for
+one vector.
+
 Random numbers are counter based (:func:`neurosim.streams.normals_numba`):
 every draw is a pure function of the run's ``key`` and a counter, so results
 do not depend on how the images are split into chunks, and the twin draws the
 same numbers. Image ``T`` (counted over the whole run) owns the counters
-``T * stride + offset``: see :func:`counter_layout`.
+``T * stride + offset``: see :func:`counter_layout`. Each tile read of image
+``T`` draws from its own stream, keyed (as a crossbar read's tiles are) by the
+word ``counter_word(key ^ READ_SALT, T * reads + r)`` of read ``r`` (the hidden
+layer's tiles, then the output layer's).
 
 Binary inputs are sparse: the kernels take the inputs as CSR rows
 (``indptr, indices, values``) and touch only the rows of active inputs, in
@@ -45,7 +56,28 @@ import math
 import numpy as np
 from numba import njit
 
-from neurosim.streams import SALT, normals_from_counters_numpy, normals_numba, uniform, uniform_numpy
+from neurosim.crossbar.kernels import (
+    adc_value,
+    dac_levels_numpy,
+    dac_value,
+    pulse_directions,
+    pulse_directions_numpy,
+    readout_numba,
+    readout_numpy,
+)
+from neurosim.device.kernels import pulse_write, pulse_write_numpy
+from neurosim.streams import (
+    SALT,
+    counter_word,
+    counter_words_numpy,
+    normals_from_counters_numpy,
+    normals_numba,
+    uniform,
+    uniform_numpy,
+)
+
+#: Salt of the stream whose words key the tile reads (independent of the Gaussian and rounding streams).
+READ_SALT = np.uint64(0x8CB92BA72F3D8DD7)
 
 # -- integer parameters (ip) -------------------------------------------------------------------
 IP_NIN, IP_NH, IP_NOUT = 0, 1, 2
@@ -55,10 +87,12 @@ IP_HIDDEN_UPDATE = 5  # 0: sigmoid a1, 1: thresholded h
 IP_BACKWARD = 6  # 0: digital, 1: transposed read
 IP_MOMENTUM = 7  # 1: momentum optimiser
 IP_THRESHOLD = 8  # 1: hidden units drive layer 2 with 0/1
-IP_CAP_LTP, IP_CAP_LTD = 9, 10  # most pulses in one write (the device's levels)
+IP_TILE_ROWS = 9  # rows of one crossbar tile (partial sums per tile)
+IP_DAC_LEVELS = 10  # input DAC magnitude levels (0 = ideal)
 IP_NOISY = 11  # 1: reads have read or output noise
 IP_C2C = 12  # 1: some device has cycle-to-cycle noise
-IP_SIZE = 13
+IP_POLICY = 13  # PulsePolicy code (neurosim.crossbar.kernels.POLICY_CODES) of the differential mapping
+IP_SIZE = 14
 
 # -- float parameters (fp) ---------------------------------------------------------------------
 FP_LR1, FP_LR2, FP_MOMENTUM = 0, 1, 2
@@ -66,10 +100,13 @@ FP_K = 3  # siemens per weight unit
 FP_DWP_LTP, FP_DWP_LTD = 4, 5  # weight change of one nominal potentiation / depression pulse
 FP_THRESHOLD = 6
 FP_STEP1, FP_MAX1, FP_STEP2, FP_MAX2, FP_STEPB, FP_MAXB = 7, 8, 9, 10, 11, 12  # ADC step (0 = ideal), top code
-FP_READ_NOISE = 13  # read noise sigma as a fraction of G
+FP_READ_NOISE = 13  # proportional read noise: sigma as a fraction of G
 FP_OUT_VAR = 14  # output noise variance per conversion (output units^2)
 FP_WMAX = 15  # float kernels: weight clip
-FP_SIZE = 16
+FP_READ_SD = 16  # constant read noise: sigma (S), the same for every device
+FP_C2C = 17  # cycle-to-cycle noise per pulse, fraction of the window
+FP_DAC_FS = 18  # input full scale of the DAC (input units)
+FP_SIZE = 19
 
 # -- statistics (stats, int64) -----------------------------------------------------------------
 ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES = 0, 1, 2
@@ -77,30 +114,33 @@ ST_CLIP_HIDDEN, ST_CLIP_OUTPUT, ST_CLIP_BACKWARD = 3, 4, 5
 ST_CORRECT, ST_IMAGES = 6, 7
 ST_SIZE = 8
 
-#: Columns of the per-device parameter matrix P.
-P_COLUMNS = ("g_lo_S", "g_hi_S", "rate_p", "ginf_p_S", "step_p_S", "rate_d", "ginf_d_S", "step_d_S", "c2c_S")
-
-
 def _even(n: int) -> int:
     return n + (n & 1)
 
 
-def counter_layout(n_in: int, n_h: int, n_out: int, n_dev: int) -> dict:
-    """Offsets of each kind of draw inside one image's block of counters, and the block size.
+def counter_layout(n_in: int, n_h: int, n_out: int, n_dev: int, tile_rows: int) -> dict:
+    """Offsets of each kind of draw inside one image's block of counters, the block size, and the tile reads.
 
-    ``hidden``: ``n_h`` hidden-layer conversions then the reference column's
-    common current; ``output``: ``n_out`` then the common current;
-    ``backward``: ``n_h`` transposed-read conversions; ``c2c``: one per device
-    (global device index); ``uniform``: one per device, the counters of the
-    uniform stream used for stochastic rounding. The Gaussian generator makes
+    Gaussian stream ``key``: ``backward``: ``n_h`` transposed-read
+    conversions; ``c2c``: one per device (global device index); ``uniform``:
+    one per device, the counters of the uniform stream used for stochastic
+    rounding; ``stride``: the block's size. The Gaussian generator makes
     draws in pairs, so blocks of consecutive draws start at even counters.
+    Read keys (stream ``key ^ READ_SALT``): ``reads`` per image, the hidden
+    layer's ``ceil(n_in / tile_rows)`` tiles first, the output layer's from ``output_reads``.
     """
-    hidden = 0
-    output = hidden + _even(n_h + 1)
-    backward = output + _even(n_out + 1)
+    backward = 0
     c2c = backward + _even(n_h)
     uniform = c2c + _even(n_dev)
-    return {"hidden": hidden, "output": output, "backward": backward, "c2c": c2c, "uniform": uniform, "stride": uniform + _even(n_dev)}
+    hidden_reads = -(-n_in // tile_rows)
+    reads = hidden_reads + -(-n_h // tile_rows)
+    return {"backward": backward, "c2c": c2c, "uniform": uniform, "stride": uniform + _even(n_dev),
+            "reads": reads, "output_reads": hidden_reads}  # fmt: skip
+
+
+#: The order of :func:`counter_layout`'s entries in the kernels' ``layout`` array.
+LAYOUT_KEYS = ("backward", "c2c", "uniform", "stride", "reads", "output_reads")
+L_BACKWARD, L_C2C, L_UNIFORM, L_STRIDE, L_READS, L_OUTPUT_READS = range(6)
 
 
 def device_offsets(n_in: int, n_h: int, n_out: int, reference: bool) -> tuple[int, int, int, int, int]:
@@ -112,33 +152,6 @@ def device_offsets(n_in: int, n_h: int, n_out: int, reference: bool) -> tuple[in
     a1 = n_in * n_h
     a2 = n_h * n_out
     return 0, a1, 2 * a1, 2 * a1 + a2, 2 * a1 + 2 * a2
-
-
-def device_params(arr) -> np.ndarray:
-    """Per-device write parameters ``P`` (devices, 9) of a :class:`~neurosim.device.DeviceArray` (flat order).
-
-    Built from the array's public state: each device's window ``g_lo_S, g_hi_S``,
-    curve constants ``a_ltp, a_ltd`` (pulses; inf = linear) and the model's
-    levels and cycle-to-cycle noise. Stuck devices get zero rates, steps and noise.
-    """
-    from neurosim.device import curve
-
-    d = arr.device
-    lo, hi = np.ravel(arr.g_lo_S), np.ravel(arr.g_hi_S)
-    window = hi - lo
-    P = np.empty((lo.size, 9))
-    P[:, 0], P[:, 1] = lo, hi
-    for col, a, levels, start, sign in ((2, arr.a_ltp, d.levels_ltp, lo, 1.0), (5, arr.a_ltd, d.levels_ltd, hi, -1.0)):
-        a = np.ravel(np.broadcast_to(a, arr.shape)).astype(np.float64)
-        linear = np.isinf(a)
-        P[:, col] = np.where(linear, 0.0, 1.0 / np.where(linear, 1.0, a))
-        amp = curve.amplitude(lo, hi, np.where(linear, 1.0, a), levels)
-        P[:, col + 1] = np.where(linear, 0.0, start + sign * amp)
-        P[:, col + 2] = window / levels
-    P[:, 8] = d.c2c_sigma_frac * window
-    stuck = np.ravel(arr.stuck)
-    P[stuck, 2:] = 0.0
-    return P
 
 
 # ==============================================================================================
@@ -169,28 +182,14 @@ def _pulse_count(x, mode, u):
 
 
 @njit(cache=True)
-def _apply_pulses(g, P, d, n, cap_p, cap_d, z, stats):
-    """``n`` pulses (signed, capped at the levels) on device ``d``: curve step, noise ``z``, clip."""
+def _write(g, P, c2c_frac, d, n, z, stats):
+    """``n`` pulses (signed) on device ``d`` through the device core's write; counts them in ``stats``."""
     if n > 0:
-        m = n if n < cap_p else cap_p
-        rate, ginf, step = P[d, 2], P[d, 3], P[d, 4]
-        stats[0] += m
+        stats[ST_PULSES_LTP] += n
     else:
-        m = -n if -n < cap_d else cap_d
-        rate, ginf, step = P[d, 5], P[d, 6], -P[d, 7]
-        stats[1] += m
-    stats[2] += 1
-    fm = float(m)
-    if rate == 0.0:
-        new = g[d] + fm * step
-    else:
-        new = ginf - (ginf - g[d]) * math.exp(-fm * rate)
-    new += P[d, 8] * math.sqrt(fm) * z
-    if new < P[d, 0]:
-        new = P[d, 0]
-    elif new > P[d, 1]:
-        new = P[d, 1]
-    g[d] = new
+        stats[ST_PULSES_LTD] -= n
+    stats[ST_WRITES] += 1
+    g[d] = pulse_write(g[d], n, P[0][d], P[1][d], P[2][d], P[3][d], P[4][d], P[5][d], c2c_frac, z)
 
 
 @njit(cache=True, inline="always")
@@ -218,113 +217,123 @@ def _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
 def _change_weight(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, u, offA, offB, buf, stats):
     """Turn the weight change ``dw`` of the weight held by devices ``A[a]``, ``B[b]`` into pulses.
 
-    Reference column: ``A[a]`` is potentiated (dw > 0) or depressed.
-    Differential: the device that holds the weight's sign moves, so the other
-    stays near G_min: raising a negative weight depresses ``B``, raising a
-    non-negative one potentiates ``A`` (and the mirror image for lowering).
-    A change that would carry a weight across zero stops there (the depressed
-    device saturates at its G_min); the rest of it is dropped.
+    Reference column: ``A[a]`` is potentiated (dw > 0) or depressed, by the
+    signed count of ``dw`` in nominal pulses of that direction. Differential:
+    the crossbar's :class:`~neurosim.crossbar.config.PulsePolicy` rule
+    (:func:`~neurosim.crossbar.kernels.pulse_directions`, policy ``ip[IP_POLICY]``)
+    picks the devices and directions; each moved device gets ``|dw|`` in
+    nominal pulses of its direction. ``SIGN_DEVICE`` moves the device holding
+    the weight's sign, so a change that would carry a weight across zero stops
+    there (the depressed device saturates at its G_min).
     ``u``: the weight's uniform for stochastic rounding (draw ``offA + a``).
     """
     if dw == 0.0:
         return
     mode = ip[IP_ROUND]
-    cap_p, cap_d = ip[IP_CAP_LTP], ip[IP_CAP_LTD]
+    c2c = fp[FP_C2C]
     if ref == 1:
         x = dw / (fp[FP_DWP_LTP] if dw > 0 else fp[FP_DWP_LTD])
         n = _pulse_count(x, mode, u)
         if n == 0:
             return
         z = _normal1(key, c2c_base + offA + a, buf) if ip[IP_C2C] == 1 else 0.0
-        _apply_pulses(gA, PA, a, n, cap_p, cap_d, z, stats)
+        _write(gA, PA, c2c, a, n, z, stats)
         return
-    w = gA[a] - gB[b]
-    if dw > 0:
-        on_b = w < 0  # depress G-
-        x = dw / (fp[FP_DWP_LTD] if on_b else fp[FP_DWP_LTP])
-    else:
-        on_b = w <= 0  # potentiate G-
-        x = -dw / (fp[FP_DWP_LTP] if on_b else fp[FP_DWP_LTD])
-    n = _pulse_count(x, mode, u)
-    if n == 0:
-        return
-    if on_b:
-        # raising w on B means depressing it; lowering w on B means potentiating it
-        z = _normal1(key, c2c_base + offB + b, buf) if ip[IP_C2C] == 1 else 0.0
-        _apply_pulses(gB, PB, b, -n if dw > 0 else n, cap_p, cap_d, z, stats)
-    else:
-        z = _normal1(key, c2c_base + offA + a, buf) if ip[IP_C2C] == 1 else 0.0
-        _apply_pulses(gA, PA, a, n if dw > 0 else -n, cap_p, cap_d, z, stats)
+    da, db = pulse_directions(dw > 0, gA[a] - gB[b], True, ip[IP_POLICY])
+    if da != 0:
+        n = _pulse_count(abs(dw) / (fp[FP_DWP_LTP] if da > 0 else fp[FP_DWP_LTD]), mode, u)
+        if n != 0:
+            z = _normal1(key, c2c_base + offA + a, buf) if ip[IP_C2C] == 1 else 0.0
+            _write(gA, PA, c2c, a, da * n, z, stats)
+    if db != 0:
+        n = _pulse_count(abs(dw) / (fp[FP_DWP_LTP] if db > 0 else fp[FP_DWP_LTD]), mode, u)
+        if n != 0:
+            z = _normal1(key, c2c_base + offB + b, buf) if ip[IP_C2C] == 1 else 0.0
+            _write(gB, PB, c2c, b, db * n, z, stats)
 
 
 @njit(cache=True)
-def _read(gA, gB, n_cols, ref, rows, vals, n_rows, rnf, acc, var):
-    """Column sums ``sum_i v_i (A[i, j] - B[i, j'])`` (S) over the active rows, and read-noise variances.
+def _dac(x, ip, fp):
+    """One input (input units) through the layer's DAC (identity when ideal)."""
+    levels = ip[IP_DAC_LEVELS]
+    if levels == 0:
+        return x
+    fs = fp[FP_DAC_FS]
+    return dac_value(x, levels / fs, fs / levels, float(levels), 0.5)
 
-    ``var[j]`` accumulates ``sum_i v_i^2 (sigma_A^2 (+ sigma_B^2))``; with the
-    reference mapping ``var[n_cols]`` is the reference devices' common variance.
+
+@njit(cache=True)
+def _cell_var(g, fp):
+    """Read-noise variance (S^2) of a device at conductance ``g``: constant plus proportional part."""
+    return fp[FP_READ_SD] * fp[FP_READ_SD] + fp[FP_READ_NOISE] * fp[FP_READ_NOISE] * g * g
+
+
+@njit(cache=True)
+def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_code, rkey, read0, mean, var, out):
+    """Forward read of one layer for one input vector, tile by tile; returns the clipped conversions.
+
+    The active rows ``rows[:n_active]`` (values ``vals``) go through the DAC;
+    each tile of ``ip[IP_TILE_ROWS]`` rows forms its column partial sums
+    ``mean[0]`` (output units) and read-noise variances ``var[0]`` (output
+    units^2; with the reference mapping its last entry is the reference
+    devices' common variance; ``var`` is (1, 0) without read noise), then
+    :func:`~neurosim.crossbar.kernels.readout_numba` draws the noise (stream
+    ``counter_word(rkey, read0 + tile)``), converts with the ADC
+    (``step``, ``max_code``) and adds the codes into ``out`` (1, cols).
     """
+    n_cols = mean.shape[1]
     stride = n_cols + ref
-    for j in range(n_cols + 1):
-        acc[j] = 0.0
-        var[j] = 0.0
-    for p in range(n_rows):
-        i = rows[p]
-        v = vals[p]
-        row = i * stride
-        if ref == 1:
-            gr = gA[row + n_cols]
-            for j in range(n_cols):
-                acc[j] += v * (gA[row + j] - gr)
-        else:
-            for j in range(n_cols):
-                acc[j] += v * (gA[row + j] - gB[row + j])
-        if rnf > 0.0:
-            v2 = v * v * rnf * rnf
-            for j in range(n_cols):
-                var[j] += v2 * gA[row + j] * gA[row + j]
+    cells = var.shape[1] > 0
+    inv_k = 1.0 / fp[FP_K]
+    inv_k2 = inv_k * inv_k
+    tile_rows = ip[IP_TILE_ROWS]
+    m, vr, o = mean[0], var[0], out[0]
+    for j in range(n_cols):
+        o[j] = 0.0
+    clipped = 0
+    for tile, r0 in enumerate(range(0, n_rows, tile_rows)):
+        r1 = r0 + tile_rows
+        for j in range(n_cols):
+            m[j] = 0.0
+        for j in range(vr.shape[0]):
+            vr[j] = 0.0
+        for p in range(n_active):
+            i = rows[p]
+            if i < r0 or i >= r1:
+                continue
+            v = _dac(vals[p], ip, fp)
+            if v == 0.0:
+                continue
+            row = i * stride
             if ref == 1:
-                var[n_cols] += v2 * gA[row + n_cols] * gA[row + n_cols]
+                gr = gA[row + n_cols]
+                for j in range(n_cols):
+                    m[j] += v * (gA[row + j] - gr)
             else:
                 for j in range(n_cols):
-                    var[j] += v2 * gB[row + j] * gB[row + j]
-
-
-@njit(cache=True)
-def _convert(acc, var, n, k, common, noisy, out_var, step, max_code, key, base, zbuf, out):
-    """Output units, noise drawn at the output, then the ADC (as the crossbar read-out); returns clips."""
-    inv_k = 1.0 / k
-    if noisy == 1:
-        _normals(key, base, zbuf[: n + 1 + ((n + 1) & 1)])
-        c = 0.0
-        if common == 1:
-            c = math.sqrt(var[n]) * inv_k * zbuf[n]
-        for j in range(n):
-            out[j] = acc[j] * inv_k - c + math.sqrt(out_var + var[j] * inv_k * inv_k) * zbuf[j]
-    else:
-        for j in range(n):
-            out[j] = acc[j] * inv_k
-    clipped = 0
-    if step > 0.0:
-        inv_step = 1.0 / step
-        for j in range(n):
-            y = out[j]
-            q = math.floor(abs(y) * inv_step + 0.5)
-            if q > max_code:
-                q = max_code
-                clipped += 1
-            out[j] = q * step if y >= 0 else -q * step
+                    m[j] += v * (gA[row + j] - gB[row + j])
+            if cells:
+                v2 = v * v * inv_k2
+                for j in range(n_cols):
+                    vr[j] += v2 * _cell_var(gA[row + j], fp)
+                if ref == 1:
+                    vr[n_cols] += v2 * _cell_var(gA[row + n_cols], fp)
+                else:
+                    for j in range(n_cols):
+                        vr[j] += v2 * _cell_var(gB[row + j], fp)
+        for j in range(n_cols):
+            m[j] *= inv_k
+        key = counter_word(rkey, read0 + tile)
+        clipped += readout_numba(mean, var, ref == 1 and cells, fp[FP_OUT_VAR], step, max_code, 1.0, key, out, 0)
     return clipped
 
 
 @njit(cache=True)
 def _adc_scalar(y, step, max_code):
+    """The crossbar ADC (:func:`~neurosim.crossbar.kernels.adc_value`) of one value; ``step = 0``: ideal."""
     if step <= 0.0:
         return y
-    q = math.floor(abs(y) * (1.0 / step) + 0.5)
-    if q > max_code:
-        q = max_code
-    return q * step if y >= 0 else -q * step
+    return adc_value(y, 1.0 / step, step, float(max_code), 0.5)
 
 
 @njit(cache=True)
@@ -376,27 +385,32 @@ def train_hw_numba(
     ref = ip[IP_REF]
     k = fp[FP_K]
     rnf = fp[FP_READ_NOISE]
+    rsd = fp[FP_READ_SD]
+    cells = rnf > 0.0 or rsd > 0.0
     noisy = ip[IP_NOISY]
     out_var = fp[FP_OUT_VAR]
     off1a, off1b, off2a, off2b = offsets[0], offsets[1], offsets[2], offsets[3]
-    stride = layout[5]
-    width = max(n_h, n_out) + 2
-    acc = np.zeros(width)
-    var = np.zeros(width)
-    zbuf = np.zeros(width)
+    stride = layout[L_STRIDE]
+    n_reads = layout[L_READS]
+    zbuf = np.zeros(n_h + 2)
     buf = np.zeros(2)
-    z1 = np.zeros(n_h)
+    mean1, out1 = np.zeros((1, n_h)), np.zeros((1, n_h))
+    mean2, out2 = np.zeros((1, n_out)), np.zeros((1, n_out))
+    var1 = np.zeros((1, (n_h + ref) if cells else 0))
+    var2 = np.zeros((1, (n_out + ref) if cells else 0))
+    z1 = out1[0]
+    z2 = out2[0]
     a1 = np.zeros(n_h)
     h = np.zeros(n_h)
     hrows = np.zeros(n_h, dtype=np.int64)
     hvals = np.zeros(n_h)
-    z2 = np.zeros(n_out)
     s2 = np.zeros(n_out)
     d = np.zeros(n_out)
     e = np.zeros(n_h)
     s1 = np.zeros(n_h)
     key_i = np.uint64(key)
     ukey = key_i ^ SALT  # the stream of the stochastic-rounding uniforms
+    rkey = key_i ^ READ_SALT  # the stream of the tile reads' keys
     # |dw| below this gives no pulse whatever the device state (nearest: half a pulse; truncate: one pulse)
     mode = ip[IP_ROUND]
     dwp_min = min(fp[FP_DWP_LTP], fp[FP_DWP_LTD])
@@ -405,15 +419,15 @@ def train_hw_numba(
     for b in range(order.shape[0]):
         t = order[b]
         base = (t0 + b) * stride
-        c2c_base = base + layout[3]
-        uni_base = base + layout[4]
+        read0 = (t0 + b) * n_reads
+        c2c_base = base + layout[L_C2C]
+        uni_base = base + layout[L_UNIFORM]
         p0, p1 = indptr[t], indptr[t + 1]
         rows = indices[p0:p1]
         vals = values[p0:p1]
         # -- forward: hidden layer ------------------------------------------------------------
-        _read(gA1, gB1, n_h, ref, rows, vals, p1 - p0, rnf, acc, var)
-        stats[ST_CLIP_HIDDEN] += _convert(
-            acc, var, n_h, k, ref, noisy, out_var, fp[FP_STEP1], fp[FP_MAX1], key_i, base + layout[0], zbuf, z1
+        stats[ST_CLIP_HIDDEN] += _layer_read(
+            gA1, gB1, n_in, ref, rows, vals, p1 - p0, ip, fp, fp[FP_STEP1], fp[FP_MAX1], rkey, read0, mean1, var1, out1
         )
         _hidden_activations(z1, a1, h, ip, fp)
         n_active = 0
@@ -423,10 +437,10 @@ def train_hw_numba(
                 hvals[n_active] = h[j]
                 n_active += 1
         # -- forward: output layer ------------------------------------------------------------
-        _read(gA2, gB2, n_out, ref, hrows, hvals, n_active, rnf, acc, var)
-        stats[ST_CLIP_OUTPUT] += _convert(
-            acc, var, n_out, k, ref, noisy, out_var, fp[FP_STEP2], fp[FP_MAX2], key_i, base + layout[1], zbuf, z2
-        )
+        stats[ST_CLIP_OUTPUT] += _layer_read(
+            gA2, gB2, n_h, ref, hrows, hvals, n_active, ip, fp, fp[FP_STEP2], fp[FP_MAX2],
+            rkey, read0 + layout[L_OUTPUT_READS], mean2, var2, out2,
+        )  # fmt: skip
         _output_error(z2, labels[t], s2, loss, stats)
         # -- backward: hidden error -------------------------------------------------------------
         stride2 = n_out + ref
@@ -447,10 +461,10 @@ def train_hw_numba(
                 scale = 1.0
             dsum = 0.0
             for c in range(n_out):
-                d[c] = s2[c] / scale
+                d[c] = _dac(s2[c] / scale, ip, fp)
                 dsum += d[c]
             if noisy == 1:
-                _normals(key_i, base + layout[2], zbuf[: n_h + (n_h & 1)])
+                _normals(key_i, base + layout[L_BACKWARD], zbuf[: n_h + (n_h & 1)])
             for j in range(n_h):
                 row = j * stride2
                 tot = 0.0
@@ -459,16 +473,15 @@ def train_hw_numba(
                     ga = gA2[row + c]
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
                     tot += d[c] * (ga - gb)
-                    if rnf > 0.0:
-                        vv += d[c] * d[c] * ga * ga
+                    if cells:
+                        vv += d[c] * d[c] * _cell_var(ga, fp)
                         if ref == 0:
-                            vv += d[c] * d[c] * gb * gb
-                if rnf > 0.0 and ref == 1:
-                    gr = gA2[row + n_out]
-                    vv += dsum * dsum * gr * gr
+                            vv += d[c] * d[c] * _cell_var(gb, fp)
+                if cells and ref == 1:
+                    vv += dsum * dsum * _cell_var(gA2[row + n_out], fp)
                 y = tot / k
                 if noisy == 1:
-                    y += math.sqrt(out_var + vv * rnf * rnf / (k * k)) * zbuf[j]
+                    y += math.sqrt(out_var + vv / (k * k)) * zbuf[j]
                 yq = _adc_scalar(y, fp[FP_STEPB], fp[FP_MAXB])
                 if fp[FP_STEPB] > 0.0 and math.floor(abs(y) * (1.0 / fp[FP_STEPB]) + 0.5) > fp[FP_MAXB]:
                     stats[ST_CLIP_BACKWARD] += 1
@@ -610,13 +623,12 @@ def train_float_numba(indptr, indices, values, labels, order, W1, W2, vel1, vel2
 # NumPy twins (the specification)
 # ==============================================================================================
 def _adc_numpy(y, step, max_code):
-    """Symmetric ADC: ``|y| / step`` rounded half up, capped at ``max_code``, sign kept; returns (codes x step, clips)."""
-    if step <= 0:
-        return y, 0
-    q = np.floor(np.abs(y) * (1.0 / step) + 0.5)
-    clipped = int(np.count_nonzero(q > max_code))
-    q = np.minimum(q, max_code)
-    return np.where(y >= 0, q * step, -q * step), clipped
+    """The crossbar ADC (:func:`~neurosim.crossbar.kernels.readout_numpy` without noise) of ``y`` (any shape); returns (codes x step, clips)."""
+    y = np.asarray(y, dtype=np.float64)
+    rows = np.ascontiguousarray(y.reshape(-1, y.shape[-1] if y.ndim else 1))
+    out = np.zeros_like(rows)
+    clipped = readout_numpy(rows, rows[:, :0], False, 0.0, step, max_code, 1.0, np.uint64(0), out, 0)
+    return out.reshape(y.shape), clipped
 
 
 def _sigmoid_numpy(z):
@@ -631,24 +643,43 @@ def _layer_views(gA, gB, n_rows, n_cols, ref):
     return A, gB.reshape(n_rows, n_cols)
 
 
-def _read_numpy(pos, neg, ref, rows, vals, rnf, k, noisy, out_var, step, max_code, key, base):
-    """One forward read of the active rows: output units, noise at the output, ADC."""
-    n = pos.shape[1]
-    inv_k = 1.0 / k
-    mean = vals @ (pos[rows] - neg[rows])
-    if not noisy:
-        y = mean * inv_k
-    else:
-        z = normals_from_counters_numpy(key, base + np.arange(n + 1))
-        v2 = vals * vals * rnf * rnf
-        var = v2 @ (pos[rows] ** 2)
-        c = 0.0
-        if ref:
-            c = np.sqrt(v2 @ (neg[rows, 0] ** 2)) * inv_k * z[n]
-        else:
-            var = var + v2 @ (neg[rows] ** 2)
-        y = mean * inv_k - c + np.sqrt(out_var + var * inv_k * inv_k) * z[:n]
-    return _adc_numpy(y, step, max_code)
+def _dac_numpy(x, ip, fp):
+    """Inputs (1-D) through the layer's DAC (:func:`~neurosim.crossbar.kernels.dac_levels_numpy`)."""
+    x = np.asarray(x, dtype=np.float64)[None, :]
+    out, sq = np.empty_like(x), np.empty_like(x)
+    dac_levels_numpy(x, fp[FP_DAC_FS], int(ip[IP_DAC_LEVELS]), out, sq, np.zeros(x.shape[1], dtype=np.int64))
+    return out[0]
+
+
+def _cell_var_numpy(g, fp):
+    return fp[FP_READ_SD] ** 2 + fp[FP_READ_NOISE] ** 2 * g * g
+
+
+def _layer_read_numpy(pos, neg, ref, rows, vals, ip, fp, step, max_code, rkey, read0):
+    """NumPy twin of :func:`_layer_read`: the layer's outputs (1-D) and the clipped conversions."""
+    n_rows, n = pos.shape
+    cells = fp[FP_READ_NOISE] > 0 or fp[FP_READ_SD] > 0
+    inv_k = 1.0 / fp[FP_K]
+    v = _dac_numpy(vals, ip, fp)
+    out = np.zeros((1, n))
+    clipped = 0
+    tile_rows = int(ip[IP_TILE_ROWS])
+    for tile, r0 in enumerate(range(0, n_rows, tile_rows)):
+        inside = (rows >= r0) & (rows < r0 + tile_rows)
+        r, vt = rows[inside], v[inside]
+        mean = (vt @ (pos[r] - neg[r]) * inv_k)[None, :]
+        var = np.zeros((1, 0))
+        if cells:
+            v2 = vt * vt * inv_k * inv_k
+            var = v2 @ _cell_var_numpy(pos[r], fp)
+            if ref:
+                var = np.append(var, v2 @ _cell_var_numpy(neg[r, 0], fp))
+            else:
+                var = var + v2 @ _cell_var_numpy(neg[r], fp)
+            var = var[None, :]
+        key = counter_words_numpy(rkey, read0 + tile)
+        clipped += readout_numpy(mean, var, bool(ref and cells), fp[FP_OUT_VAR], step, max_code, 1.0, key, out, 0)
+    return out[0], clipped
 
 
 def _pulse_count_numpy(x, mode, u):
@@ -659,26 +690,17 @@ def _pulse_count_numpy(x, mode, u):
     return np.floor(x + u).astype(np.int64)
 
 
-def _write_numpy(g, P, idx, n, cap_p, cap_d, key, c2c_base, off, has_c2c, stats):
-    """Apply signed pulses ``n`` (capped at the levels) to devices ``idx`` of ``g``: curve step, noise, clip."""
+def _write_numpy(g, P, c2c_frac, idx, n, key, c2c_base, off, stats):
+    """Apply signed pulses ``n`` to devices ``idx`` of ``g`` through the device core's write (NumPy twin)."""
     keep = n != 0
     idx, n = idx[keep], n[keep]
     if idx.size == 0:
         return
-    n = np.clip(n, -cap_d, cap_p)
     stats[ST_PULSES_LTP] += int(n[n > 0].sum())
     stats[ST_PULSES_LTD] += int(-n[n < 0].sum())
     stats[ST_WRITES] += idx.size
-    z = normals_from_counters_numpy(key, c2c_base + off + idx) if has_c2c else np.zeros(idx.size)
-    p = P[idx]
-    m = np.abs(n).astype(np.float64)
-    up = n > 0
-    rate = np.where(up, p[:, 2], p[:, 5])
-    ginf = np.where(up, p[:, 3], p[:, 6])
-    step = np.where(up, p[:, 4], -p[:, 7])
-    g0 = g[idx]
-    new = np.where(rate == 0.0, g0 + m * step, ginf - (ginf - g0) * np.exp(-m * rate))
-    g[idx] = np.clip(new + p[:, 8] * np.sqrt(m) * z, p[:, 0], p[:, 1])
+    z = normals_from_counters_numpy(key, c2c_base + off + idx) if c2c_frac > 0 else np.zeros(idx.size)
+    g[idx] = pulse_write_numpy(g[idx], n, *(p[idx] for p in P), c2c_frac, z)
 
 
 def _change_weights_numpy(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, uni_base, offA, offB, stats):
@@ -690,22 +712,19 @@ def _change_weights_numpy(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, 
     u = np.zeros(dw.size)
     if mode == 2:
         u = uniform_numpy(np.uint64(key) ^ SALT, uni_base + offA + a)
-    cap_p, cap_d = ip[IP_CAP_LTP], ip[IP_CAP_LTD]
-    c2c = bool(ip[IP_C2C])
+    c2c = fp[FP_C2C]
     up = dw > 0
     if ref:
         x = dw / np.where(up, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
         n = _pulse_count_numpy(x, mode, u)
-        _write_numpy(gA, PA, a, n, cap_p, cap_d, key, c2c_base, offA, c2c, stats)
+        _write_numpy(gA, PA, c2c, a, n, key, c2c_base, offA, stats)
         return
-    w = gA[a] - gB[b]
-    on_b = np.where(up, w < 0, w <= 0)
-    ltp = up != on_b
-    x = np.abs(dw) / np.where(ltp, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
-    n = _pulse_count_numpy(x, mode, u)
-    signed = np.where(ltp, n, -n)
-    _write_numpy(gA, PA, a[~on_b], signed[~on_b], cap_p, cap_d, key, c2c_base, offA, c2c, stats)
-    _write_numpy(gB, PB, b[on_b], signed[on_b], cap_p, cap_d, key, c2c_base, offB, c2c, stats)
+    d_pos, d_neg = pulse_directions_numpy(up, gA[a] - gB[b], True, int(ip[IP_POLICY]))
+    for g, P, idx, direction, off in ((gA, PA, a, d_pos, offA), (gB, PB, b, d_neg, offB)):
+        moved = direction != 0
+        x = np.abs(dw[moved]) / np.where(direction[moved] > 0, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
+        n = direction[moved] * _pulse_count_numpy(x, mode, u[moved])
+        _write_numpy(g, P, c2c, idx[moved], n, key, c2c_base, off, stats)
 
 
 def _weight_indices(n_rows, n_cols, ref, rows=None):
@@ -725,39 +744,40 @@ def train_hw_numpy(
     """NumPy twin of :func:`train_hw_numba` (the specification).
 
     For each image ``t = order[b]`` (run counter ``T = t0 + b``, counters from
-    ``T * layout[5]``): read the hidden layer (inputs: CSR row ``t``), ADC,
+    ``T * layout[L_STRIDE]``, tile reads from ``T * layout[L_READS]``): read the hidden layer
+    (inputs: CSR row ``t``) tile by tile (:func:`_layer_read_numpy`), ADC,
     ``a1 = sigmoid``, ``h = [a1 >= threshold]`` (or ``a1``); read the output
     layer with ``h``; ``s2 = -2 a2 (1 - a2) (onehot - a2)``; hidden error
     ``e = W2 s2`` (digital, W from the conductances) or by a transposed read;
     ``s1 = a1 (1 - a1) e``; weight changes ``-lr1 s1 x`` (active rows only)
     and ``-lr2 s2 a1`` (or ``h``), through momentum if enabled, each turned
-    into pulses on one device (:func:`_change_weight`). Updates the
+    into pulses on the devices the pulse policy picks (:func:`_change_weight`). Updates the
     conductances ``gA*, gB*``, the velocities, ``stats`` and ``loss[0]``
     (sum of squared errors) in place.
     """
     n_in, n_h, n_out = int(ip[IP_NIN]), int(ip[IP_NH]), int(ip[IP_NOUT])
     ref = int(ip[IP_REF])
-    k, rnf, out_var = fp[FP_K], fp[FP_READ_NOISE], fp[FP_OUT_VAR]
+    k, out_var = fp[FP_K], fp[FP_OUT_VAR]
     noisy = bool(ip[IP_NOISY])
-    stride = int(layout[5])
+    stride, n_reads = int(layout[L_STRIDE]), int(layout[L_READS])
     key = np.uint64(key)
+    rkey = key ^ READ_SALT
     pos1, neg1 = _layer_views(gA1, gB1, n_in, n_h, ref)
     pos2, neg2 = _layer_views(gA2, gB2, n_h, n_out, ref)
     lr1, lr2, mu = fp[FP_LR1], fp[FP_LR2], fp[FP_MOMENTUM]
     for b, t in enumerate(np.asarray(order)):
         base = (int(t0) + b) * stride
-        c2c_base, uni_base = base + int(layout[3]), base + int(layout[4])
+        read0 = (int(t0) + b) * n_reads
+        c2c_base, uni_base = base + int(layout[L_C2C]), base + int(layout[L_UNIFORM])
         rows = np.asarray(indices[indptr[t] : indptr[t + 1]], dtype=np.int64)
         vals = np.asarray(values[indptr[t] : indptr[t + 1]], dtype=np.float64)
-        z1, clipped = _read_numpy(
-            pos1, neg1, ref, rows, vals, rnf, k, noisy, out_var, fp[FP_STEP1], fp[FP_MAX1], key, base + int(layout[0])
-        )
+        z1, clipped = _layer_read_numpy(pos1, neg1, ref, rows, vals, ip, fp, fp[FP_STEP1], fp[FP_MAX1], rkey, read0)
         stats[ST_CLIP_HIDDEN] += clipped
         a1 = _sigmoid_numpy(z1)
         h = (a1 >= fp[FP_THRESHOLD]).astype(np.float64) if ip[IP_THRESHOLD] else a1
         hrows = np.flatnonzero(h)
-        z2, clipped = _read_numpy(
-            pos2, neg2, ref, hrows, h[hrows], rnf, k, noisy, out_var, fp[FP_STEP2], fp[FP_MAX2], key, base + int(layout[1])
+        z2, clipped = _layer_read_numpy(
+            pos2, neg2, ref, hrows, h[hrows], ip, fp, fp[FP_STEP2], fp[FP_MAX2], rkey, read0 + int(layout[L_OUTPUT_READS])
         )
         stats[ST_CLIP_OUTPUT] += clipped
         a2 = _sigmoid_numpy(z2)
@@ -773,16 +793,16 @@ def train_hw_numpy(
         else:
             scale = np.max(np.abs(s2))
             scale = 1.0 if scale == 0 else scale
-            d = s2 / scale
+            d = _dac_numpy(s2 / scale, ip, fp)
             y = (W2 @ d) / k
             if noisy:
-                vv = (pos2**2) @ (d * d)
+                vv = _cell_var_numpy(pos2, fp) @ (d * d)
                 if ref:
-                    vv = vv + np.sum(d) ** 2 * neg2[:, 0] ** 2
+                    vv = vv + np.sum(d) ** 2 * _cell_var_numpy(neg2[:, 0], fp)
                 else:
-                    vv = vv + (neg2**2) @ (d * d)
-                z = normals_from_counters_numpy(key, base + int(layout[2]) + np.arange(n_h))
-                y = y + np.sqrt(out_var + vv * rnf * rnf / (k * k)) * z
+                    vv = vv + _cell_var_numpy(neg2, fp) @ (d * d)
+                z = normals_from_counters_numpy(key, base + int(layout[L_BACKWARD]) + np.arange(n_h))
+                y = y + np.sqrt(out_var + vv / (k * k)) * z
             yq, clipped = _adc_numpy(y, fp[FP_STEPB], fp[FP_MAXB])
             stats[ST_CLIP_BACKWARD] += clipped
             e = yq * scale

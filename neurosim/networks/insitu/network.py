@@ -9,7 +9,12 @@ objects (per-device conductance, window and curve rates, device-to-device
 variation and faults drawn once when it is made), laid out like a crossbar
 tile: the reference-column mapping has one ``(rows, cols + 1)`` array whose
 last column holds the reference devices; the differential mapping has a
-``plus`` and a ``minus`` array of ``(rows, cols)``.
+``plus`` and a ``minus`` array of ``(rows, cols)``. The arrays' rows are read
+in tiles of ``config.crossbar.rows`` (each tile's partial sums digitised
+separately, as a :class:`~neurosim.crossbar.CrossbarLayer` reads them). Reads
+see the devices as they are now (``t_s = 0``: each write is a fresh
+programming event, so drift, which counts from programming, does not apply
+during training).
 """
 
 import logging
@@ -18,8 +23,9 @@ import numpy as np
 
 from neurosim.crossbar import mapping as mp
 from neurosim.crossbar.config import Mapping
-from neurosim.crossbar.kernels import readout_numba
+from neurosim.crossbar.kernels import POLICY_CODES, dac_levels_numba, readout_numba
 from neurosim.device import DeviceArray, DeviceModel, ReadNoise
+from neurosim.device.noise import read_sigma_S
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu import kernels as K
 from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, PulseRounding
@@ -50,6 +56,11 @@ def initial_weights(config: InsituConfig, rng) -> tuple[np.ndarray, np.ndarray]:
     return rng.uniform(-m, m, (n_in, n_h)), rng.uniform(-m, m, (n_h, n_out))
 
 
+def _dac_levels(config: InsituConfig) -> int:
+    bits = config.crossbar.dac_bits
+    return 0 if bits is None else 2**bits - 1
+
+
 def _common_params(config: InsituConfig):
     """Integer and float kernel parameters that do not depend on the device."""
     n_in, n_h, n_out = config.sizes
@@ -61,15 +72,20 @@ def _common_params(config: InsituConfig):
     ip[K.IP_BACKWARD] = int(config.backward is Backward.TRANSPOSED_READ)
     ip[K.IP_MOMENTUM] = int(config.optimizer is Optimizer.MOMENTUM)
     ip[K.IP_THRESHOLD] = int(config.threshold_hidden)
+    ip[K.IP_POLICY] = POLICY_CODES[config.pulse_policy.value]
     fp[K.FP_LR1], fp[K.FP_LR2] = config.lr_hidden, config.lr_output
     fp[K.FP_MOMENTUM] = config.momentum if config.optimizer is Optimizer.MOMENTUM else 0.0
     fp[K.FP_THRESHOLD] = config.hidden_threshold
+    xb = config.crossbar
     r1, r2, rb = config.adc_ranges()
-    fp[K.FP_STEP1], fp[K.FP_MAX1] = _adc(config.adc_bits, r1)
-    fp[K.FP_STEP2], fp[K.FP_MAX2] = _adc(config.adc_bits, r2)
-    fp[K.FP_STEPB], fp[K.FP_MAXB] = _adc(config.adc_bits, rb)
-    fp[K.FP_OUT_VAR] = (config.output_noise_frac * config.weight_max) ** 2
+    fp[K.FP_STEP1], fp[K.FP_MAX1] = _adc(xb.adc_bits, r1)
+    fp[K.FP_STEP2], fp[K.FP_MAX2] = _adc(xb.adc_bits, r2)
+    fp[K.FP_STEPB], fp[K.FP_MAXB] = _adc(xb.adc_bits, rb)
+    fp[K.FP_OUT_VAR] = (xb.output_noise_frac * config.weight_max * xb.input_full_scale) ** 2
     fp[K.FP_WMAX] = config.weight_max
+    ip[K.IP_TILE_ROWS] = xb.rows
+    ip[K.IP_DAC_LEVELS] = _dac_levels(config)
+    fp[K.FP_DAC_FS] = xb.input_full_scale
     return ip, fp
 
 
@@ -141,17 +157,13 @@ class DeviceNetwork:
     def __init__(self, device: DeviceModel, config: InsituConfig, rng=None, *, _arrays=None):
         if not isinstance(device, DeviceModel):
             raise NeurosimError(f"device must be a DeviceModel, got {type(device).__name__}")
-        if device.read_noise is not ReadNoise.PROPORTIONAL and device.read_noise_frac > 0:
-            raise NeurosimError(
-                f"on-chip learning models read noise proportional to G only; device {device.name} has "
-                f"read_noise = {device.read_noise.value!r}"
-            )
         self.device = device
         self.config = config
-        self.reference = config.mapping is Mapping.REFERENCE_COLUMN
+        xb = config.crossbar
+        self.reference = xb.mapping is Mapping.REFERENCE_COLUMN
         n_in, n_h, n_out = config.sizes
         #: Siemens per weight unit (nominal window over the weight range of the mapping).
-        self.k_S = mp.siemens_per_weight(device, config.mapping, config.weight_max)
+        self.k_S = mp.siemens_per_weight(device, xb.mapping, config.weight_max)
         rng = as_generator(rng)
         if _arrays is not None:
             self.arrays = _arrays
@@ -164,9 +176,11 @@ class DeviceNetwork:
                     self.arrays[f"{layer}.plus"] = DeviceArray(device, (rows, cols), rng)
                     self.arrays[f"{layer}.minus"] = DeviceArray(device, (rows, cols), rng)
             for layer, w in zip(("layer1", "layer2"), initial_weights(config, rng)):
-                targets = mp.conductance_targets(w, device, config.mapping, config.weight_max)
+                targets = mp.conductance_targets(w, device, xb.mapping, config.weight_max)
                 for role, target in targets.items():
-                    self.arrays[f"{layer}.{role}"].program(target, config.program_method, rng)
+                    self.arrays[f"{layer}.{role}"].program(
+                        target, xb.program_method, rng, tol_frac=xb.write_verify_tol_frac
+                    )
         momentum = config.optimizer is Optimizer.MOMENTUM
         self.vel1 = np.zeros(n_in * n_h if momentum else 0)
         self.vel2 = np.zeros(n_h * n_out if momentum else 0)
@@ -174,12 +188,9 @@ class DeviceNetwork:
 
     # -- kernel arguments ----------------------------------------------------------------------
     def _flat_and_params(self, name):
+        """The array's writable flat state and its per-device write parameters (the kernels write in place)."""
         arr = self.arrays[name]
-        # The kernels write the conductances in place: a flat view of the array's state.
-        g = arr._g.reshape(-1)
-        if not np.shares_memory(g, arr._g):
-            raise NeurosimError(f"{name}: device conductances are not contiguous")
-        return g, K.device_params(arr)
+        return arr.state_buffer_S, arr.write_params[:6]
 
     def _prepare_kernel_args(self):
         config, device = self.config, self.device
@@ -196,21 +207,22 @@ class DeviceNetwork:
         self._layers = layers
         ip, fp = _common_params(config)
         ip[K.IP_REF] = int(self.reference)
-        ip[K.IP_CAP_LTP], ip[K.IP_CAP_LTD] = device.levels_ltp, device.levels_ltd
-        ip[K.IP_NOISY] = int(device.read_noise_frac > 0 or config.output_noise_frac > 0)
+        ip[K.IP_NOISY] = int(device.read_noise_frac > 0 or config.crossbar.output_noise_frac > 0)
         ip[K.IP_C2C] = int(device.c2c_sigma_frac > 0)
+        fp[K.FP_C2C] = device.c2c_sigma_frac
         fp[K.FP_K] = self.k_S
         # weight change of one nominal (linear-equivalent) pulse of each direction
         fp[K.FP_DWP_LTP] = device.window_S / device.levels_ltp / self.k_S
         fp[K.FP_DWP_LTD] = device.window_S / device.levels_ltd / self.k_S
-        fp[K.FP_READ_NOISE] = device.read_noise_frac
+        # read noise (neurosim.device.noise.read_sigma_S): sigma = frac * G or frac * the model's G_max
+        constant = device.read_noise is ReadNoise.CONSTANT
+        fp[K.FP_READ_NOISE] = 0.0 if constant else device.read_noise_frac
+        fp[K.FP_READ_SD] = device.read_noise_frac * device.g_max_S if constant else 0.0
         self.ip, self.fp = ip, fp
         *offsets, n_dev = K.device_offsets(n_in, n_h, n_out, self.reference)
         self.offsets = np.array(offsets, dtype=np.int64)
-        layout = K.counter_layout(n_in, n_h, n_out, n_dev)
-        self.layout = np.array(
-            [layout[k] for k in ("hidden", "output", "backward", "c2c", "uniform", "stride")], dtype=np.int64
-        )
+        layout = K.counter_layout(n_in, n_h, n_out, n_dev, config.crossbar.rows)
+        self.layout = np.array([layout[k] for k in K.LAYOUT_KEYS], dtype=np.int64)
 
     # -- training ------------------------------------------------------------------------------
     def train_chunk(self, csr, labels, order, t0, stats, loss, key, backend="numba") -> None:
@@ -236,44 +248,47 @@ class DeviceNetwork:
             out.append(((pos - neg) / self.k_S).T.copy())
         return out
 
-    def _layer_read(self, x, layer: int, key) -> np.ndarray:
-        """A batch read of one layer: ``x @ W`` with read noise drawn at the output, then the ADC."""
+    def _layer_read(self, x, layer: int, keys) -> np.ndarray:
+        """A batch read of one layer, as the training kernel reads one vector: DAC, tiles of
+        ``crossbar.rows`` rows, read noise drawn at the output, a partial-sum ADC per tile
+        (:func:`~neurosim.crossbar.kernels.readout_numba`, tile ``r`` keyed by ``keys[r]``), digital sum."""
         pos, neg = self._pos_neg(layer)
-        fp = self.fp
-        k = self.k_S
-        mean = x @ ((pos - neg) / k)
-        rnf = self.device.read_noise_frac
-        if rnf > 0:
-            x2 = x * x
-            var = x2 @ (pos**2 * (rnf / k) ** 2)
-            if self.reference:
-                var = np.hstack([var, x2 @ (neg**2 * (rnf / k) ** 2)])
-            else:
-                var = var + x2 @ (neg**2 * (rnf / k) ** 2)
-        else:
-            var = np.empty((x.shape[0], 0))
-        step = fp[K.FP_STEP1] if layer == 1 else fp[K.FP_STEP2]
+        fp, k = self.fp, self.k_S
+        v, v2 = np.empty_like(x), np.empty_like(x)
+        dac_levels_numba(x, float(fp[K.FP_DAC_FS]), int(self.ip[K.IP_DAC_LEVELS]), v, v2, np.zeros(x.shape[1], np.int64))
+        cells = self.device.read_noise_frac > 0
+        step = float(fp[K.FP_STEP1] if layer == 1 else fp[K.FP_STEP2])
         max_code = int(fp[K.FP_MAX1] if layer == 1 else fp[K.FP_MAX2])
-        out = np.zeros_like(mean)
-        readout_numba(
-            np.ascontiguousarray(mean), np.ascontiguousarray(var), bool(self.reference and rnf > 0),
-            float(fp[K.FP_OUT_VAR]), float(step), max_code, 1.0, np.uint64(key), out, 0,
-        )  # fmt: skip
+        out = np.zeros((x.shape[0], pos.shape[1]))
+        tile_rows = self.config.crossbar.rows
+        for tile, r0 in enumerate(range(0, pos.shape[0], tile_rows)):
+            rows = slice(r0, r0 + tile_rows)
+            mean = v[:, rows] @ ((pos[rows] - neg[rows]) / k)
+            var = np.empty((x.shape[0], 0))
+            if cells:
+                var_pos = v2[:, rows] @ (read_sigma_S(self.device, pos[rows]) / k) ** 2
+                var_neg = v2[:, rows] @ (read_sigma_S(self.device, neg[rows]) / k) ** 2
+                var = np.hstack([var_pos, var_neg]) if self.reference else var_pos + var_neg
+            readout_numba(
+                np.ascontiguousarray(mean), np.ascontiguousarray(var), bool(self.reference and cells),
+                float(fp[K.FP_OUT_VAR]), step, max_code, 1.0, np.uint64(keys[tile]), out, 0,
+            )  # fmt: skip
         return out
 
     def forward(self, x, key=0) -> np.ndarray:
         """Hardware forward pass of a batch ``x`` (n, inputs): the output layer's ADC-coded outputs.
 
-        Each layer is one crossbar read (the crossbar read-out kernel: read
-        noise at the output, output noise, ADC); the hidden layer's sigmoid
-        outputs are thresholded (if the config says so) before driving the
-        second layer. ``key`` (uint64) seeds the reads' noise.
+        Each layer is a tiled crossbar read (:meth:`_layer_read`); the
+        hidden layer's sigmoid outputs are thresholded (if the config says
+        so) before driving the second layer. ``key`` (uint64) seeds the reads' noise.
         """
         x = np.ascontiguousarray(x, dtype=np.float64)
-        keys = np.random.SeedSequence([int(key)]).generate_state(2, np.uint64)
-        a1 = _sigmoid(self._layer_read(x, 1, keys[0]))
+        n_reads = int(self.layout[K.L_READS])
+        keys = np.random.SeedSequence([int(key)]).generate_state(n_reads, np.uint64)
+        split = int(self.layout[K.L_OUTPUT_READS])
+        a1 = _sigmoid(self._layer_read(x, 1, keys[:split]))
         h = (a1 >= self.config.hidden_threshold).astype(np.float64) if self.config.threshold_hidden else a1
-        return self._layer_read(h, 2, keys[1])
+        return self._layer_read(np.ascontiguousarray(h), 2, keys[split:])
 
     # -- persistence -----------------------------------------------------------------------------
     def state_arrays(self) -> dict:
@@ -308,8 +323,8 @@ class DeviceNetwork:
         """A network rebuilt from :meth:`state_arrays` (e.g. the ``.npz`` of a finished run)."""
         self = cls.__new__(cls)
         self.device, self.config = device, config
-        self.reference = config.mapping is Mapping.REFERENCE_COLUMN
-        self.k_S = mp.siemens_per_weight(device, config.mapping, config.weight_max)
+        self.reference = config.crossbar.mapping is Mapping.REFERENCE_COLUMN
+        self.k_S = mp.siemens_per_weight(device, config.crossbar.mapping, config.weight_max)
         names = ("main",) if self.reference else ("plus", "minus")
         self.arrays = {f"{layer}.{n}": None for layer in ("layer1", "layer2") for n in names}
         n_in, n_h, n_out = config.sizes

@@ -1,13 +1,16 @@
-"""In-situ training as a sweep task: ``task = "neurosim.networks.insitu.tasks:insitu_point"``.
+"""In-situ training as a sweep task: ``task = "insitu"``.
 
 Settings are flat keys (see :mod:`neurosim.settings`):
 
 - ``device``: a card name or path, or ``"software"`` for the float baseline
   (same network and protocol, no device, no threshold, ideal ADC);
 - ``device.<field>``: overrides a :class:`~neurosim.device.DeviceModel` field;
-- any :class:`~neurosim.networks.insitu.config.InsituConfig` field by its
-  name (``epochs``, ``images_per_epoch``, ``mapping = "differential"``,
-  ``pulse_rounding = "stochastic"``, ``adc_bits``, ...);
+- ``crossbar.<field>``: overrides a field of the arrays'
+  :class:`~neurosim.crossbar.config.CrossbarConfig` (``crossbar.adc_bits``,
+  ``crossbar.mapping = "differential"``, ``crossbar.rows``, ...), the same
+  names as ``neurosim evaluate`` uses;
+- any other :class:`~neurosim.networks.insitu.config.InsituConfig` field by its
+  name (``epochs``, ``images_per_epoch``, ``pulse_rounding = "stochastic"``, ...);
 - ``dataset``: ``"mnist"`` (default) or ``"digits"`` (scikit-learn's 8x8
   digits binarised: 64 inputs, for quick checks; ``sizes`` follows).
 
@@ -25,23 +28,25 @@ import numpy as np
 
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu.config import InsituConfig
-from neurosim.settings import device_with_overrides, split_settings
+from neurosim.settings import device_with_overrides, replace_fields, split_settings
 from neurosim.tasks import Task
 
 SOFTWARE = "software"
 DATASETS = ("mnist", "digits")
 _CONFIG_FIELDS = {f.name for f in fields(InsituConfig)}
-_PLAIN = {"device", "dataset"} | _CONFIG_FIELDS
+_PLAIN = {"device", "dataset"} | (_CONFIG_FIELDS - {"crossbar"})
 
 
 def resolve(settings: dict):
     """``(device or None for software, config, dataset name)`` for a point's settings."""
-    plain, groups = split_settings(settings, _PLAIN, ["device"])
+    plain, groups = split_settings(settings, _PLAIN, ["device", "crossbar"])
     dataset = plain.pop("dataset", "mnist")
     if dataset not in DATASETS:
         raise NeurosimError(f"dataset = {dataset!r} must be one of {list(DATASETS)}")
     name = plain.pop("device", "sige_epiram")
     base = InsituConfig(sizes=(64, 32, 10)) if dataset == "digits" else InsituConfig()
+    if groups["crossbar"]:
+        plain["crossbar"] = replace_fields(base.crossbar, groups["crossbar"], "crossbar")
     config = InsituConfig.from_dict(plain, base)
     if name == SOFTWARE:
         if groups["device"]:
@@ -96,7 +101,7 @@ def check_settings(settings: dict) -> None:
 
 
 #: The sweep task ``insitu``.
-TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device",), check=check_settings,
+TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device", "crossbar"), check=check_settings,
             metrics=("accuracy", "best_accuracy", "accuracy_last5", "train_accuracy", "pulses_per_image",
                      "writes_per_image", "epochs", "train_time_s"),
             description="on-chip (in-situ) training of a device network, or its software baseline")

@@ -47,7 +47,7 @@ from enum import Enum
 
 import numpy as np
 
-from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, WeightScale
+from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, PulsePolicy, WeightScale
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.threshold.units import (
@@ -310,7 +310,8 @@ class CrossbarThresholdLayer:
 
         Reference-column mapping: the weight's device is potentiated or
         depressed. Differential mapping: push-pull, ``+n`` potentiates ``G+``
-        and depresses ``G-`` (and the other way round for ``-n``). Only for
+        and depresses ``G-`` (and the other way round for ``-n``): the crossbar
+        layer's rule with :attr:`~neurosim.crossbar.config.PulsePolicy.BOTH`. Only for
         ``replicas = 1``; cycle-to-cycle noise is drawn from ``rng``.
         """
         if self.replicas != 1:
@@ -321,11 +322,7 @@ class CrossbarThresholdLayer:
             raise NeurosimError(f"pulses must have shape {shape} (units, hardware inputs), got {p.shape}")
         if not np.issubdtype(p.dtype, np.integer):
             raise NeurosimError(f"pulses must be integers, got dtype {p.dtype}")
-        rng = as_generator(rng)
-        if self.crossbar.config.mapping is Mapping.DIFFERENTIAL:
-            self.crossbar.apply_pulses(p, -p, rng)
-        else:
-            self.crossbar.apply_pulses(p, None, rng)
+        self.crossbar.apply_weight_pulses(p, PulsePolicy.BOTH, as_generator(rng))
 
 
 class CrossbarThresholdNetwork:
