@@ -159,6 +159,8 @@ TWIN_CASES = [
     dict(crossbar=_xb(mapping=Mapping.DIFFERENTIAL), pulse_policy=PulsePolicy.BOTH,
          pulse_rounding=PulseRounding.STOCHASTIC),  # fmt: skip
     dict(optimizer=Optimizer.MOMENTUM, pulse_rounding=PulseRounding.STOCHASTIC, threshold_hidden=False),
+    dict(crossbar=_xb(cell_r_series_ohm=15e3)),
+    dict(crossbar=_xb(mapping=Mapping.DIFFERENTIAL, cell_r_series_ohm=15e3), backward=Backward.TRANSPOSED_READ),
 ]
 
 
@@ -351,11 +353,11 @@ def test_nonlinear_device_updates_follow_its_curve():
 
 
 # -- the hardware read ---------------------------------------------------------------------------
-def _layer_and_network(mapping, device="ideal", rows=16, dac_bits=None):
+def _layer_and_network(mapping, device="ideal", rows=16, dac_bits=None, r_series_ohm=None):
     """A network on ``device`` (crossbar tiles of ``rows`` rows) and a CrossbarLayer holding its first layer's devices."""
     if isinstance(device, str):
         device = load_device(device)
-    xb = _xb(mapping=mapping, rows=rows, dac_bits=dac_bits)
+    xb = _xb(mapping=mapping, rows=rows, dac_bits=dac_bits, cell_r_series_ohm=r_series_ohm)
     config = InsituConfig(sizes=(40, 12, 10), crossbar=xb, adc_range_hidden=6.0)
     net = DeviceNetwork(device, config, 3)
     W1 = net.weights()[0]
@@ -389,21 +391,21 @@ def _fused_read(net, x, key, backend):
     return out, clipped
 
 
-@pytest.mark.parametrize("dac_bits", [None, 2])
+@pytest.mark.parametrize("dac_bits, r_series_ohm", [(None, None), (2, None), (None, 15e3)])
 @pytest.mark.parametrize("mapping", [Mapping.REFERENCE_COLUMN, Mapping.DIFFERENTIAL])
-def test_forward_read_equals_the_crossbar_layer(mapping, dac_bits):
+def test_forward_read_equals_the_crossbar_layer(mapping, dac_bits, r_series_ohm):
     """The fused kernel's read, the network's batch read and CrossbarLayer.forward agree on the same conductances.
 
     Ideal device, 8-bit ADC on the partial sums of 16-row tiles (3 tiles for 40 inputs), an optional 2-bit
-    DAC. The three compute the partial sums in different orders, so values agree to rounding
-    and codes agree except at a code boundary (none here).
+    DAC, optionally a 15 kOhm series resistor in every cell. The three compute the partial sums in
+    different orders, so values agree to rounding and codes agree except at a code boundary (none here).
     """
-    net, layer = _layer_and_network(mapping, dac_bits=dac_bits)
+    net, layer = _layer_and_network(mapping, dac_bits=dac_bits, r_series_ohm=r_series_ohm)
     assert len(layer.row_edges) == 3
     rng = np.random.default_rng(0)
     x = (rng.random((200, 40)) < 0.3) * rng.choice([1.0, 0.7], (200, 40))
     theirs = layer.forward(x)
-    assert np.count_nonzero(np.abs(theirs) >= 6.0) > 0  # some conversions clip
+    assert r_series_ohm or np.count_nonzero(np.abs(theirs) >= 6.0) > 0  # some conversions clip (the resistor shrinks them)
     np.testing.assert_allclose(net._layer_read(x, 1, np.zeros(3, np.uint64)), theirs, atol=1e-12)
     for backend in ("numba", "numpy"):
         ours, clipped = _fused_read(net, x, 0, backend)
@@ -413,10 +415,12 @@ def test_forward_read_equals_the_crossbar_layer(mapping, dac_bits):
 
 @pytest.mark.parametrize("read_noise", list(ReadNoise))
 @pytest.mark.parametrize("mapping", [Mapping.REFERENCE_COLUMN, Mapping.DIFFERENTIAL])
-def test_noisy_forward_read_is_the_crossbar_read_out_of_each_tile(mapping, read_noise):
-    """With read noise, the fused read is readout_numpy on CrossbarLayer's tile matrices, tile keys shared."""
+@pytest.mark.parametrize("r_series_ohm", [None, 15e3])
+def test_noisy_forward_read_is_the_crossbar_read_out_of_each_tile(mapping, read_noise, r_series_ohm):
+    """With read noise, the fused read is readout_numpy on CrossbarLayer's tile matrices, tile keys shared
+    (also through the cells' series resistance: signal and noise scaled alike)."""
     device = replace(load_device("sige_epiram"), read_noise_frac=0.05, read_noise=read_noise)
-    net, layer = _layer_and_network(mapping, device)
+    net, layer = _layer_and_network(mapping, device, r_series_ohm=r_series_ohm)
     rng = np.random.default_rng(1)
     x = (rng.random((30, 40)) < 0.4).astype(np.float64)
     key = 1234

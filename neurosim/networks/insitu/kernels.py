@@ -106,7 +106,8 @@ FP_WMAX = 15  # float kernels: weight clip
 FP_READ_SD = 16  # constant read noise: sigma (S), the same for every device
 FP_C2C = 17  # cycle-to-cycle noise per pulse, fraction of the window
 FP_DAC_FS = 18  # input full scale of the DAC (input units)
-FP_SIZE = 19
+FP_R_SERIES = 19  # series resistance of every cell (ohm, 0 = none): reads see G / (1 + G R)
+FP_SIZE = 20
 
 # -- statistics (stats, int64) -----------------------------------------------------------------
 ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES = 0, 1, 2
@@ -262,10 +263,22 @@ def _dac(x, ip, fp):
     return dac_value(x, levels / fs, fs / levels, float(levels), 0.5)
 
 
+@njit(cache=True, inline="always")
+def _cell_g(g, fp):
+    """Conductance (S) a read sees of a device at ``g`` in series with its cell's ``fp[FP_R_SERIES]`` ohm.
+
+    ``g / (1 + g R)``: exactly ``g`` when ``R = 0``.
+    """
+    return g / (1.0 + g * fp[FP_R_SERIES])
+
+
 @njit(cache=True)
 def _cell_var(g, fp):
-    """Read-noise variance (S^2) of a device at conductance ``g``: constant plus proportional part."""
-    return fp[FP_READ_SD] * fp[FP_READ_SD] + fp[FP_READ_NOISE] * fp[FP_READ_NOISE] * g * g
+    """Read-noise variance (S^2) a read sees of a device at conductance ``g``: constant plus proportional part,
+    through the cell's series resistance (``sigma (1 + g R)^-2``, the derivative of :func:`_cell_g`; 1 when ``R = 0``)."""
+    att = 1.0 / (1.0 + g * fp[FP_R_SERIES])
+    att2 = att * att
+    return (fp[FP_READ_SD] * fp[FP_READ_SD] + fp[FP_READ_NOISE] * fp[FP_READ_NOISE] * g * g) * (att2 * att2)
 
 
 @njit(cache=True)
@@ -306,12 +319,12 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
                 continue
             row = i * stride
             if ref == 1:
-                gr = gA[row + n_cols]
+                gr = _cell_g(gA[row + n_cols], fp)
                 for j in range(n_cols):
-                    m[j] += v * (gA[row + j] - gr)
+                    m[j] += v * (_cell_g(gA[row + j], fp) - gr)
             else:
                 for j in range(n_cols):
-                    m[j] += v * (gA[row + j] - gB[row + j])
+                    m[j] += v * (_cell_g(gA[row + j], fp) - _cell_g(gB[row + j], fp))
             if cells:
                 v2 = v * v * inv_k2
                 for j in range(n_cols):
@@ -450,7 +463,7 @@ def train_hw_numba(
                 tot = 0.0
                 for c in range(n_out):
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += (gA2[row + c] - gb) * s2[c]
+                    tot += (_cell_g(gA2[row + c], fp) - _cell_g(gb, fp)) * s2[c]
                 e[j] = tot / k
         else:
             scale = 0.0
@@ -472,7 +485,7 @@ def train_hw_numba(
                 for c in range(n_out):
                     ga = gA2[row + c]
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += d[c] * (ga - gb)
+                    tot += d[c] * (_cell_g(ga, fp) - _cell_g(gb, fp))
                     if cells:
                         vv += d[c] * d[c] * _cell_var(ga, fp)
                         if ref == 0:
@@ -651,8 +664,14 @@ def _dac_numpy(x, ip, fp):
     return out[0]
 
 
+def _cell_g_numpy(g, fp):
+    """NumPy twin of :func:`_cell_g`."""
+    return g / (1.0 + g * fp[FP_R_SERIES])
+
+
 def _cell_var_numpy(g, fp):
-    return fp[FP_READ_SD] ** 2 + fp[FP_READ_NOISE] ** 2 * g * g
+    """NumPy twin of :func:`_cell_var`."""
+    return (fp[FP_READ_SD] ** 2 + fp[FP_READ_NOISE] ** 2 * g * g) * (1.0 / (1.0 + g * fp[FP_R_SERIES])) ** 4
 
 
 def _layer_read_numpy(pos, neg, ref, rows, vals, ip, fp, step, max_code, rkey, read0):
@@ -667,7 +686,7 @@ def _layer_read_numpy(pos, neg, ref, rows, vals, ip, fp, step, max_code, rkey, r
     for tile, r0 in enumerate(range(0, n_rows, tile_rows)):
         inside = (rows >= r0) & (rows < r0 + tile_rows)
         r, vt = rows[inside], v[inside]
-        mean = (vt @ (pos[r] - neg[r]) * inv_k)[None, :]
+        mean = (vt @ (_cell_g_numpy(pos[r], fp) - _cell_g_numpy(neg[r], fp)) * inv_k)[None, :]
         var = np.zeros((1, 0))
         if cells:
             v2 = vt * vt * inv_k * inv_k
@@ -787,7 +806,7 @@ def train_hw_numpy(
         loss[0] += float(np.sum((a2 - target) ** 2))
         stats[ST_CORRECT] += int(np.argmax(z2) == labels[t])
         stats[ST_IMAGES] += 1
-        W2 = pos2 - neg2  # (n_h, n_out), siemens
+        W2 = _cell_g_numpy(pos2, fp) - _cell_g_numpy(neg2, fp)  # (n_h, n_out), siemens, as the cells read
         if ip[IP_BACKWARD] == 0:
             e = (W2 @ s2) / k
         else:

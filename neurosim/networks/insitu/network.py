@@ -25,7 +25,6 @@ from neurosim.crossbar import mapping as mp
 from neurosim.crossbar.config import Mapping
 from neurosim.crossbar.kernels import POLICY_CODES, dac_levels_numba, readout_numba
 from neurosim.device import DeviceArray, DeviceModel, ReadNoise
-from neurosim.device.noise import read_sigma_S
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu import kernels as K
 from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, PulseRounding
@@ -86,6 +85,7 @@ def _common_params(config: InsituConfig):
     ip[K.IP_TILE_ROWS] = xb.rows
     ip[K.IP_DAC_LEVELS] = _dac_levels(config)
     fp[K.FP_DAC_FS] = xb.input_full_scale
+    fp[K.FP_R_SERIES] = xb.r_series_ohm
     return ip, fp
 
 
@@ -235,13 +235,14 @@ class DeviceNetwork:
 
     # -- reads -------------------------------------------------------------------------------
     def _pos_neg(self, layer: int):
+        """The layer's (positive, negative) device conductances (S), as the cells read them (series resistance)."""
         n_in, n_h, n_out = self.config.sizes
         rows, cols = (n_in, n_h) if layer == 1 else (n_h, n_out)
         gA, _, gB, _ = self._layers[4 * (layer - 1) : 4 * layer]
-        return K._layer_views(gA, gB, rows, cols, int(self.reference))
+        return (K._cell_g_numpy(g, self.fp) for g in K._layer_views(gA, gB, rows, cols, int(self.reference)))
 
     def weights(self) -> list[np.ndarray]:
-        """Weights ``(out, in)`` the devices hold (noise-free, in weight units)."""
+        """Weights ``(out, in)`` the devices hold as the cells read them (noise-free, in weight units)."""
         out = []
         for layer in (1, 2):
             pos, neg = self._pos_neg(layer)
@@ -254,6 +255,8 @@ class DeviceNetwork:
         (:func:`~neurosim.crossbar.kernels.readout_numba`, tile ``r`` keyed by ``keys[r]``), digital sum."""
         pos, neg = self._pos_neg(layer)
         fp, k = self.fp, self.k_S
+        gA, _, gB, _ = self._layers[4 * (layer - 1) : 4 * layer]
+        raw_pos, raw_neg = K._layer_views(gA, gB, pos.shape[0], pos.shape[1], int(self.reference))
         v, v2 = np.empty_like(x), np.empty_like(x)
         dac_levels_numba(x, float(fp[K.FP_DAC_FS]), int(self.ip[K.IP_DAC_LEVELS]), v, v2, np.zeros(x.shape[1], np.int64))
         cells = self.device.read_noise_frac > 0
@@ -266,8 +269,8 @@ class DeviceNetwork:
             mean = v[:, rows] @ ((pos[rows] - neg[rows]) / k)
             var = np.empty((x.shape[0], 0))
             if cells:
-                var_pos = v2[:, rows] @ (read_sigma_S(self.device, pos[rows]) / k) ** 2
-                var_neg = v2[:, rows] @ (read_sigma_S(self.device, neg[rows]) / k) ** 2
+                var_pos = v2[:, rows] @ (K._cell_var_numpy(raw_pos[rows], fp) / k**2)
+                var_neg = v2[:, rows] @ (K._cell_var_numpy(raw_neg[rows], fp) / k**2)
                 var = np.hstack([var_pos, var_neg]) if self.reference else var_pos + var_neg
             readout_numba(
                 np.ascontiguousarray(mean), np.ascontiguousarray(var), bool(self.reference and cells),
