@@ -642,3 +642,144 @@ def test_training_writes_the_device_arrays_state_after_any_programming(digits, m
     for name, arr in net.arrays.items():
         assert np.shares_memory(arr.state_buffer_S, net._layers[0 if name == "layer1.main" else 4])
         assert np.count_nonzero(arr.conductance_S != before[name]) > 10, name
+
+
+# -- NeuroSim V3's protocol (Protocol.NEUROSIM_V3) ---------------------------------------------------
+def _v3(**changes):
+    from neurosim.networks.insitu import NEUROSIM_V3_PROTOCOL
+
+    return replace(NEUROSIM_V3_PROTOCOL, **changes)
+
+
+def _v3_cell_currents(device, R=15e3):
+    """By hand: a cell's read current per volt, I = 1 / (1/G + R), at the window's ends."""
+    return 1 / (1 / device.g_max_S + R), 1 / (1 / device.g_min_S + R)
+
+
+def test_neurosim_v3_initial_weights_are_seven_levels_written_without_g_min():
+    """Mapping.cpp 56-67: w = k/3, k = -3..3 uniform; Array.cpp 178-187: G = (w + 1)/2 (G_max - G_min), clipped."""
+    from neurosim.networks.insitu.network import initial_weights
+
+    w1, w2 = initial_weights(_v3(), 0)
+    levels, counts = np.unique(np.concatenate([w1.ravel(), w2.ravel()]), return_counts=True)
+    np.testing.assert_allclose(levels, np.arange(-3, 4) / 3)
+    assert np.all(np.abs(counts / counts.sum() - 1 / 7) < 5 * np.sqrt(1 / 7 / counts.sum()))
+    for name, bias in (("pcmo", -0.29), ("alox_hfo2", None)):
+        device = load_device(name)
+        net = DeviceNetwork(device, _v3(), 0)
+        g = net.arrays["layer1.main"].conductance_S
+        W = device.g_max_S - device.g_min_S
+        written = np.clip((np.arange(-3, 4) / 3 + 1) / 2 * W, device.g_min_S, device.g_max_S)  # by hand
+        nearest = written[np.argmin(np.abs(g[:, :-1, None] - written), axis=-1)]
+        np.testing.assert_allclose(g[:, :-1], nearest, rtol=1e-12)  # every device on one of the written levels
+        assert g[:, :-1].max() == pytest.approx(W)  # w = 1 lands at G_max - G_min, below G_max
+        i_max, i_min = _v3_cell_currents(device)
+        i = 1 / (1 / g[:, :-1] + 15e3)
+        readback = 2 * (i - i_min) / (i_max - i_min) - 1
+        # the mean over the 7 equally likely levels, by hand
+        by_hand = np.mean([2 * (1 / (1 / np.clip((k / 3 + 1) / 2 * W, device.g_min_S, device.g_max_S) + 15e3) - i_min)
+                           / (i_max - i_min) - 1 for k in range(-3, 4)])  # fmt: skip
+        assert readback.mean() == pytest.approx(by_hand, abs=0.01)
+        assert by_hand < -0.25  # biased negative
+        if bias is not None:
+            assert by_hand == pytest.approx(bias, abs=0.01)
+
+
+def test_neurosim_v3_first_read_of_a_fresh_array_by_hand():
+    """The first read of the preset: currents through the 15 kOhm transistor, truncated codes, half the sum."""
+    device = load_device("alox_hfo2")
+    config = _v3(sizes=(40, 12, 10))
+    net = DeviceNetwork(device, config, 2)
+    rng = np.random.default_rng(0)
+    x = (rng.random((25, 40)) < 0.3).astype(np.float64)
+    g = net.arrays["layer1.main"].conductance_S[:, :-1]
+    i_max, i_min = _v3_cell_currents(device)
+    current = x @ (1 / (1 / g + 15e3))  # column currents per volt, (25, 12)
+    i_ref = x.sum(axis=1, keepdims=True) * (i_max + i_min) / 2
+    q = 40 * (i_max - i_min) / 255  # 8-bit codes of the whole layer's swing
+    expected = (np.floor(current / q) - np.floor(i_ref / q)) * 40 / 255
+    readback = 2 * (1 / (1 / g + 15e3) - i_min) / (i_max - i_min) - 1
+    assert np.max(np.abs(expected - x @ readback / 2)) <= 2 * 40 / 255  # half the weighted sum, to two codes
+    np.testing.assert_allclose(net._layer_read(x, 1, None), expected, rtol=0, atol=1e-12)
+    for backend in ("numba", "numpy"):
+        ours, clipped = _fused_read(net, x, 0, backend)
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
+        assert clipped == 0
+
+
+@pytest.mark.parametrize("device", ["alox_hfo2", "hzo_fefet"])
+def test_neurosim_v3_kernel_matches_numpy_twin(digits, device):
+    config = _v3(sizes=(64, 24, 10), lr_hidden=2.0, lr_output=1.0)
+    device = load_device(device)
+    a, b = DeviceNetwork(device, config, 5), DeviceNetwork(device, config, 5)
+    order = np.random.default_rng(1).integers(0, digits.n_train, 12)
+    sa1, la1 = _chunk(a, digits, order[:5], t0=40)
+    sa2, la2 = _chunk(a, digits, order[5:], t0=45)
+    sb, lb = _chunk(b, digits, order, t0=40, backend="numpy")
+    np.testing.assert_array_equal(sa1 + sa2, sb)
+    assert sb[K.ST_WRITES] > 50
+    assert la1 + la2 == pytest.approx(lb, rel=1e3 * EPS)
+    ga, gb = _conductances(a), _conductances(b)
+    for name in ga:
+        np.testing.assert_allclose(ga[name], gb[name], rtol=64 * EPS, atol=64 * EPS * device.g_max_S, err_msg=name)
+
+
+def test_neurosim_v3_read_back_weights_are_linear_in_current():
+    """The backward pass's digital weights (Train.cpp 617-618, Array.cpp ConductanceToWeight), by hand."""
+    device = load_device("alox_hfo2")
+    net = DeviceNetwork(device, _v3(sizes=(64, 24, 10)), 4)
+    g2 = net.arrays["layer2.main"].conductance_S[:, :-1]
+    i_max, i_min = _v3_cell_currents(device)
+    w = 2 * (1 / (1 / g2 + 15e3) - i_min) / (i_max - i_min) - 1
+    np.testing.assert_allclose(K._readback_v3_numpy(g2, net.fp), w, rtol=1e-12)
+    ends = K._readback_v3_numpy(np.array([device.g_min_S, device.g_max_S, 2 * device.g_max_S]), net.fp)
+    np.testing.assert_allclose(ends, [-1.0, 1.0, 1.0], atol=1e-12)  # clipped to [-1, 1]
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (dict(crossbar=replace(REF_XB, mapping=Mapping.DIFFERENTIAL)), "crossbar.mapping"),
+        (dict(backward=Backward.TRANSPOSED_READ), "backward"),
+        (dict(crossbar=replace(REF_XB, dac_bits=4)), "crossbar.dac_bits"),
+    ],
+)
+def test_neurosim_v3_refuses_what_its_read_out_does_not_model(changes, field):
+    with pytest.raises(NeurosimError, match=field):
+        _v3(**changes)
+
+
+def test_protocol_is_a_setting_of_the_cli_and_the_sweep():
+    from neurosim.networks.insitu import Protocol
+    from neurosim.networks.insitu.tasks import resolve
+
+    _, config, _ = resolve({"device": "hzo_fefet", "protocol": "neurosim_v3"})
+    assert config.protocol is Protocol.NEUROSIM_V3 and config.crossbar.cell_r_series_ohm == 15e3
+    assert config.crossbar.program_method is ProgramMethod.EXACT
+    _, config, _ = resolve({"device": "hzo_fefet", "protocol": "neurosim_v3", "crossbar.cell_r_series_ohm": 0.0})
+    assert config.crossbar.r_series_ohm == 0.0  # the preset is a base: settings override it
+    _, config, _ = resolve({"device": "hzo_fefet"})
+    assert config.protocol is Protocol.PROJECT and config.crossbar.r_series_ohm == 0.0
+    with pytest.raises(NeurosimError, match="protocol"):
+        resolve({"protocol": "neurosim_v2"})
+    with pytest.raises(NeurosimError, match="read_noise_frac"):
+        DeviceNetwork(replace(load_device("sige_epiram"), read_noise_frac=0.02), _v3(sizes=(64, 24, 10)), 0)
+    parser = argparse.ArgumentParser()
+    add_insitu_parser(parser.add_subparsers())
+    from neurosim.networks.insitu.cli import _settings
+
+    assert _settings(parser.parse_args(["insitu", "--protocol", "neurosim_v3"]))["protocol"] == "neurosim_v3"
+
+
+@pytest.mark.slow
+def test_hzo_fefet_learns_with_its_positive_ltd_label():
+    """hzo_fefet (NL_LTD = +1.46): depression walks back down the saturating curve, so the device is nearly
+    symmetric. Five epochs, seed 0, the project's protocol: 58.5 % measured (41 % when depression was
+    always mirrored, the old physics; NeuroSim V3's own protocol gives 74.5 % here, 76 % in its C++)."""
+    if not os.environ.get("NEUROSIM_DATA"):
+        pytest.skip("needs the MNIST training set: set NEUROSIM_DATA")
+    from neurosim.networks.insitu import load_mnist_data
+
+    config = InsituConfig(epochs=5)
+    data = load_mnist_data(config.preprocessing)
+    assert train_insitu("hzo_fefet", config, data=data, rng=0, progress=False).final_accuracy > 0.55

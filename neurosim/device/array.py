@@ -31,6 +31,9 @@ class ProgramMethod(Enum):
     OPEN_LOOP = "open_loop"
     #: Read, pulse towards the target along the curve, repeat until within tolerance or out of budget.
     WRITE_VERIFY = "write_verify"
+    #: Set the target exactly, clipped to each device's window: no level snapping, no programming noise
+    #: (NeuroSim V3's "ideal" initial write, ``Array.cpp`` ``WriteCell`` with ``regular = false``).
+    EXACT = "exact"
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,9 @@ class DeviceArray:
         tol_S = tol_frac * self.device.window_S
         pulses = np.zeros(self.shape, dtype=np.int64)
         iterations = 0
-        if method is ProgramMethod.DIRECT:
+        if method is ProgramMethod.EXACT:
+            self._g[...] = np.clip(target, self.g_lo_S, self.g_hi_S)
+        elif method is ProgramMethod.DIRECT:
             g = self.levels_S(target) if self.device.snap_to_levels else np.clip(target, self.g_lo_S, self.g_hi_S)
             sigma = noise.prog_sigma_S(self.device, g, self.g_hi_S)
             self._g[...] = np.clip(g + sigma * rng.standard_normal(self.shape), self.g_lo_S, self.g_hi_S)

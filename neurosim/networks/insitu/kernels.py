@@ -36,6 +36,12 @@ the noise at the output, converts each partial sum with the ADC and sums the
 tiles digitally, as :meth:`neurosim.crossbar.CrossbarLayer.forward` does for
 one vector.
 
+Under ``Protocol.NEUROSIM_V3`` (``ip[IP_PROTOCOL] = 1``) a layer is read the way NeuroSim V3
+reads it (:func:`_layer_read_v3`: column and reference currents truncated separately to codes of
+the whole layer's current swing, worth half the weighted sum, never clipped) and the digital
+backward pass uses NeuroSim's read-back weights, linear in each cell's read current
+(:func:`_readback_v3`).
+
 Random numbers are counter based (:func:`neurosim.streams.normals_numba`):
 every draw is a pure function of the run's ``key`` and a counter, so results
 do not depend on how the images are split into chunks, and the twin draws the
@@ -92,7 +98,8 @@ IP_DAC_LEVELS = 10  # input DAC magnitude levels (0 = ideal)
 IP_NOISY = 11  # 1: reads have read or output noise
 IP_C2C = 12  # 1: some device has cycle-to-cycle noise
 IP_POLICY = 13  # PulsePolicy code (neurosim.crossbar.kernels.POLICY_CODES) of the differential mapping
-IP_SIZE = 14
+IP_PROTOCOL = 14  # 1: NeuroSim V3's read-out and read-back (Protocol.NEUROSIM_V3), 0: the project's
+IP_SIZE = 15
 
 # -- float parameters (fp) ---------------------------------------------------------------------
 FP_LR1, FP_LR2, FP_MOMENTUM = 0, 1, 2
@@ -107,7 +114,9 @@ FP_READ_SD = 16  # constant read noise: sigma (S), the same for every device
 FP_C2C = 17  # cycle-to-cycle noise per pulse, fraction of the window
 FP_DAC_FS = 18  # input full scale of the DAC (input units)
 FP_R_SERIES = 19  # series resistance of every cell (ohm, 0 = none): reads see G / (1 + G R)
-FP_SIZE = 20
+FP_I_MAX, FP_I_MIN = 20, 21  # NeuroSim V3 read-out: a cell's read current at G_max / G_min (S, per volt of read)
+FP_PSUM_LEVELS = 22  # NeuroSim V3 read-out: largest partial-sum code, 2**bits - 1 (0 = ideal)
+FP_SIZE = 23
 
 # -- statistics (stats, int64) -----------------------------------------------------------------
 ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES = 0, 1, 2
@@ -282,6 +291,55 @@ def _cell_var(g, fp):
 
 
 @njit(cache=True)
+def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
+    """NeuroSim V3's read-out of one layer (reference-column mapping, no read noise) into ``out`` (1, cols).
+
+    Following ``Train.cpp`` (the hidden layer's read-out, lines 166-184, and the output layer's,
+    360-377) and ``Mapping.cpp`` (``CurrentToDigits`` / ``DigitsToAlgorithm``, lines 101-107): the
+    column current ``I = sum_i v_i I_cell(G_ij)`` (each cell through its series resistance) and the
+    reference current ``I_ref = sum_i v_i (I_max + I_min) / 2`` are each truncated to codes of
+    ``q = n_rows (I_max - I_min) / P`` (``P = fp[FP_PSUM_LEVELS]``; the whole layer's swing, no
+    tiles), and the code difference is worth ``n_rows / P``: ``sum_i v_i w_ij / 2`` with
+    ``w = 2 (I_cell - I_mid) / (I_max - I_min)``, quantised, never clipped. ``P = 0``: no
+    quantisation. Returns 0 (no clipping).
+    """
+    o = out[0]
+    n_cols = o.shape[0]
+    stride = n_cols + 1
+    i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
+    levels = fp[FP_PSUM_LEVELS]
+    swing = n_rows * (i_max - i_min)
+    for j in range(n_cols):
+        o[j] = 0.0
+    vsum = 0.0
+    for p in range(n_active):
+        v = vals[p]
+        vsum += v
+        row = rows[p] * stride
+        for j in range(n_cols):
+            o[j] += v * _cell_g(gA[row + j], fp)
+    i_ref = vsum * 0.5 * (i_max + i_min)
+    if levels > 0.0:
+        q = swing / levels
+        ref_code = math.trunc(i_ref / q)
+        for j in range(n_cols):
+            o[j] = (math.trunc(o[j] / q) - ref_code) * (n_rows / levels)
+    else:
+        for j in range(n_cols):
+            o[j] = (o[j] - i_ref) * (n_rows / swing)
+    return 0
+
+
+@njit(cache=True, inline="always")
+def _readback_v3(g, fp):
+    """NeuroSim V3's digital weight of a device at ``g`` (``Array.cpp`` ``ConductanceToWeight``, read back after
+    every image, ``Train.cpp`` 617-618): linear in its read current, ``2 (I - I_min) / (I_max - I_min) - 1`` in [-1, 1]."""
+    i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
+    w = 2.0 * (_cell_g(g, fp) - i_min) / (i_max - i_min) - 1.0
+    return min(max(w, -1.0), 1.0)
+
+
+@njit(cache=True)
 def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_code, rkey, read0, mean, var, out):
     """Forward read of one layer for one input vector, tile by tile; returns the clipped conversions.
 
@@ -294,6 +352,8 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
     ``counter_word(rkey, read0 + tile)``), converts with the ADC
     (``step``, ``max_code``) and adds the codes into ``out`` (1, cols).
     """
+    if ip[IP_PROTOCOL] == 1:
+        return _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out)
     n_cols = mean.shape[1]
     stride = n_cols + ref
     cells = var.shape[1] > 0
@@ -457,7 +517,14 @@ def train_hw_numba(
         _output_error(z2, labels[t], s2, loss, stats)
         # -- backward: hidden error -------------------------------------------------------------
         stride2 = n_out + ref
-        if ip[IP_BACKWARD] == 0:
+        if ip[IP_BACKWARD] == 0 and ip[IP_PROTOCOL] == 1:
+            for j in range(n_h):
+                row = j * stride2
+                tot = 0.0
+                for c in range(n_out):
+                    tot += _readback_v3(gA2[row + c], fp) * s2[c]
+                e[j] = tot
+        elif ip[IP_BACKWARD] == 0:
             for j in range(n_h):
                 row = j * stride2
                 tot = 0.0
@@ -674,9 +741,32 @@ def _cell_var_numpy(g, fp):
     return (fp[FP_READ_SD] ** 2 + fp[FP_READ_NOISE] ** 2 * g * g) * (1.0 / (1.0 + g * fp[FP_R_SERIES])) ** 4
 
 
+def _layer_read_v3_numpy(pos, vals_by_row, fp):
+    """NumPy twin of :func:`_layer_read_v3` for a batch: ``vals_by_row`` (batch, rows) drives ``pos`` (rows, cols)."""
+    n_rows = pos.shape[0]
+    i_max, i_min, levels = fp[FP_I_MAX], fp[FP_I_MIN], fp[FP_PSUM_LEVELS]
+    swing = n_rows * (i_max - i_min)
+    current = vals_by_row @ _cell_g_numpy(pos, fp)
+    i_ref = vals_by_row.sum(axis=1, keepdims=True) * (0.5 * (i_max + i_min))
+    if levels > 0:
+        q = swing / levels
+        return (np.trunc(current / q) - np.trunc(i_ref / q)) * (n_rows / levels)
+    return (current - i_ref) * (n_rows / swing)
+
+
+def _readback_v3_numpy(g, fp):
+    """NumPy twin of :func:`_readback_v3`."""
+    i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
+    return np.clip(2.0 * (_cell_g_numpy(g, fp) - i_min) / (i_max - i_min) - 1.0, -1.0, 1.0)
+
+
 def _layer_read_numpy(pos, neg, ref, rows, vals, ip, fp, step, max_code, rkey, read0):
     """NumPy twin of :func:`_layer_read`: the layer's outputs (1-D) and the clipped conversions."""
     n_rows, n = pos.shape
+    if ip[IP_PROTOCOL] == 1:
+        x = np.zeros((1, n_rows))
+        np.add.at(x[0], rows, vals)
+        return _layer_read_v3_numpy(pos, x, fp)[0], 0
     cells = fp[FP_READ_NOISE] > 0 or fp[FP_READ_SD] > 0
     inv_k = 1.0 / fp[FP_K]
     v = _dac_numpy(vals, ip, fp)
@@ -807,7 +897,9 @@ def train_hw_numpy(
         stats[ST_CORRECT] += int(np.argmax(z2) == labels[t])
         stats[ST_IMAGES] += 1
         W2 = _cell_g_numpy(pos2, fp) - _cell_g_numpy(neg2, fp)  # (n_h, n_out), siemens, as the cells read
-        if ip[IP_BACKWARD] == 0:
+        if ip[IP_BACKWARD] == 0 and ip[IP_PROTOCOL] == 1:
+            e = _readback_v3_numpy(pos2, fp) @ s2
+        elif ip[IP_BACKWARD] == 0:
             e = (W2 @ s2) / k
         else:
             scale = np.max(np.abs(s2))

@@ -13,6 +13,10 @@ Settings are flat keys (see :mod:`neurosim.settings`):
   name (``epochs``, ``images_per_epoch``, ``pulse_rounding = "stochastic"``, ...);
 - ``dataset``: ``"mnist"`` (default) or ``"digits"`` (scikit-learn's 8x8
   digits binarised: 64 inputs, for quick checks; ``sizes`` follows).
+- ``protocol``: ``"project"`` (default) or ``"neurosim_v3"``: the point starts
+  from that protocol's config (:func:`~neurosim.networks.insitu.config.protocol_base`:
+  NeuroSim V3's preset brings its 15 kOhm access transistor and exact initial
+  write), and every other setting overrides it.
 
 Each point trains from the point's own generator (its seed is drawn from it)
 and returns the final and best test accuracy, the mean of the last five
@@ -21,13 +25,13 @@ accuracy by a few tenths of a point from epoch to epoch), the last epoch's
 training accuracy and the pulse traffic.
 """
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import lru_cache
 
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.networks.insitu.config import InsituConfig
+from neurosim.networks.insitu.config import InsituConfig, Protocol, protocol_base
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
 from neurosim.tasks import Task
 
@@ -44,7 +48,9 @@ def resolve(settings: dict):
     if dataset not in DATASETS:
         raise NeurosimError(f"dataset = {dataset!r} must be one of {list(DATASETS)}")
     name = plain.pop("device", "sige_epiram")
-    base = InsituConfig(sizes=(64, 32, 10)) if dataset == "digits" else InsituConfig()
+    base = protocol_base(plain.get("protocol", Protocol.PROJECT.value))
+    if dataset == "digits":
+        base = replace(base, sizes=(64, 32, 10))
     if groups["crossbar"]:
         plain["crossbar"] = replace_fields(base.crossbar, groups["crossbar"], "crossbar")
     config = InsituConfig.from_dict(plain, base)
