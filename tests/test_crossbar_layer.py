@@ -321,10 +321,12 @@ def test_programming_methods_are_passed_to_the_devices(sige):
         layer = _layer(W, sige, rng=20, program_method=method, write_verify_tol_frac=0.03)
         results = layer.program_results
         assert len(results) == 2
-        if method is ProgramMethod.DIRECT:
+        if method in (ProgramMethod.DIRECT, ProgramMethod.EXACT):
             assert all(r.pulses.sum() == 0 for r in results)
         else:
             assert all(r.pulses.sum() > 0 for r in results)
+        if method is ProgramMethod.EXACT:  # the targets themselves, no snapping, no noise
+            np.testing.assert_allclose(layer.effective_weights(), W, rtol=0, atol=1e-12)
         if method is ProgramMethod.WRITE_VERIFY:
             assert min(r.fraction_converged for r in results) > 0.8
 

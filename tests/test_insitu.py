@@ -608,11 +608,44 @@ def test_sweep_task_compares_devices(tmp_path):
     assert (tmp_path / "sweep" / "insitu_small.png").stat().st_size > 10_000
     with pytest.raises(NeurosimError, match="unknown setting"):
         parse_spec({"task": "neurosim.networks.insitu.tasks:insitu_point", "grid": {"lr": [0.1]}})
-    # the shipped spec covers every shipped card and validates
-    from neurosim.device import list_cards
+    # the shipped specs (one per protocol) cover NeuroSim V3's seven devices and validate
+    for name, protocol in (("insitu_device_comparison", "project"), ("insitu_device_comparison_neurosim_v3", "neurosim_v3")):
+        shipped = load_spec(Path(__file__).resolve().parents[1] / "experiments" / f"{name}.toml")
+        assert set(shipped.grid["device"]) == set(NEUROSIM_DEVICES) and shipped.base["protocol"] == protocol
+        assert shipped.seeds == 3 and shipped.plot["kind"] == "epochs"
 
-    shipped = load_spec(Path(__file__).resolve().parents[1] / "experiments" / "insitu_device_comparison.toml")
-    assert set(shipped.grid["device"]) == set(list_cards()) | {"software"}
+
+NEUROSIM_DEVICES = ("sige_epiram", "ag_asi", "taox_hfox", "alox_hfo2", "pcmo", "gst_pcm", "hzo_fefet")
+
+
+@pytest.mark.parametrize("protocol", ["project", "neurosim_v3"])
+def test_sweep_draws_accuracy_per_epoch_per_device(tmp_path, protocol):
+    """``kind = "epochs"``: the learning curves as list cells of results.csv and one line per device in the plot."""
+    from neurosim.sweep import parse_spec, run_sweep
+
+    spec = parse_spec(
+        {
+            "name": "curves",
+            "task": "insitu",
+            "seeds": 2,
+            "base": {"dataset": "digits", "epochs": 3, "images_per_epoch": 200, "protocol": protocol},
+            "grid": {"device": ["sige_epiram", "hzo_fefet"]},
+            "plot": {"kind": "epochs", "series": "device", "metric": "accuracy_per_epoch",
+                     "published": {"hzo_fefet": 88.0}, "note": "stars: published"},
+        }
+    )  # fmt: skip
+    csv_path = run_sweep(spec, tmp_path / "sweep", workers=1)
+    import csv
+
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 4
+    for row in rows:
+        assert json.loads(row["evaluated_epochs"]) == [1, 2, 3]
+        curve = json.loads(row["accuracy_per_epoch"])
+        assert len(curve) == 3 and curve[-1] == pytest.approx(float(row["accuracy"]))
+    assert (tmp_path / "sweep" / "curves.png").stat().st_size > 10_000
+    with pytest.raises(NeurosimError, match="published"):
+        parse_spec({**spec.to_dict(), "plot": {"kind": "epochs", "published": {"hzo_fefet": 188.0}}})
 
 
 # -- the full reproductions (slow: run with pytest -m slow) ----------------------------------------

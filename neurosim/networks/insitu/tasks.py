@@ -22,7 +22,10 @@ Each point trains from the point's own generator (its seed is drawn from it)
 and returns the final and best test accuracy, the mean of the last five
 evaluated epochs (steadier than the last one: SGD with batch 1 moves the
 accuracy by a few tenths of a point from epoch to epoch), the last epoch's
-training accuracy and the pulse traffic.
+training accuracy and the pulse traffic, and the learning curve:
+``evaluated_epochs`` and ``accuracy_per_epoch``, lists of the same length (the
+epochs scored and their test accuracies; one list cell each in the sweep's
+``results.csv``, drawn by a spec's ``[plot] kind = "epochs"``).
 """
 
 from dataclasses import fields, replace
@@ -97,6 +100,8 @@ def insitu_point(settings: dict, rng: np.random.Generator) -> dict:
         "pulses_per_image": sum(r.pulses_ltp + r.pulses_ltd for r in history) / images,
         "writes_per_image": sum(r.writes for r in history) / images,
         "epochs": len(history),
+        "evaluated_epochs": [int(e) for e, _ in result.accuracies],
+        "accuracy_per_epoch": [float(a) for a in evaluated],
         "train_time_s": result.time_s,
     }
 
@@ -109,6 +114,6 @@ def check_settings(settings: dict) -> None:
 #: The sweep task ``insitu``.
 TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device", "crossbar"), check=check_settings,
             metrics=("accuracy", "best_accuracy", "accuracy_last5", "train_accuracy", "pulses_per_image",
-                     "writes_per_image", "epochs", "train_time_s"),
+                     "writes_per_image", "epochs", "evaluated_epochs", "accuracy_per_epoch", "train_time_s"),
             description="on-chip (in-situ) training of a device network, or its software baseline")
 
