@@ -273,12 +273,13 @@ def _dac(x, ip, fp):
 
 
 @njit(cache=True, inline="always")
-def _cell_g(g, fp):
-    """Conductance (S) a read sees of a device at ``g`` in series with its cell's ``fp[FP_R_SERIES]`` ohm.
+def _cell_g(g, r):
+    """Conductance (S) a read sees of a device at ``g`` in series with its cell's ``r = fp[FP_R_SERIES]`` ohm.
 
-    ``g / (1 + g R)``: exactly ``g`` when ``R = 0``.
+    ``g / (1 + g r)``; ``g`` itself when ``r = 0`` (callers hoist ``r`` out of their loops, so the
+    common case compiles to the loop without the resistor).
     """
-    return g / (1.0 + g * fp[FP_R_SERIES])
+    return g if r == 0.0 else g / (1.0 + g * r)
 
 
 @njit(cache=True)
@@ -308,6 +309,7 @@ def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
     stride = n_cols + 1
     i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
     levels = fp[FP_PSUM_LEVELS]
+    rs = fp[FP_R_SERIES]
     swing = n_rows * (i_max - i_min)
     for j in range(n_cols):
         o[j] = 0.0
@@ -317,7 +319,7 @@ def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
         vsum += v
         row = rows[p] * stride
         for j in range(n_cols):
-            o[j] += v * _cell_g(gA[row + j], fp)
+            o[j] += v * _cell_g(gA[row + j], rs)
     i_ref = vsum * 0.5 * (i_max + i_min)
     if levels > 0.0:
         q = swing / levels
@@ -335,7 +337,7 @@ def _readback_v3(g, fp):
     """NeuroSim V3's digital weight of a device at ``g`` (``Array.cpp`` ``ConductanceToWeight``, read back after
     every image, ``Train.cpp`` 617-618): linear in its read current, ``2 (I - I_min) / (I_max - I_min) - 1`` in [-1, 1]."""
     i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
-    w = 2.0 * (_cell_g(g, fp) - i_min) / (i_max - i_min) - 1.0
+    w = 2.0 * (_cell_g(g, fp[FP_R_SERIES]) - i_min) / (i_max - i_min) - 1.0
     return min(max(w, -1.0), 1.0)
 
 
@@ -357,6 +359,7 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
     n_cols = mean.shape[1]
     stride = n_cols + ref
     cells = var.shape[1] > 0
+    rs = fp[FP_R_SERIES]
     inv_k = 1.0 / fp[FP_K]
     inv_k2 = inv_k * inv_k
     tile_rows = ip[IP_TILE_ROWS]
@@ -379,12 +382,12 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
                 continue
             row = i * stride
             if ref == 1:
-                gr = _cell_g(gA[row + n_cols], fp)
+                gr = _cell_g(gA[row + n_cols], rs)
                 for j in range(n_cols):
-                    m[j] += v * (_cell_g(gA[row + j], fp) - gr)
+                    m[j] += v * (_cell_g(gA[row + j], rs) - gr)
             else:
                 for j in range(n_cols):
-                    m[j] += v * (_cell_g(gA[row + j], fp) - _cell_g(gB[row + j], fp))
+                    m[j] += v * (_cell_g(gA[row + j], rs) - _cell_g(gB[row + j], rs))
             if cells:
                 v2 = v * v * inv_k2
                 for j in range(n_cols):
@@ -459,6 +462,7 @@ def train_hw_numba(
     k = fp[FP_K]
     rnf = fp[FP_READ_NOISE]
     rsd = fp[FP_READ_SD]
+    rs = fp[FP_R_SERIES]
     cells = rnf > 0.0 or rsd > 0.0
     noisy = ip[IP_NOISY]
     out_var = fp[FP_OUT_VAR]
@@ -530,7 +534,7 @@ def train_hw_numba(
                 tot = 0.0
                 for c in range(n_out):
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += (_cell_g(gA2[row + c], fp) - _cell_g(gb, fp)) * s2[c]
+                    tot += (_cell_g(gA2[row + c], rs) - _cell_g(gb, rs)) * s2[c]
                 e[j] = tot / k
         else:
             scale = 0.0
@@ -552,7 +556,7 @@ def train_hw_numba(
                 for c in range(n_out):
                     ga = gA2[row + c]
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += d[c] * (_cell_g(ga, fp) - _cell_g(gb, fp))
+                    tot += d[c] * (_cell_g(ga, rs) - _cell_g(gb, rs))
                     if cells:
                         vv += d[c] * d[c] * _cell_var(ga, fp)
                         if ref == 0:
