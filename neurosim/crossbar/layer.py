@@ -501,6 +501,14 @@ class CrossbarLayer:
                         np.matmul(v2, m.var.T, out=var)
                 yield mean, var, False, rows.start
 
+    @property
+    def devices_per_driven_row(self) -> int:
+        """Devices one driven input row reads in a forward read, over all its tiles (the cell reads it adds):
+        both devices of every weight (differential), or every weight device and each tile's reference device."""
+        if self.config.mapping is Mapping.DIFFERENTIAL:
+            return 2 * self.out_features
+        return self.out_features + len(self.col_edges)
+
     def _cell_reads(self, nonzero, n: int, transposed: bool) -> int:
         """Devices read by one read of ``n`` vectors whose input lines have ``nonzero`` non-zero inputs each."""
         differential = self.config.mapping is Mapping.DIFFERENTIAL
