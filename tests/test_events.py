@@ -134,3 +134,49 @@ def test_evaluate_json_reports_events(capsys):
         assert two["total"][k] == 2 * one["total"][k] > 0
     assert two["total"]["cell_reads"] > one["total"]["cell_reads"] > 0  # other images drive other rows
     assert one["total"]["writes"] == two["total"]["writes"] > 0  # programming does not scale with the images
+
+
+# -- threshold logic ---------------------------------------------------------------------------------
+def test_threshold_network_read_counts_scale_with_the_inputs():
+    from neurosim.networks.threshold.gates import gate
+    from neurosim.networks.threshold.hardware import CrossbarThresholdNetwork
+    from neurosim.networks.threshold.units import all_inputs
+
+    hw = CrossbarThresholdNetwork(gate("XOR"), "sige_epiram", rng=0)
+    x = all_inputs(2)
+    hw.reset_events()
+    hw.forward(x, rng=1)
+    once = hw.layer_events
+    hw.reset_events()
+    hw.forward(np.concatenate([x, x]), rng=1)
+    for a, b in zip(once, hw.layer_events):
+        assert _reads(b) == {k: 2 * v for k, v in _reads(a).items()} and a.tile_reads > 0
+    # XOR's first layer: 2 units on 2 inputs plus the bias row, 4 input rows
+    first = hw.layers[0].crossbar
+    assert once[0].dac_conversions == 4 * first.in_features and once[0].adc_conversions == 4 * first.out_features
+
+
+def _logic(argv, capsys):
+    import argparse
+
+    from neurosim.networks.threshold.cli import add_logic_parser
+
+    parser = argparse.ArgumentParser(prog="neurosim")
+    add_logic_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    args.func(args)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_logic_json_reports_events(capsys):
+    gates = _logic(["logic", "gates", "--gate", "AND", "--gate", "XOR", "--trials", "20", "--json"], capsys)["gates"]
+    assert [len(g["events"]["layers"]) for g in gates] == [1, 2]
+    assert all(g["events"]["total"]["cell_reads"] > 0 and g["events"]["total"]["writes"] > 0 for g in gates)
+    train = _logic(["logic", "train", "--truth-table", "0111", "--json"], capsys)["events"]["total"]
+    assert train["pulses_ltp"] + train["pulses_ltd"] > 0 and train["tile_reads"] > 0
+    rows = _logic(["logic", "margins", "--gate", "NOT", "--levels", "0,0.1", "--trials", "30", "--json"], capsys)["rows"]
+    assert all(r["events"]["total"]["dac_conversions"] > 0 for r in rows)
+    one, two = (_logic(["logic", "mnist", "--device", "ideal", "--test-images", str(n), "--json"], capsys)["events"]
+                for n in (100, 200))  # fmt: skip
+    for k in ("dac_conversions", "adc_conversions", "tile_reads"):
+        assert two["total"][k] == 2 * one["total"][k] > 0
