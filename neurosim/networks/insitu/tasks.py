@@ -26,6 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from neurosim import events
+
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu.config import InsituConfig
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
@@ -92,6 +94,7 @@ def insitu_point(settings: dict, rng: np.random.Generator) -> dict:
         "writes_per_image": sum(r.writes for r in history) / images,
         "epochs": len(history),
         "train_time_s": result.time_s,
+        **events.metrics(events.total(result.layer_events())),
     }
 
 
@@ -103,6 +106,6 @@ def check_settings(settings: dict) -> None:
 #: The sweep task ``insitu``.
 TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device", "crossbar"), check=check_settings,
             metrics=("accuracy", "best_accuracy", "accuracy_last5", "train_accuracy", "pulses_per_image",
-                     "writes_per_image", "epochs", "train_time_s"),
+                     "writes_per_image", "epochs", "train_time_s", *events.METRICS),
             description="on-chip (in-situ) training of a device network, or its software baseline")
 
