@@ -140,8 +140,8 @@ def _add_devices(sub) -> None:
 def _cmd_evaluate(args) -> None:
     import time
 
-    from neurosim import parallel
-    from neurosim.convert.evaluate import evaluate
+    from neurosim import events, parallel
+    from neurosim.convert.evaluate import evaluate_network
     from neurosim.networks.insitu.cli import parse_assignment
 
     if args.threads:
@@ -162,8 +162,9 @@ def _cmd_evaluate(args) -> None:
         key, value = parse_assignment(text)
         settings[key] = value
     start = time.perf_counter()
-    result = evaluate(settings, args.seed)
+    result, net = evaluate_network(settings, args.seed)
     result = {"model": args.model, "device": args.device, "seed": args.seed, **settings, **result}
+    result["events"] = events.report(net.layer_events)
     result["time_s"] = round(time.perf_counter() - start, 3)
     if args.json:
         from neurosim.convert.evaluate import resolve
@@ -175,6 +176,7 @@ def _cmd_evaluate(args) -> None:
     print(f"  software accuracy  {100 * result['software_accuracy']:.2f} %")
     print(f"  hardware accuracy  {100 * result['accuracy']:.2f} %")
     print(f"  ADC clipped {100 * result['adc_clip_fraction']:.3f} % of conversions, DAC {100 * result['dac_clip_fraction']:.3f} % of inputs")
+    print(f"  {events.summary(net.events)}")
     print(f"  {result['time_s']:.1f} s")
 
 

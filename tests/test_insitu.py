@@ -175,14 +175,51 @@ def test_device_kernel_matches_numpy_twin(digits, changes, read_noise):
     sa1, la1 = _chunk(a, digits, order[:5], t0=40)
     sa2, la2 = _chunk(a, digits, order[5:], t0=45)
     sb, lb = _chunk(b, digits, order, t0=40, backend="numpy")
-    np.testing.assert_array_equal(sa1 + sa2, sb)
+    np.testing.assert_array_equal(sa1 + sa2, sb)  # every count, the per-layer events included
     assert sb[K.ST_WRITES] > 50  # the comparison covers real pulse traffic
+    ev = K.layer_events(sb)
+    assert sum(e.pulses_ltp for e in ev) == sb[K.ST_PULSES_LTP] and sum(e.writes for e in ev) == sb[K.ST_WRITES]
+    assert sum(e.pulses_ltd for e in ev) == sb[K.ST_PULSES_LTD] and min(e.writes for e in ev) > 0
+    tiles = -(-64 // config.crossbar.rows)
+    assert ev[0].dac_conversions == 12 * 64 and ev[0].adc_conversions == 12 * 24 * tiles and ev[0].tile_reads == 12 * tiles
+    backward = 10 if config.backward is Backward.TRANSPOSED_READ else 0  # the transposed read's inputs
+    assert ev[1].dac_conversions == 12 * (24 + backward) and ev[1].cell_reads > 0
     assert la1 + la2 == pytest.approx(lb, rel=1e3 * EPS)
     ga, gb = _conductances(a), _conductances(b)
     for name in ga:
         # the core's write forms d^n from squares, its twin with pow: rounding at the window's scale
         np.testing.assert_allclose(ga[name], gb[name], rtol=64 * EPS, atol=64 * EPS * device.g_max_S, err_msg=name)
     np.testing.assert_allclose(a.vel1, b.vel1, rtol=1e3 * EPS, atol=1e-15)
+
+
+@pytest.mark.parametrize("mapping", list(Mapping))
+def test_training_read_counts_match_the_forward_read_and_scale_with_the_images(digits, mapping):
+    config = replace(SMALL, crossbar=_xb(mapping=mapping, rows=20, dac_bits=3), backward=Backward.TRANSPOSED_READ)
+    order = np.random.default_rng(3).integers(0, digits.n_train, 30)
+    once, _ = _chunk(DeviceNetwork(load_device("sige_epiram"), config, 5), digits, order)
+    twice, _ = _chunk(DeviceNetwork(load_device("sige_epiram"), config, 5), digits, np.concatenate([order, order]))
+    once, twice = K.layer_events(once), K.layer_events(twice)
+    for a, b in zip(once, twice):  # the weights change, so only the hidden layer's cell reads repeat exactly
+        for name in ("dac_conversions", "adc_conversions", "tile_reads"):
+            assert getattr(b, name) == 2 * getattr(a, name) > 0
+    assert twice[0].cell_reads == 2 * once[0].cell_reads
+    # the evaluation read (NumPy, batched) counts the hidden layer's reads of the same images alike
+    net = DeviceNetwork(load_device("sige_epiram"), config, 5)
+    x = _dense(digits, order)
+    net.forward(x)
+    read = net.read_events[0]
+    assert [read.dac_conversions, read.adc_conversions, read.cell_reads, read.tile_reads] == [
+        once[0].dac_conversions, once[0].adc_conversions, once[0].cell_reads, once[0].tile_reads]
+    net.reset_read_events()
+    assert net.read_events[0].dac_conversions == 0
+
+
+def _dense(data, order):
+    indptr, indices, values = data.csr
+    x = np.zeros((len(order), 64))
+    for b, t in enumerate(order):
+        x[b, indices[indptr[t] : indptr[t + 1]]] = values[indptr[t] : indptr[t + 1]]
+    return x
 
 
 @pytest.mark.parametrize(
@@ -569,6 +606,12 @@ def test_cli_trains_writes_files_and_resumes(tmp_path, capsys):
     assert result["config"]["crossbar"]["mapping"] == "differential" and result["config"]["adc_range_hidden"] == 8
     assert result["config"]["crossbar"]["rows"] == 32
     assert set(result["files"]) == {"checkpoint", "history", "json", "plot"}
+    events = result["events"]  # the resumed epochs' events come from the checkpoint's history
+    assert len(events["layers"]) == 2 and events["training"]["total"]["pulses_ltp"] > 0
+    assert events["training"]["layers"][0]["dac_conversions"] == 3 * 200 * 64
+    tested = sum(r["test_accuracy"] is not None for r in result["history"])
+    assert events["evaluation"]["layers"][0]["dac_conversions"] == tested * digits_data().test_x.shape[0] * 64 > 0
+    assert events["total"]["adc_conversions"] == sum(events[p]["total"]["adc_conversions"] for p in ("training", "evaluation"))
 
 
 def test_cli_user_mistakes_raise_clear_errors():

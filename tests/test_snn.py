@@ -384,6 +384,39 @@ def test_fused_and_network_engines_fire_the_same_spikes(mnist, converted):
     np.testing.assert_array_equal(a.counts, b.counts)
     np.testing.assert_allclose(a.potential, b.potential, atol=1e-5)
     assert a.layer_spikes.sum() > 100
+    # the network engine also reads the last step's spikes (which no neuron sees): 25 reads per sample, not 24
+    for ea, eb in zip(a.layer_events, b.layer_events):
+        assert 25 * ea.dac_conversions == 24 * eb.dac_conversions and 25 * ea.tile_reads == 24 * eb.tile_reads
+        assert 0 < ea.cell_reads <= eb.cell_reads
+
+
+@pytest.mark.parametrize("engine", ["fused", "network"])
+@pytest.mark.parametrize("coding", ["poisson", "rate"])
+def test_read_events_counted_by_hand_and_scale_with_images_and_steps(mnist, converted, engine, coding):
+    _, x, _, _ = mnist
+    snn = CrossbarSNN(converted, "ideal", config=SNNConfig(input_coding=coding), rng=0)
+    steps = 12
+    run = snn.run(x[:3], steps, rng=5, engine=engine)
+    reads = 3 * (steps - 1 if engine == "fused" else steps)  # the fused engine skips the last step's (unseen) reads
+    for layer, ev in zip(snn.layers, run.layer_events):
+        assert ev.dac_conversions == reads * layer.in_features
+        assert ev.adc_conversions == reads * layer.out_features * len(layer.row_edges)
+        assert ev.tile_reads == reads * len(layer.row_edges) * len(layer.col_edges)
+    # the first layer's rows: the input spikes of the steps read, or the non-zero intensities
+    if coding == "rate":
+        driven = reads // 3 * np.count_nonzero(x[:3])  # every read of a sample drives its non-zero pixels
+        assert run.layer_events[0].cell_reads == driven * snn.layers[0].devices_per_driven_row
+    else:
+        read_spikes = run.input_spikes.sum() * snn.layers[0].devices_per_driven_row
+        if engine == "network":
+            assert run.layer_events[0].cell_reads == read_spikes
+        else:  # not the last step's spikes
+            assert 0 < run.layer_events[0].cell_reads < read_spikes
+    twice = snn.run(np.concatenate([x[:3], x[:3]]), steps, rng=5, engine=engine)
+    for a, b in zip(run.layer_events, twice.layer_events):
+        assert b.dac_conversions == 2 * a.dac_conversions and b.tile_reads == 2 * a.tile_reads
+    longer = snn.run(x[:3], 2 * steps - (1 if engine == "fused" else 0), rng=5, engine=engine)
+    assert longer.events.adc_conversions == 2 * run.events.adc_conversions
 
 
 def test_network_engine_reads_the_crossbar_every_step(mnist, converted):
@@ -526,6 +559,11 @@ def test_cli_writes_csv_json_and_plot(tmp_path, monkeypatch, capsys):
     lines = (tmp_path / "snn_accuracy_vs_steps.csv").read_text().splitlines()
     assert lines[0].startswith("device,read_noise_frac,seed,steps,accuracy") and len(lines) == 7
     assert (tmp_path / "snn_accuracy_vs_steps.png").stat().st_size > 1000
+    layers = resolve_model("mlp784").layers
+    for device in out["devices"]:  # 60 images x 19 reads (every step but the last) x each layer's inputs
+        events = device["events"]
+        assert [e["dac_conversions"] for e in events["layers"]] == [60 * 19 * layer.n_in for layer in layers]
+        assert events["total"]["cell_reads"] > 0
     sidecar = json.loads((tmp_path / "snn_accuracy_vs_steps.json").read_text())
     assert sidecar["versions"]["numpy"] and sidecar["devices"][0]["settings"]["steps"] == 20
 

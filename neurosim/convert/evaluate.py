@@ -21,6 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from neurosim import events
 from neurosim.convert.network import HardwareNetwork, resolve_model
 from neurosim.crossbar import CrossbarConfig, WireConfig
 from neurosim.data import load_mnist
@@ -68,8 +69,16 @@ def evaluate(settings: dict, rng=None) -> dict:
     """Convert the model onto the device, calibrate on training images, score on the MNIST test set.
 
     Returns the hardware accuracy, the software (float) accuracy of the same
-    model on the same images, and the converters' clip fractions.
+    model on the same images, the converters' clip fractions and the run's
+    event totals (``events_<name>``, :mod:`neurosim.events`: the test reads
+    and the programming).
     """
+    result, net = evaluate_network(settings, rng)
+    return {**result, **events.metrics(net.events)}
+
+
+def evaluate_network(settings: dict, rng=None) -> tuple[dict, HardwareNetwork]:
+    """:func:`evaluate` without the event metrics, and the network it read (its per-layer events)."""
     rng = as_generator(rng)  # one stream for programming and reads (an int seed must not restart)
     model, device, config, plain = resolve(settings)
     key = str(plain.get("model", "mlp784"))
@@ -89,7 +98,7 @@ def evaluate(settings: dict, rng=None) -> dict:
     if plain.get("t_s", 0.0):
         net.drift_to(float(plain["t_s"]))
     acc = net.accuracy(x, y, rng)
-    return {"accuracy": acc, "software_accuracy": model.accuracy(x, y), "test_images": int(n), **net.clip_fractions()}
+    return {"accuracy": acc, "software_accuracy": model.accuracy(x, y), "test_images": int(n), **net.clip_fractions()}, net
 
 
 def evaluate_point(settings: dict, rng: np.random.Generator) -> dict:
@@ -109,6 +118,6 @@ TASK = Task(
     plain_settings=_PLAIN,
     setting_groups=_GROUPS,
     check=check_settings,
-    metrics=("accuracy", "software_accuracy", "test_images", "adc_clip_fraction", "dac_clip_fraction"),
+    metrics=("accuracy", "software_accuracy", "test_images", "adc_clip_fraction", "dac_clip_fraction", *events.METRICS),
     description="accuracy of a trained model converted onto crossbars of a device",
 )

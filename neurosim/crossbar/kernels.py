@@ -264,19 +264,14 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
     noisy = noisy_cells or out_var > 0
     width = 2 * ((c + 2) // 2)  # draws per row
     k = _U64(key)
-    inv_step = 1.0 / step if step > 0 else 0.0
-    ov, sd_out, inv, st, top, limit, gn, half, zero = _in_dtype(
-        mean, (out_var, math.sqrt(out_var), inv_step, step, float(max_code), max_code + 1.0, gain, 0.5, 0.0)
-    )
+    consts = readout_constants_numba(mean, out_var, step, max_code, gain)
     block = min(_DRAW_ROWS, n) if noisy else 0  # a one-row read (on-chip training) needs one row of scratch
-    draws = np.zeros(block * width, dtype=mean.dtype)
+    draws = np.zeros(max(block, 1) * width, dtype=mean.dtype)
     words = np.empty(block * width // 2, dtype=np.uint64)
     drawn = np.zeros(_DRAW_ROWS + 1, dtype=np.bool_)  # which rows of the block have draws
-    y = np.empty(c, dtype=mean.dtype)
+    work = np.empty((1, c), dtype=mean.dtype)  # readout_row_numba's scratch
     clipped = 0
     for b in range(n):
-        m = mean[b]
-        o = out[b, col0 : col0 + c]
         r = b % _DRAW_ROWS
         if noisy and r == 0:
             rows = min(_DRAW_ROWS, n - b)
@@ -289,30 +284,11 @@ def readout_numba(mean, var, has_common, out_var, step, max_code, gain, key, out
                     if i > first:
                         _fill_normals_bulk(k, (row0 + b + first) * width // 2, draws[first * width : i * width], words)
                     first = i + 1
-        if noisy and drawn[r]:
+        # A row without draws has no noise (zero variances, no output noise): its draws are not read. A
+        # noise-free row of zeros (such as a vector of zero inputs) converts to zero: nothing to add.
+        if (noisy and drawn[r]) or _any_nonzero(mean[b]):
             z = draws[r * width : (r + 1) * width]
-            if noisy_cells:
-                v = var[b]
-                common = np.sqrt(v[c]) * z[c] if has_common else zero
-                for j in range(c):
-                    y[j] = m[j] - common + np.sqrt(ov + v[j]) * z[j]
-            else:
-                for j in range(c):
-                    y[j] = m[j] + sd_out * z[j]
-        elif _any_nonzero(m):
-            for j in range(c):
-                y[j] = m[j]
-        else:  # a noise-free row of zeros (such as a vector of zero inputs) converts to zero: nothing to add
-            continue
-        if step > 0:
-            for j in range(c):
-                o[j] += gn * adc_value(y[j], inv, st, top, half)
-            for j in range(c):  # code > top, i.e. |y| / step + 0.5 >= top + 1 (rare: a predictable branch)
-                if abs(y[j]) * inv + half >= limit:
-                    clipped += 1
-        else:
-            for j in range(c):
-                o[j] += gn * y[j]
+            clipped += readout_row_numba(mean[b], var[b], has_common, consts, z, out[b, col0 : col0 + c], work)
     return clipped
 
 
@@ -360,9 +336,7 @@ def readout_numpy(mean, var, has_common, out_var, step, max_code, gain, key, out
     return clipped
 
 
-# -- read-out of one tile row, for fused loops (the spiking read calls these) ----------------
-# The arithmetic of one row of readout_numba (tests compare them bit for bit); readout_numba keeps its own
-# loops: calling this helper per row measured 15-40 % slower there (per-call set-up of views and scalars).
+# -- read-out of one tile row: readout_numba and the fused loops (the spiking read) call it -----
 @njit(cache=True, nogil=True)
 def readout_constants_numba(mean, out_var, step, max_code, gain):
     """Numba kernel: see :func:`readout_constants_numpy`."""
@@ -384,32 +358,29 @@ def readout_constants_numpy(mean, out_var, step, max_code, gain):
 def readout_row_numba(mean, var, has_common, consts, z, out, work):
     """One row of :func:`readout_numba` with its draws given; see :func:`readout_row_numpy`.
 
-    ``work (2, >= c)`` of the row's dtype: scratch. Branch-free loops over 1-D views (they vectorise).
+    ``work (>= 1, >= c)`` of the row's dtype: scratch. Branch-free loops over 1-D views (they vectorise).
     Inlined into its callers (Numba IR): a fused loop calls it once per sample and tile, and the
     call with its array arguments measured about 25 % of a 10-output read.
     """
     c = mean.shape[0]
     ov, sd_out, inv, st, top, limit, gn, half = (consts[0], consts[1], consts[2], consts[3], consts[4], consts[5],
                                                  consts[6], consts[7])
-    y, u = work[0, :c], work[1, :c]
+    y = mean  # read as it is without noise
     if var.shape[0] > 0:
+        y = work[0]
         common = np.sqrt(var[c]) * z[c] if has_common else half - half
         for j in range(c):
             y[j] = mean[j] - common + np.sqrt(ov + var[j]) * z[j]
     elif sd_out > 0:
+        y = work[0]
         for j in range(c):
             y[j] = mean[j] + sd_out * z[j]
-    else:
-        for j in range(c):
-            y[j] = mean[j]
     clipped = 0
     if st > 0:
         for j in range(c):
-            u[j] = abs(y[j]) * inv + half  # |y| in steps, rounded half up by the floor below
-            code = min(np.floor(u[j]), top) * st
-            out[j] += gn * (code if y[j] >= 0 else -code)
+            out[j] += gn * adc_value(y[j], inv, st, top, half)
         for j in range(c):  # code > top, i.e. |y| / step + 0.5 >= top + 1 (rare: a predictable branch)
-            if u[j] >= limit:
+            if abs(y[j]) * inv + half >= limit:
                 clipped += 1
     else:
         for j in range(c):

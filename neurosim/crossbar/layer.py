@@ -49,6 +49,7 @@ from neurosim.crossbar.tile import Tile
 from neurosim.crossbar.wires import cell_conductance_S
 from neurosim.device import DeviceModel, ProgramResult, load_device
 from neurosim.errors import NeurosimError
+from neurosim.events import EventCounts
 from neurosim.rng import as_generator
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class ClipCounts:
     #: (lines with a non-zero input) times the devices each line reads (both arrays of a differential
     #: pair; the reference column, driven in every transposed read of a reference-column tile).
     cell_reads: int = 0
+    #: Tile read operations: one per tile, input vector and bit plane (:mod:`neurosim.events`).
+    tile_reads: int = 0
 
     @property
     def adc_fraction(self) -> float:
@@ -170,8 +173,9 @@ class CrossbarLayer:
         #: ADC full scales (output units) of forward and transposed reads; None = not calibrated.
         self.adc_range = config.adc_range
         self.adc_range_backward = config.adc_range_backward
-        #: Per read direction: DAC clips, DAC conversions, ADC clips, ADC conversions, cell reads (:class:`ClipCounts`).
-        self._clips = {False: np.zeros(5, dtype=np.int64), True: np.zeros(5, dtype=np.int64)}
+        #: Per read direction: DAC clips, DAC conversions, ADC clips, ADC conversions, cell reads, tile reads
+        #: (:class:`ClipCounts`).
+        self._clips = {False: np.zeros(6, dtype=np.int64), True: np.zeros(6, dtype=np.int64)}
         self._scratch = {}
 
     def __repr__(self) -> str:
@@ -326,6 +330,34 @@ class CrossbarLayer:
         for counts in self._clips.values():
             counts[:] = 0
 
+    @property
+    def events(self) -> EventCounts:
+        """Events since the layer was made or :meth:`reset_events` (definitions in :mod:`neurosim.events`).
+
+        The conversions, cell reads and tile reads of forward and transposed
+        reads (as :attr:`clip_counts` and :attr:`clip_counts_backward` count
+        them), plus the pulses, writes and programming passes of every
+        device array of its tiles (programming included).
+        """
+        reads = [self.clip_counts, self.clip_counts_backward]
+        writes = EventCounts()
+        for tile, _, _ in self._tile_items():
+            for array in tile.arrays.values():
+                writes = writes + array.events
+        return writes + EventCounts(
+            dac_conversions=sum(c.dac_inputs for c in reads),
+            adc_conversions=sum(c.adc_conversions for c in reads),
+            cell_reads=sum(c.cell_reads for c in reads),
+            tile_reads=sum(c.tile_reads for c in reads),
+        )
+
+    def reset_events(self) -> None:
+        """Set :attr:`events` to zero: both directions' read counts (clip counts too) and the device arrays' write counts."""
+        self.reset_clip_counts()
+        for tile, _, _ in self._tile_items():
+            for array in tile.arrays.values():
+                array.reset_events()
+
     # -- reads ---------------------------------------------------------------------------------
     def forward(self, x, rng=None, *, nodal: bool = False) -> np.ndarray:
         """Forward read of a batch ``x`` (batch, in) or one vector (in,): approximately ``x @ W.T``.
@@ -473,6 +505,14 @@ class CrossbarLayer:
                         np.matmul(v2, m.var.T, out=var)
                 yield mean, var, False, rows.start
 
+    @property
+    def devices_per_driven_row(self) -> int:
+        """Devices one driven input row reads in a forward read, over all its tiles (the cell reads it adds):
+        both devices of every weight (differential), or every weight device and each tile's reference device."""
+        if self.config.mapping is Mapping.DIFFERENTIAL:
+            return 2 * self.out_features
+        return self.out_features + len(self.col_edges)
+
     def _cell_reads(self, nonzero, n: int, transposed: bool) -> int:
         """Devices read by one read of ``n`` vectors whose input lines have ``nonzero`` non-zero inputs each."""
         differential = self.config.mapping is Mapping.DIFFERENTIAL
@@ -557,7 +597,7 @@ class CrossbarLayer:
         out_var = (cfg.output_noise_frac * self.weight_max * full_scale) ** 2
         n_out = self.in_features if transposed else self.out_features
         out = np.zeros((x.shape[0], n_out), dtype=x.dtype)
-        counts = np.zeros(5, dtype=np.int64)
+        counts = np.zeros(6, dtype=np.int64)
         buffers = self._buffers(x, transposed)
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
         n_tiles = len(self.row_edges) * len(self.col_edges)
@@ -586,6 +626,7 @@ class CrossbarLayer:
                     counts[3] += inputs.shape[0] * (self.in_features if transposed else self.out_features) * len(
                         self.col_edges if transposed else self.row_edges
                     )
+                    counts[5] += inputs.shape[0] * n_tiles
         except BaseException:
             rng.bit_generator.state = rng_state
             raise

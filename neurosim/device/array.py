@@ -15,11 +15,14 @@ from neurosim.device import curve, noise
 from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
 from neurosim.device.model import DeviceModel
 from neurosim.errors import NeurosimError
+from neurosim.events import EventCounts
 from neurosim.rng import as_generator
 
 _KERNELS = {"numba": pulse_update_numba, "numpy": pulse_update_numpy}
 #: The write kernels' key when there is no cycle-to-cycle noise (no draws are made).
 _NO_KEY = np.uint64(0)
+#: Entries of a device array's write counters: potentiation pulses, depression pulses, writes, programming passes.
+_LTP, _LTD, _WRITES, _PASSES = range(4)
 
 
 class ProgramMethod(Enum):
@@ -67,6 +70,9 @@ class DeviceArray:
 
     All devices start at their own ``G_min`` (stuck devices at their rail).
     ``conductance_S`` is the true state; :meth:`read` adds read noise.
+    :attr:`events` counts the pulses, writes and programming passes applied
+    through :meth:`apply_pulses` and :meth:`program` (definitions in
+    :mod:`neurosim.events`).
     """
 
     def __init__(self, device: DeviceModel, shape, rng=None):
@@ -101,6 +107,7 @@ class DeviceArray:
         self._g = self.g_lo_S.copy()
         self._pin_stuck()
         self._kernel_params = self._make_kernel_params()
+        self._counts = np.zeros(4, dtype=np.int64)
 
     # -- state -------------------------------------------------------------
     @property
@@ -138,6 +145,20 @@ class DeviceArray:
         per pulse as a fraction of the window. Read-only arrays.
         """
         return self._kernel_params
+
+    @property
+    def events(self) -> EventCounts:
+        """Pulses by direction, device writes and programming passes since the array was made or :meth:`reset_events`.
+
+        Writes made by fused kernels through :attr:`state_buffer_S` are counted by those kernels, not here.
+        """
+        c = self._counts
+        return EventCounts.from_counts(pulses_ltp=c[_LTP], pulses_ltd=c[_LTD], writes=c[_WRITES],
+                                       program_iterations=c[_PASSES])  # fmt: skip
+
+    def reset_events(self) -> None:
+        """Set the write counters of :attr:`events` to zero."""
+        self._counts[:] = 0
 
     @property
     def stuck(self) -> np.ndarray:
@@ -179,6 +200,7 @@ class DeviceArray:
         ``pulses`` is an integer array of the array's shape; stuck devices ignore it.
         Cycle-to-cycle noise is drawn for each written device, from a stream
         keyed by one draw from ``rng`` (none when the model has no such noise).
+        Counts the pulses by direction and the devices written (non-zero counts) in :attr:`events`.
         """
         pulses = np.asarray(pulses)
         if pulses.shape != self.shape:
@@ -189,6 +211,9 @@ class DeviceArray:
             raise NeurosimError(f"backend must be one of {sorted(_KERNELS)}, got {backend!r}")
         key = as_generator(rng).integers(2**63, dtype=np.uint64) if self.device.c2c_sigma_frac > 0 else _NO_KEY
         _KERNELS[backend](self._g.reshape(-1), pulses.reshape(-1), *self._kernel_params, key)
+        self._counts[_LTP] += np.maximum(pulses, 0).sum(dtype=np.int64)
+        self._counts[_LTD] -= np.minimum(pulses, 0).sum(dtype=np.int64)
+        self._counts[_WRITES] += np.count_nonzero(pulses)
 
     def levels_S(self, target_S) -> np.ndarray:
         """Nearest conductance reachable by whole potentiation pulses from each device's G_min."""
@@ -218,6 +243,11 @@ class DeviceArray:
         ``max_iterations`` bound the work per device. Devices that cannot
         reach their target within the budget are reported, not hidden, in
         ``ProgramResult.converged``.
+
+        Counted in :attr:`events`: the pulses and writes applied; programming
+        passes: write-verify's read-and-pulse iterations, one for open loop
+        (its reset to ``G_min`` is not a counted pulse), none for direct
+        (which counts one write per device).
         """
         rng = as_generator(rng)
         target = np.asarray(target_S, dtype=float)
@@ -237,6 +267,7 @@ class DeviceArray:
             g = self.levels_S(target) if self.device.snap_to_levels else np.clip(target, self.g_lo_S, self.g_hi_S)
             sigma = noise.prog_sigma_S(self.device, g, self.g_hi_S)
             self._g[...] = np.clip(g + sigma * rng.standard_normal(self.shape), self.g_lo_S, self.g_hi_S)
+            self._counts[_WRITES] += self._g.size
         elif method is ProgramMethod.OPEN_LOOP:
             self._g[...] = self.g_lo_S
             p = curve.potentiation_pulses(
@@ -244,8 +275,10 @@ class DeviceArray:
             )
             pulses = np.where(self.stuck, 0, np.rint(p).astype(np.int64))
             self.apply_pulses(pulses, rng)
+            self._counts[_PASSES] += 1
         else:
             pulses, iterations = self._write_verify(target, tol_S, max_pulses, max_iterations, rng)
+            self._counts[_PASSES] += iterations
         self._pin_stuck()
         self.nu = noise.draw_drift_nu(self.device, self._g, self.g_hi_S, rng)
         if method is ProgramMethod.WRITE_VERIFY:
@@ -324,4 +357,5 @@ class DeviceArray:
         self.stuck_on = np.array(arrays["stuck_on"], dtype=bool, order="C")
         self.nu = np.array(arrays["nu"], dtype=float, order="C")
         self._kernel_params = self._make_kernel_params()
+        self._counts = np.zeros(4, dtype=np.int64)
         return self

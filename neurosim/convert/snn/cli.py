@@ -116,7 +116,8 @@ def _cmd_snn(args) -> None:
         return
     import numba
 
-    from neurosim.convert.snn.engine import accuracy_vs_steps, check_settings
+    from neurosim import events
+    from neurosim.convert.snn.engine import check_settings, simulate
 
     if args.threads:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
@@ -128,9 +129,9 @@ def _cmd_snn(args) -> None:
         settings = _settings(args, name, noise)
         start = time.perf_counter()
         log.info("simulating %s", _label(name, noise))
-        metrics = accuracy_vs_steps(settings, args.seed)
+        metrics, run = simulate(settings, args.seed)
         runs.append({"device": name, "read_noise_frac": noise, "settings": settings, "metrics": metrics,
-                     "time_s": round(time.perf_counter() - start, 3)})
+                     "events": events.report(run.layer_events), "time_s": round(time.perf_counter() - start, 3)})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / "snn_accuracy_vs_steps"
@@ -151,7 +152,8 @@ def _cmd_snn(args) -> None:
                "devices": [{"device": r["device"], "read_noise_frac": r["read_noise_frac"],
                             "accuracy": r["metrics"]["accuracy"],
                             "curve": [{"steps": t, "accuracy": a} for t, a in zip(*_curve(r["metrics"], args.readout))],
-                            "metrics": r["metrics"], "settings": r["settings"], "time_s": r["time_s"]} for r in runs],
+                            "metrics": r["metrics"], "events": r["events"], "settings": r["settings"],
+                            "time_s": r["time_s"]} for r in runs],
                "csv": str(stem.with_suffix(".csv"))}
     if not args.no_plot:
         from neurosim.convert.snn.plots import plot_accuracy_vs_steps
@@ -178,7 +180,7 @@ def _cmd_snn(args) -> None:
     for i, t in enumerate(steps):
         print("  " + f"{t:>7}" + "".join(f"  {100 * _curve(r['metrics'], args.readout)[1][i]:>{width - 2}.2f} %" for r in runs))
     for r, label in zip(runs, labels):
-        print(f"  {label}: {r['time_s']:.1f} s")
+        print(f"  {label}: {r['time_s']:.1f} s, {events.summary(events.EventCounts(**r['events']['total']))}")
     print(f"wrote {stem.with_suffix('.csv')}" + ("" if args.no_plot else f" and {stem.with_suffix('.png')}"))
 
 

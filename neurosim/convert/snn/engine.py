@@ -60,6 +60,9 @@ from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode
 from neurosim.crossbar import kernels as core
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
+from neurosim.events import METRICS as EVENT_METRICS
+from neurosim.events import EventCounts, total
+from neurosim.events import metrics as event_metrics
 from neurosim.networks.mlp import Activation, check_params
 from neurosim.rng import as_generator
 from neurosim.tasks import Task
@@ -412,7 +415,11 @@ class SNNRun:
     ``potential (N, K, n_out)``: the output neurons' membrane potentials then
     (normalised: threshold 1); ``layer_spikes (N, L)``: spikes of each layer
     (hidden..., output) over the run; ``input_spikes (N,)``: input spikes (Poisson coding);
-    ``adc_clipped``/``adc_conversions``: per-tile ADC conversions that clipped, and all made.
+    ``adc_clipped``/``adc_conversions``: per-tile ADC conversions that clipped, and all made (none counted
+    with an ideal ADC); ``layer_events``: each layer's read events (:class:`~neurosim.events.EventCounts`;
+    a read drives the rows of the spikes of the layer below, or of the input intensities; ideal ADCs
+    counted), one read per sample and step as the engine made them: the fused engine skips the last
+    step's reads (no neuron sees them: ``steps - 1`` reads), the network engine reads every step.
     """
 
     checkpoints: np.ndarray
@@ -426,6 +433,12 @@ class SNNRun:
     sizes: tuple = ()
     adc_clipped: int = 0
     adc_conversions: int = 0
+    layer_events: tuple = ()
+
+    @property
+    def events(self) -> EventCounts:
+        """The run's read events summed over the layers."""
+        return total(self.layer_events)
 
     def scores(self, readout=Readout.SPIKES) -> np.ndarray:
         """Per-class scores ``(N, K, n_out)``: spike counts, or accumulated membrane potential ``counts + v``."""
@@ -580,12 +593,15 @@ class CrossbarSNN:
         bs = self.config.batch_size
         chunks = [(s, min(s + bs, n)) for s in range(0, n, bs)]
         clips = np.zeros(2, np.int64)
+        reads = np.zeros((n_layers, 4), np.int64)  # per layer: DAC, ADC conversions, cell reads, tile reads
         bar = _progress(n, f"SNN {steps} steps")
         log.info("SNN run: %d samples x %d steps, %s engine, %d chunk(s)", n, steps, engine.value, len(chunks))
         try:
             if engine is Engine.NETWORK:
                 for a, b in chunks:
-                    clips += self._run_network(x[a:b], steps, ck, rng, {k: v[a:b] for k, v in out.items()})
+                    got_clips, got_reads = self._run_network(x[a:b], steps, ck, rng, {k: v[a:b] for k, v in out.items()})
+                    clips += got_clips
+                    reads += got_reads
                     bar.update(b - a)
             else:
                 arrays = self.read_arrays()
@@ -605,11 +621,15 @@ class CrossbarSNN:
                 else:
                     with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
                         results = list(pool.map(work, chunks))
-                clips += np.sum(results, axis=0) if results else 0
+                for got_clipped, got_conversions, got_reads in results:
+                    clips += (got_clipped, got_conversions)
+                    reads += got_reads
         finally:
             bar.close()
+        layer_events = tuple(EventCounts.from_counts(dac_conversions=r[0], adc_conversions=r[1], cell_reads=r[2],
+                                                     tile_reads=r[3]) for r in reads)  # fmt: skip
         return SNNRun(ck, out["counts"], out["potential"], out["layer_spikes"], out["input_spikes"], int(steps),
-                      self.config.dt_s, tuple(self.sizes), int(clips[0]), int(clips[1]))
+                      self.config.dt_s, tuple(self.sizes), int(clips[0]), int(clips[1]), layer_events)
 
     def _run_fused(self, arrays, kernels, x, seeds, keys, steps, ck, out) -> tuple:
         poisson, if_update, read = kernels
@@ -650,9 +670,12 @@ class CrossbarSNN:
         else:
             levels = 0 if self.crossbar.dac_bits is None else 2**self.crossbar.dac_bits - 1
             applied, squares = np.empty_like(x), np.empty_like(x)
-            core.dac_levels_numpy(x, 1.0, levels, applied, squares, np.zeros(x.shape[1], np.int64))
+            nonzero = np.zeros(x.shape[1], np.int64)
+            core.dac_levels_numpy(x, 1.0, levels, applied, squares, nonzero)
             pre = arrays[0].analog(applied)
+            rate_driven = int(nonzero.sum())  # input rows driven by every read of the intensities
         clipped = conversions = 0
+        driven = np.zeros(len(widths), np.int64)  # driven rows summed over the reads, per layer
         k = 0
         for s in range(steps):
             for l in range(len(widths)):
@@ -667,6 +690,12 @@ class CrossbarSNN:
             if s == steps - 1:
                 break  # reads of the last step's spikes would only drive step ``steps``
             step_row[:] = s  # the read at step s takes row s of each sample's streams
+            if poisson_coding:  # the rows of the input spikes (the complement trick reads fewer, the chip drives these)
+                driven[0] += int(in_cnt.sum()) + int((high_drawn - minus[1]).sum()) + int(sure.sum())
+            else:
+                driven[0] += rate_driven
+            for l in range(1, len(widths)):
+                driven[l] += int(cnt[l - 1].sum())
             for l, ra in enumerate(arrays):
                 src_idx, src_cnt = (in_idx, in_cnt) if l == 0 else (idx[l - 1], cnt[l - 1])
                 nidx, ncnt = minus if l == 0 else (_NO_IDX, _NO_CNT)
@@ -677,7 +706,12 @@ class CrossbarSNN:
                 conversions += b * ra.conversions_per_read
         for l in range(len(widths)):
             out["layer_spikes"][:, l] = counts[l].sum(axis=1)
-        return clipped, conversions
+        n_reads = b * max(steps - 1, 0)  # reads per layer: every step but the last, every sample
+        reads = np.array([[n_reads * layer.in_features, n_reads * layer.out_features * len(layer.row_edges),
+                           driven[l] * layer.devices_per_driven_row,
+                           n_reads * len(layer.row_edges) * len(layer.col_edges)]
+                          for l, layer in enumerate(self.layers)], np.int64)  # fmt: skip
+        return clipped, conversions, reads
 
     # -- the same network in the spiking simulator ---------------------------------------------
     def network(self, x, *, input_trains=None, monitors: bool = True):
@@ -739,7 +773,7 @@ class CrossbarSNN:
     def _run_network(self, x, steps, ck, rng, out) -> np.ndarray:
         net, source, groups = self.network(x)
         for layer in self.layers:
-            layer.reset_clip_counts()
+            layer.reset_clip_counts()  # the reads' events of this chunk: its layers' read counts
         res = net.run(steps * self.config.dt_s, rng=rng, batch=x.shape[0])
         rec = res["out_spikes"]
         state = res["out_state"]
@@ -753,8 +787,10 @@ class CrossbarSNN:
         if self.config.input_coding is InputCoding.POISSON:
             out["input_spikes"][:] = res.counts[source.name].sum(axis=1)
         counts = [layer.clip_counts for layer in self.layers]
+        reads = np.array([[c.dac_inputs, c.adc_conversions, c.cell_reads, c.tile_reads] for c in counts], np.int64)
         adc = self.crossbar.adc_bits is not None
-        return np.array([sum(c.adc_clipped for c in counts), sum(c.adc_conversions for c in counts)]) if adc else np.zeros(2, np.int64)
+        clips = np.array([sum(c.adc_clipped for c in counts), sum(c.adc_conversions for c in counts)]) if adc else np.zeros(2, np.int64)
+        return clips, reads
 
 
 # -- experiments: accuracy against time steps ------------------------------------------------------
@@ -814,8 +850,15 @@ def accuracy_vs_steps(settings: dict, rng=None) -> dict:
     ``software_accuracy`` (the ANN on the same images), ``accuracy_spikes_<T>``
     and ``accuracy_membrane_<T>`` per checkpoint ``T``, mean firing rates
     (spikes per neuron per step) ``rate_input`` and ``rate_layer<l>``,
-    ``adc_clip_fraction``, ``test_images`` and ``steps``.
+    ``adc_clip_fraction``, ``test_images``, ``steps`` and the run's read
+    event totals ``events_<name>`` (:mod:`neurosim.events`).
     """
+    metrics, run = simulate(settings, rng)
+    return {**metrics, **event_metrics(run.events)}
+
+
+def simulate(settings: dict, rng=None) -> tuple[dict, SNNRun]:
+    """:func:`accuracy_vs_steps` without the event metrics, and the run (its per-layer events)."""
     from neurosim.data.calibration import calibration_images
 
     rng = as_generator(rng)
@@ -837,7 +880,7 @@ def accuracy_vs_steps(settings: dict, rng=None) -> dict:
     for l, rate in enumerate(run.rates()):
         metrics[f"rate_layer{l}"] = float(rate)
     metrics.update({"adc_clip_fraction": run.adc_clip_fraction, "test_images": int(n), "steps": int(steps)})
-    return metrics
+    return metrics, run
 
 
 def snn_point(settings: dict, rng: np.random.Generator) -> dict:
@@ -852,6 +895,7 @@ def check_settings(settings: dict) -> None:
 
 #: The sweep task ``snn``.
 TASK = Task(name="snn", run=snn_point, plain_settings=_PLAIN, setting_groups=_GROUPS, check=check_settings,
-            metrics=("accuracy", "software_accuracy", "rate_input", "adc_clip_fraction", "test_images", "steps"),
+            metrics=("accuracy", "software_accuracy", "rate_input", "adc_clip_fraction", "test_images", "steps",
+                     *EVENT_METRICS),
             metric_prefixes=("accuracy_membrane_", "accuracy_spikes_", "rate_layer"),
             description="accuracy against time steps of a model converted to a spiking network on crossbars")

@@ -11,6 +11,7 @@ import logging
 import sys
 import tomllib
 
+from neurosim import events
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
@@ -170,5 +171,7 @@ def run_insitu_command(args) -> None:
         f"(best {100 * result.best_accuracy:.2f} %), seed {args.seed}, {result.time_s:.1f} s",
         file=sys.stderr,
     )
+    if result.device is not None:
+        print(events.summary(events.total(result.layer_events())), file=sys.stderr)
     for kind, path in result.files.items():
         print(f"wrote {path}", file=sys.stderr)

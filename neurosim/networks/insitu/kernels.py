@@ -72,6 +72,7 @@ from neurosim.crossbar.kernels import (
     readout_numpy,
 )
 from neurosim.device.kernels import pulse_write, pulse_write_numpy
+from neurosim.events import EventCounts
 from neurosim.streams import (
     SALT,
     counter_word,
@@ -122,7 +123,21 @@ FP_SIZE = 23
 ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES = 0, 1, 2
 ST_CLIP_HIDDEN, ST_CLIP_OUTPUT, ST_CLIP_BACKWARD = 3, 4, 5
 ST_CORRECT, ST_IMAGES = 6, 7
-ST_SIZE = 8
+#: Per-layer event counts (:mod:`neurosim.events`) from ``ST_EVENTS + layer * EV_SIZE`` (layer 0: hidden, 1: output):
+#: DAC conversions, ADC conversions, cell reads, tile reads of the layer's reads (forward, and the output
+#: layer's transposed read), and the potentiation pulses, depression pulses and device writes of its updates.
+ST_EVENTS = 8
+EV_DAC, EV_ADC, EV_CELLS, EV_TILES, EV_LTP, EV_LTD, EV_WRITES = range(7)
+EV_SIZE = 7
+ST_SIZE = ST_EVENTS + 2 * EV_SIZE
+
+
+def layer_events(stats) -> list:
+    """The per-layer :class:`~neurosim.events.EventCounts` (hidden, output) counted in ``stats``."""
+    names = ("dac_conversions", "adc_conversions", "cell_reads", "tile_reads", "pulses_ltp", "pulses_ltd", "writes")
+    blocks = (stats[ST_EVENTS + layer * EV_SIZE : ST_EVENTS + (layer + 1) * EV_SIZE] for layer in (0, 1))
+    return [EventCounts.from_counts(**dict(zip(names, block))) for block in blocks]
+
 
 def _even(n: int) -> int:
     return n + (n & 1)
@@ -342,6 +357,35 @@ def _readback_v3(g, fp):
 
 
 @njit(cache=True)
+def _count_read(stats, layer, n_inputs, n_conversions, n_tiles, cells):
+    """Count one read of ``layer`` for one input vector in its events block of ``stats``."""
+    e = ST_EVENTS + layer * EV_SIZE
+    stats[e + EV_DAC] += n_inputs
+    stats[e + EV_ADC] += n_conversions
+    stats[e + EV_CELLS] += cells
+    stats[e + EV_TILES] += n_tiles
+
+
+@njit(cache=True)
+def _count_writes(stats, layer, ltp0, ltd0, writes0):
+    """Count the pulses and writes made since the totals were ``ltp0, ltd0, writes0`` in ``layer``'s events block."""
+    e = ST_EVENTS + layer * EV_SIZE
+    stats[e + EV_LTP] += stats[ST_PULSES_LTP] - ltp0
+    stats[e + EV_LTD] += stats[ST_PULSES_LTD] - ltd0
+    stats[e + EV_WRITES] += stats[ST_WRITES] - writes0
+
+
+@njit(cache=True)
+def _driven(vals, n_active, ip, fp):
+    """Input lines driven by ``vals[:n_active]``: those whose DAC output is non-zero."""
+    n = 0
+    for p in range(n_active):
+        if _dac(vals[p], ip, fp) != 0.0:
+            n += 1
+    return n
+
+
+@njit(cache=True)
 def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_code, rkey, read0, mean, var, out):
     """Forward read of one layer for one input vector, tile by tile; returns the clipped conversions.
 
@@ -493,6 +537,10 @@ def train_hw_numba(
     dwp_min = min(fp[FP_DWP_LTP], fp[FP_DWP_LTD])
     reject = 0.5 * dwp_min if mode == 0 else (dwp_min if mode == 1 else 0.0)
     inv_dwp_min = 1.0 / dwp_min
+    tiles1 = layout[L_OUTPUT_READS]
+    tiles2 = n_reads - tiles1
+    row_cells1 = n_h + 1 if ref == 1 else 2 * n_h  # devices one driven row reads
+    row_cells2 = n_out + 1 if ref == 1 else 2 * n_out
     for b in range(order.shape[0]):
         t = order[b]
         base = (t0 + b) * stride
@@ -506,6 +554,7 @@ def train_hw_numba(
         stats[ST_CLIP_HIDDEN] += _layer_read(
             gA1, gB1, n_in, ref, rows, vals, p1 - p0, ip, fp, fp[FP_STEP1], fp[FP_MAX1], rkey, read0, mean1, var1, out1
         )
+        _count_read(stats, 0, n_in, n_h * tiles1, tiles1, _driven(vals, p1 - p0, ip, fp) * row_cells1)
         _hidden_activations(z1, a1, h, ip, fp)
         n_active = 0
         for j in range(n_h):
@@ -518,6 +567,7 @@ def train_hw_numba(
             gA2, gB2, n_h, ref, hrows, hvals, n_active, ip, fp, fp[FP_STEP2], fp[FP_MAX2],
             rkey, read0 + layout[L_OUTPUT_READS], mean2, var2, out2,
         )  # fmt: skip
+        _count_read(stats, 1, n_h, n_out * tiles2, tiles2, _driven(hvals, n_active, ip, fp) * row_cells2)
         _output_error(z2, labels[t], s2, loss, stats)
         # -- backward: hidden error -------------------------------------------------------------
         stride2 = n_out + ref
@@ -544,9 +594,15 @@ def train_hw_numba(
             if scale == 0.0:
                 scale = 1.0
             dsum = 0.0
+            driven = 0
             for c in range(n_out):
                 d[c] = _dac(s2[c] / scale, ip, fp)
                 dsum += d[c]
+                if d[c] != 0.0:
+                    driven += 1
+            # the transposed read: one conversion per row; each driven column reads its devices of every row
+            # (both of a pair; with the reference mapping also the reference column, driven in every read)
+            _count_read(stats, 1, n_out, n_h, tiles2, (driven + 1) * n_h if ref == 1 else 2 * driven * n_h)
             if noisy == 1:
                 _normals(key_i, base + layout[L_BACKWARD], zbuf[: n_h + (n_h & 1)])
             for j in range(n_h):
@@ -573,6 +629,7 @@ def train_hw_numba(
         for j in range(n_h):
             s1[j] = a1[j] * (1.0 - a1[j]) * e[j]
         # -- updates: pulses ------------------------------------------------------------------
+        ltp0, ltd0, writes0 = stats[ST_PULSES_LTP], stats[ST_PULSES_LTD], stats[ST_WRITES]
         lr1, lr2 = fp[FP_LR1], fp[FP_LR2]
         stride1 = n_h + ref
         if ip[IP_MOMENTUM] == 1:
@@ -608,6 +665,8 @@ def train_hw_numba(
                     bb = i * stride1 + n_h if ref == 1 else a
                     _change_weight(gA1, PA1, gB1, PB1, a, bb, ref, dw, ip, fp, key_i, c2c_base,
                                    u, off1a, off1b, buf, stats)  # fmt: skip
+        _count_writes(stats, 0, ltp0, ltd0, writes0)
+        ltp0, ltd0, writes0 = stats[ST_PULSES_LTP], stats[ST_PULSES_LTD], stats[ST_WRITES]
         if ip[IP_MOMENTUM] == 1:
             mu = fp[FP_MOMENTUM]
             for j in range(n_h):
@@ -628,6 +687,7 @@ def train_hw_numba(
                     continue
                 _change_weight(gA2, PA2, gB2, PB2, a, bb, ref, dw, ip, fp, key_i, c2c_base,
                                u, off2a, off2b, buf, stats)  # fmt: skip
+        _count_writes(stats, 1, ltp0, ltd0, writes0)
     return stats
 
 
@@ -878,6 +938,9 @@ def train_hw_numpy(
     pos1, neg1 = _layer_views(gA1, gB1, n_in, n_h, ref)
     pos2, neg2 = _layer_views(gA2, gB2, n_h, n_out, ref)
     lr1, lr2, mu = fp[FP_LR1], fp[FP_LR2], fp[FP_MOMENTUM]
+    tiles = (-(-n_in // int(ip[IP_TILE_ROWS])), -(-n_h // int(ip[IP_TILE_ROWS])))
+    row_devices = (n_h + 1, n_out + 1) if ref else (2 * n_h, 2 * n_out)  # devices one driven row reads
+    events = stats[ST_EVENTS:].reshape(2, EV_SIZE)  # a view: (layer, event)
     for b, t in enumerate(np.asarray(order)):
         base = (int(t0) + b) * stride
         read0 = (int(t0) + b) * n_reads
@@ -893,6 +956,10 @@ def train_hw_numpy(
             pos2, neg2, ref, hrows, h[hrows], ip, fp, fp[FP_STEP2], fp[FP_MAX2], rkey, read0 + int(layout[L_OUTPUT_READS])
         )
         stats[ST_CLIP_OUTPUT] += clipped
+        for layer, (x, n, n_out_l) in enumerate(((vals, n_in, n_h), (h[hrows], n_h, n_out))):
+            driven = np.count_nonzero(_dac_numpy(x, ip, fp))
+            events[layer, [EV_DAC, EV_ADC, EV_CELLS, EV_TILES]] += (n, n_out_l * tiles[layer],
+                                                                    driven * row_devices[layer], tiles[layer])  # fmt: skip
         a2 = _sigmoid_numpy(z2)
         target = np.zeros(n_out)
         target[labels[t]] = 1.0
@@ -909,6 +976,8 @@ def train_hw_numpy(
             scale = np.max(np.abs(s2))
             scale = 1.0 if scale == 0 else scale
             d = _dac_numpy(s2 / scale, ip, fp)
+            driven = np.count_nonzero(d) + (1 if ref else 0)  # the reference column is driven in every read
+            events[1, [EV_DAC, EV_ADC, EV_CELLS, EV_TILES]] += (n_out, n_h, driven * n_h * (1 if ref else 2), tiles[1])
             y = (W2 @ d) / k
             if noisy:
                 vv = _cell_var_numpy(pos2, fp) @ (d * d)
@@ -939,8 +1008,12 @@ def train_hw_numpy(
             a2i, b2i = _weight_indices(n_h, n_out, ref)
             dw2 = (-lr2 * s2)[None, :] * u2[:, None]
         args = (ip, fp, key, c2c_base, uni_base)
-        _change_weights_numpy(gA1, PA1, gB1, PB1, a, bb, ref, dw1, *args, int(offsets[0]), int(offsets[1]), stats)
-        _change_weights_numpy(gA2, PA2, gB2, PB2, a2i, b2i, ref, dw2, *args, int(offsets[2]), int(offsets[3]), stats)
+        for layer, (gA, PA, gB, PB, ai, bi, dw, oa, ob) in enumerate(
+            ((gA1, PA1, gB1, PB1, a, bb, dw1, offsets[0], offsets[1]), (gA2, PA2, gB2, PB2, a2i, b2i, dw2, offsets[2], offsets[3]))
+        ):
+            before = stats[[ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES]]
+            _change_weights_numpy(gA, PA, gB, PB, ai, bi, ref, dw, *args, int(oa), int(ob), stats)
+            events[layer, [EV_LTP, EV_LTD, EV_WRITES]] += stats[[ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES]] - before
     return stats
 
 

@@ -26,6 +26,7 @@ from neurosim.crossbar.config import Mapping
 from neurosim.crossbar.kernels import POLICY_CODES, dac_levels_numba, readout_numba
 from neurosim.device import DeviceArray, DeviceModel, ReadNoise
 from neurosim.errors import NeurosimError
+from neurosim.events import EventCounts
 from neurosim.networks.insitu import kernels as K
 from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, Protocol, PulseRounding
 from neurosim.rng import as_generator
@@ -206,6 +207,18 @@ class DeviceNetwork:
         self.vel2 = np.zeros(n_h * n_out if momentum else 0)
         self._prepare_kernel_args()
 
+    @property
+    def read_events(self) -> list[EventCounts]:
+        """Per layer (hidden, output): the events of :meth:`forward` reads since the network was made or
+        :meth:`reset_read_events` (definitions in :mod:`neurosim.events`; training reads and pulses are
+        counted by the kernels in their ``stats``, :func:`~neurosim.networks.insitu.kernels.layer_events`)."""
+        return [EventCounts.from_counts(dac_conversions=c[0], adc_conversions=c[1], cell_reads=c[2], tile_reads=c[3])
+                for c in self._reads]  # fmt: skip
+
+    def reset_read_events(self) -> None:
+        """Set :attr:`read_events` to zero."""
+        self._reads[:] = 0
+
     # -- kernel arguments ----------------------------------------------------------------------
     def _flat_and_params(self, name):
         """The array's writable flat state and its per-device write parameters (the kernels write in place)."""
@@ -251,6 +264,8 @@ class DeviceNetwork:
         self.offsets = np.array(offsets, dtype=np.int64)
         layout = K.counter_layout(n_in, n_h, n_out, n_dev, config.crossbar.rows)
         self.layout = np.array([layout[k] for k in K.LAYOUT_KEYS], dtype=np.int64)
+        #: Forward-read counts per layer: DAC conversions, ADC conversions, cell reads, tile reads.
+        self._reads = np.zeros((2, 4), dtype=np.int64)
 
     # -- training ------------------------------------------------------------------------------
     def train_chunk(self, csr, labels, order, t0, stats, loss, key, backend="numba") -> None:
@@ -289,7 +304,8 @@ class DeviceNetwork:
         pos, neg = self._pos_neg(layer)
         raw_pos, raw_neg = K._layer_views(gA, gB, pos.shape[0], pos.shape[1], int(self.reference))
         v, v2 = np.empty_like(x), np.empty_like(x)
-        dac_levels_numba(x, float(fp[K.FP_DAC_FS]), int(self.ip[K.IP_DAC_LEVELS]), v, v2, np.zeros(x.shape[1], np.int64))
+        nonzero = np.zeros(x.shape[1], np.int64)
+        dac_levels_numba(x, float(fp[K.FP_DAC_FS]), int(self.ip[K.IP_DAC_LEVELS]), v, v2, nonzero)
         cells = self.device.read_noise_frac > 0
         step = float(fp[K.FP_STEP1] if layer == 1 else fp[K.FP_STEP2])
         max_code = int(fp[K.FP_MAX1] if layer == 1 else fp[K.FP_MAX2])
@@ -307,6 +323,10 @@ class DeviceNetwork:
                 np.ascontiguousarray(mean), np.ascontiguousarray(var), bool(self.reference and cells),
                 float(fp[K.FP_OUT_VAR]), step, max_code, 1.0, np.uint64(keys[tile]), out, 0,
             )  # fmt: skip
+        n_tiles, n_cols = -(-pos.shape[0] // tile_rows), pos.shape[1]
+        row_devices = n_cols + 1 if self.reference else 2 * n_cols  # devices one driven row reads
+        self._reads[layer - 1] += (x.size, x.shape[0] * n_cols * n_tiles, int(nonzero.sum()) * row_devices,
+                                   x.shape[0] * n_tiles)  # fmt: skip
         return out
 
     def forward(self, x, key=0) -> np.ndarray:

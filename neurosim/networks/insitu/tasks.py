@@ -33,6 +33,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from neurosim import events
+
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu.config import InsituConfig, Protocol, protocol_base
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
@@ -103,6 +105,7 @@ def insitu_point(settings: dict, rng: np.random.Generator) -> dict:
         "evaluated_epochs": [int(e) for e, _ in result.accuracies],
         "accuracy_per_epoch": [float(a) for a in evaluated],
         "train_time_s": result.time_s,
+        **events.metrics(events.total(result.layer_events())),
     }
 
 
@@ -114,6 +117,7 @@ def check_settings(settings: dict) -> None:
 #: The sweep task ``insitu``.
 TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device", "crossbar"), check=check_settings,
             metrics=("accuracy", "best_accuracy", "accuracy_last5", "train_accuracy", "pulses_per_image",
-                     "writes_per_image", "epochs", "evaluated_epochs", "accuracy_per_epoch", "train_time_s"),
+                     "writes_per_image", "epochs", "evaluated_epochs", "accuracy_per_epoch", "train_time_s",
+                     *events.METRICS),
             description="on-chip (in-situ) training of a device network, or its software baseline")
 

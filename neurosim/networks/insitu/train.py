@@ -37,6 +37,7 @@ import numpy as np
 from neurosim.files import write_atomic
 from neurosim.device import DeviceModel, device_to_mapping, load_device
 from neurosim.errors import NeurosimError
+from neurosim.events import EventCounts, report
 from neurosim.provenance import write_result
 from neurosim.networks.insitu import kernels as K
 from neurosim.networks.insitu.config import REFERENCE_PROTOCOL, InsituConfig, float_baseline_config
@@ -76,6 +77,10 @@ class EpochRecord:
     adc_clipped: int = 0
     #: Wall time of the epoch (training and evaluation).
     time_s: float = 0.0
+    #: The epoch's hardware events per layer (hidden, output; :mod:`neurosim.events`) as plain dicts:
+    #: ``{"training": [...], "evaluation": [...]}`` (the training kernel's reads and pulses, the test reads);
+    #: empty for the software baseline. Not a column of the history CSV.
+    events: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +116,24 @@ class InsituResult:
     def best_accuracy(self) -> float:
         return max(a for _, a in self.accuracies)
 
+    def layer_events(self, phase: str | None = None) -> list[EventCounts]:
+        """Per layer (hidden, output): the events of ``phase`` (``"training"``, ``"evaluation"``, or None for
+        both) summed over the epochs (zero counts for the software baseline; definitions in :mod:`neurosim.events`)."""
+        if phase not in (None, "training", "evaluation"):
+            raise NeurosimError(f"phase must be 'training', 'evaluation' or None (both), got {phase!r}")
+        out = [EventCounts(), EventCounts()]
+        for record in self.history:
+            for name in ("training", "evaluation") if phase is None else (phase,):
+                for i, counts in enumerate(record.events.get(name, ())):
+                    out[i] = out[i] + EventCounts(**counts)
+        return out
+
+    def events_report(self) -> dict:
+        """The run's events as JSON: ``layers``/``total`` of the whole run, and ``training`` and ``evaluation``
+        in the same shape."""
+        phases = {name: report(self.layer_events(name)) for name in ("training", "evaluation")}
+        return {**report(self.layer_events()), **phases}
+
     def summary(self) -> dict:
         """Plain JSON values: settings, device, seed, history and accuracies."""
         return {
@@ -125,6 +148,7 @@ class InsituResult:
             "epochs_trained": len(self.history),
             "time_s": round(self.time_s, 3),
             "history": [asdict(r) for r in self.history],
+            "events": self.events_report(),
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
@@ -172,7 +196,7 @@ def _identity(kind, device, config, root) -> dict:
 def history_csv(history) -> str:
     """The history as CSV text (one row per epoch; empty test accuracy where not evaluated)."""
     buf = io.StringIO()
-    names = [f for f in EpochRecord.__dataclass_fields__]
+    names = [f for f in EpochRecord.__dataclass_fields__ if f != "events"]
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(names)
     for r in history:
@@ -360,9 +384,15 @@ def _run(kind, device, config, data, rng, out_dir, progress, backend, chunk_imag
                 bar.update(len(chunk))
             last = epoch + 1 == config.epochs
             accuracy = None
+            if kind != "software":
+                network.reset_read_events()
             if last or (epoch + 1) % config.eval_every_epochs == 0:
                 z = network.forward(x_test, _eval_key(key, epoch))
                 accuracy = float(np.mean(np.argmax(z, axis=1) == y_test))
+            events = {}
+            if kind != "software":
+                events = {"training": [c.to_dict() for c in K.layer_events(stats)],
+                          "evaluation": [c.to_dict() for c in network.read_events]}  # fmt: skip
             elapsed = time.perf_counter() - start
             spent_s += elapsed
             record = EpochRecord(
@@ -376,6 +406,7 @@ def _run(kind, device, config, data, rng, out_dir, progress, backend, chunk_imag
                 writes=int(stats[K.ST_WRITES]),
                 adc_clipped=int(stats[K.ST_CLIP_HIDDEN] + stats[K.ST_CLIP_OUTPUT] + stats[K.ST_CLIP_BACKWARD]),
                 time_s=elapsed,
+                events=events,
             )
             history.append(record)
             if not math.isfinite(record.train_loss):

@@ -19,6 +19,7 @@ from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _nonnegative_int
 from neurosim.cli_args import whole_number as _int_at_least
 from neurosim.errors import NeurosimError
+from neurosim.events import EventCounts, report, summary, total
 
 log = logging.getLogger("neurosim")
 
@@ -154,7 +155,8 @@ def _cmd_gates(args) -> None:
             ana, note = analytic_errors(net, device, config, targets=targets), None
         except NeurosimError as exc:
             ana, note = None, str(exc)
-        results.append((name, x, targets, got, sim, ana, note))
+        run_events = report([a + b for a, b in zip(one.layer_events, sim.layer_events)])
+        results.append((name, x, targets, got, sim, ana, note, run_events))
     if args.json:
         _emit_result(
             {
@@ -174,8 +176,9 @@ def _cmd_gates(args) -> None:
                         "rows_std_error": sim.std_error.tolist(),
                         "rows_analytic": None if ana is None else ana.error.tolist(),
                         "analytic_note": note,
+                        "events": ev,
                     }
-                    for name, x, t, g, sim, ana, note in results
+                    for name, x, t, g, sim, ana, note, ev in results
                 ],
             },
             config={"device": device, "threshold": config},
@@ -187,7 +190,7 @@ def _cmd_gates(args) -> None:
         f"threshold gates on {s['device']} ({s['program_method']} programming, {s['mapping']} mapping, "
         f"threshold on {s['threshold_mode'].replace('_', ' ')}); error rates from {args.trials} programmed copies, seed {args.seed}"
     )
-    for name, x, t, g, sim, ana, note in results:
+    for name, x, t, g, sim, ana, note, ev in results:
         n = x.shape[1]
         head = " ".join(f"x{j + 1}" for j in range(n))
         print(f"\n{name}")
@@ -200,6 +203,7 @@ def _cmd_gates(args) -> None:
         print(f"  error rate: simulated {sim.rate:.4f} ± {sim.rate_std_error:.4f}, analytic {a}")
         if note:
             print(f"  ({note})")
+        print(f"  {summary(EventCounts(**ev['total']))}")
 
 
 # -- logic count ---------------------------------------------------------------------------------
@@ -258,6 +262,7 @@ def _cmd_train(args) -> None:
     w = ", ".join(f"{v:+.4f}" for v in result.weights)
     print(f"  learned weights ({w}), threshold {result.threshold:+.4f} (weight units; full window = {args.weight_max})")
     print(f"  outputs {truth_table_string(result.outputs)} for targets {table}")
+    print(f"  {summary(total(result.layer_events))}")
     if args.plot:
         print(f"  wrote {args.plot}")
 
@@ -301,7 +306,7 @@ def _cmd_mnist(args) -> None:
     import time
 
     from neurosim.networks.threshold.margins import NoiseKind
-    from neurosim.networks.threshold.mnist import hardware_accuracy, resolve_settings
+    from neurosim.networks.threshold.mnist import hardware_run, resolve_settings
 
     settings = {"model": args.model, "device": args.device, "crossbar.mapping": args.mapping, "crossbar.program_method": args.method}
     for kind, level in args.noise or []:
@@ -319,7 +324,8 @@ def _cmd_mnist(args) -> None:
     if args.test_images:
         settings["test_images"] = args.test_images
     start = time.perf_counter()
-    result = {**settings, "seed": args.seed, **hardware_accuracy(settings, args.seed)}
+    run, hw = hardware_run(settings, args.seed)
+    result = {**settings, "seed": args.seed, **run, "events": report(hw.layer_events)}
     result["time_s"] = round(time.perf_counter() - start, 3)
     if args.json:
         _, device, config, _ = resolve_settings(settings)
@@ -328,6 +334,7 @@ def _cmd_mnist(args) -> None:
     print(f"threshold network {args.model} on {args.device} (seed {args.seed}, {result['test_images']} MNIST test images)")
     print(f"  software accuracy  {100 * result['software_accuracy']:.2f} %")
     print(f"  hardware accuracy  {100 * result['accuracy']:.2f} %")
+    print(f"  {summary(hw.events)}")
 
 
 def _cmd_train_mnist(args) -> None:

@@ -50,6 +50,7 @@ import numpy as np
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, PulsePolicy, WeightScale
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
+from neurosim.events import EventCounts, total
 from neurosim.networks.threshold.units import (
     Readout,
     ThresholdLayer,
@@ -304,6 +305,16 @@ class CrossbarThresholdLayer:
             y = y[:, 0, :]
         return y[0] if single else y
 
+    @property
+    def events(self) -> EventCounts:
+        """The crossbar's :attr:`~neurosim.crossbar.CrossbarLayer.events` (reads, pulses and programming, all
+        replicas; comparator decisions are not counted: the partial sums pass an ideal ADC, counted once per tile)."""
+        return self.crossbar.events
+
+    def reset_events(self) -> None:
+        """Set :attr:`events` to zero."""
+        self.crossbar.reset_events()
+
     # -- pulse updates -------------------------------------------------------------------------
     def apply_pulses(self, pulses, rng=None) -> None:
         """Raise (``> 0``) or lower (``< 0``) hardware weights by integer pulse counts (out, hardware inputs).
@@ -360,6 +371,21 @@ class CrossbarThresholdNetwork:
             if self.replicas == 1:
                 h = h[:, 0, :]
         return h[0] if single else h
+
+    @property
+    def layer_events(self) -> list[EventCounts]:
+        """Each layer's :attr:`CrossbarThresholdLayer.events` (definitions in :mod:`neurosim.events`)."""
+        return [layer.events for layer in self.layers]
+
+    @property
+    def events(self) -> EventCounts:
+        """The sum of :attr:`layer_events`."""
+        return total(self.layer_events)
+
+    def reset_events(self) -> None:
+        """Set every layer's events to zero."""
+        for layer in self.layers:
+            layer.reset_events()
 
     def classify(self, x, rng=None, batch_size: int = 2000) -> np.ndarray:
         """Index of the output that fires (the winner of a winner-take-all output layer), (batch,). ``replicas = 1``."""

@@ -58,6 +58,7 @@ from neurosim.device import DeviceModel, ProgNoise, ProgramMethod, ReadNoise, lo
 from neurosim.device import curve
 from neurosim.device.noise import prog_sigma_S
 from neurosim.errors import NeurosimError
+from neurosim.events import report
 from neurosim.networks.threshold.hardware import (
     CrossbarThresholdLayer,
     CrossbarThresholdNetwork,
@@ -326,6 +327,9 @@ class ErrorRates:
     rate: float
     rate_std_error: float
     trials: int = 0
+    #: Simulated: the events of the ``trials`` copies per layer (programming and the one read each;
+    #: :class:`~neurosim.events.EventCounts`); empty for the analytic model.
+    layer_events: tuple = ()
 
     def to_dict(self) -> dict:
         return {
@@ -393,7 +397,8 @@ def simulated_errors(network, device, config=None, trials: int = 1000, rng=None,
     std_error = _cluster_std_error(wrong, cluster)
     per_trial = wrong.mean(axis=0, keepdims=True)
     rate_se = float(_cluster_std_error(per_trial, cluster)[0])
-    return ErrorRates(network.name, "simulated", x, t, error, std_error, float(error.mean()), rate_se, int(trials))
+    return ErrorRates(network.name, "simulated", x, t, error, std_error, float(error.mean()), rate_se, int(trials),
+                      tuple(hw.layer_events))
 
 
 def error_sweep(networks, device, config=None, kind=NoiseKind.READ, levels=(0.0,), trials=1000, rng=None, *, targets=None, progress=None) -> list[dict]:
@@ -436,6 +441,7 @@ def error_sweep(networks, device, config=None, kind=NoiseKind.READ, levels=(0.0,
                 "analytic_rows": None if ana is None else ana.error.tolist(),
                 "simulated_rows": sim.error.tolist(),
                 "std_error_rows": sim.std_error.tolist(),
+                "events": report(sim.layer_events),
             }
         )
         logger.info("%s at %s = %g: analytic %s, simulated %.4f +- %.4f", name, kind.value, level, rows[-1]["analytic"], sim.rate, sim.rate_std_error)

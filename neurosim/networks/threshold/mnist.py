@@ -39,6 +39,8 @@ from scipy.special import expit, logsumexp
 from neurosim.crossbar import CrossbarConfig
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
+from neurosim.events import METRICS as EVENT_METRICS
+from neurosim.events import metrics as event_metrics
 from neurosim.networks.layers import Activation, Dense, layer_params
 from neurosim.networks.mlp import Output, check_params
 from neurosim.networks.modelio import ModelError, check_info, model_paths, read_model_file, write_model_file
@@ -353,8 +355,15 @@ def hardware_accuracy(settings: dict, rng=None) -> dict:
     512-row arrays), ``threshold.<field>`` (ThresholdConfig: ``threshold_mode``,
     ``headroom``, ``comparator_offset_A``, ``comparator_noise_A``),
     ``test_images`` (first N, default all 10,000). Returns ``accuracy``,
-    ``software_accuracy`` (the same images in float64 software) and ``test_images``.
+    ``software_accuracy`` (the same images in float64 software), ``test_images``
+    and the run's event totals ``events_<name>`` (:mod:`neurosim.events`: programming and the test reads).
     """
+    result, hw = hardware_run(settings, rng)
+    return {**result, **event_metrics(hw.events)}
+
+
+def hardware_run(settings: dict, rng=None) -> tuple[dict, CrossbarThresholdNetwork]:
+    """:func:`hardware_accuracy` without the event metrics, and the network it read (its per-layer events)."""
     rng = as_generator(rng)
     model, device, config, n = resolve_settings(settings)
     x, y = _test_set(model.preprocessing.value)
@@ -364,7 +373,7 @@ def hardware_accuracy(settings: dict, rng=None) -> dict:
     software = float(np.mean(np.argmax(network.evaluate(x), axis=1) == y))
     hw = CrossbarThresholdNetwork(network, device, config, rng)
     acc = float(np.mean(hw.classify(x, rng) == y))
-    return {"accuracy": acc, "software_accuracy": software, "test_images": int(n)}
+    return {"accuracy": acc, "software_accuracy": software, "test_images": int(n)}, hw
 
 
 def accuracy_point(settings: dict, rng: np.random.Generator) -> dict:
@@ -384,6 +393,6 @@ TASK = Task(
     plain_settings=_PLAIN,
     setting_groups=_GROUPS,
     check=check_settings,
-    metrics=("accuracy", "software_accuracy", "test_images"),
+    metrics=("accuracy", "software_accuracy", "test_images", *EVENT_METRICS),
     description="accuracy of the threshold-unit MNIST model on crossbars of a device",
 )

@@ -29,6 +29,7 @@ import numpy as np
 from neurosim.crossbar import CrossbarConfig, Mapping
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
+from neurosim.events import report
 from neurosim.networks.threshold.counting import fit_samples
 from neurosim.networks.threshold.hardware import CrossbarThresholdLayer, ThresholdConfig, ThresholdMode
 from neurosim.networks.threshold.units import ThresholdLayer, all_inputs, check_binary, parse_truth_table, truth_table_string
@@ -98,6 +99,9 @@ class PerceptronResult:
     #: Whether one threshold unit can realise the targets at all (linear programming).
     linearly_separable: bool
     message: str
+    #: The unit's events (:class:`~neurosim.events.EventCounts`: its programming, every training and final read,
+    #: the update pulses), one entry (one layer).
+    layer_events: tuple = ()
 
     def to_dict(self) -> dict:
         return {
@@ -111,6 +115,7 @@ class PerceptronResult:
             "outputs": truth_table_string(self.outputs) if self._full_table else self.outputs.tolist(),
             "linearly_separable": self.linearly_separable,
             "message": self.message,
+            "events": report(self.layer_events),
         }
 
     @property
@@ -208,4 +213,5 @@ def train_perceptron(targets, device, config: PerceptronConfig | None = None, rn
         outputs=outputs,
         linearly_separable=separable,
         message=message,
+        layer_events=(unit.events,),
     )
