@@ -142,6 +142,7 @@ def _cmd_evaluate(args) -> None:
 
     from neurosim import events, parallel
     from neurosim.convert.evaluate import evaluate_network
+    from neurosim.networks.insitu.cli import parse_assignment
 
     if args.threads:
         parallel.set_threads(args.threads)
@@ -157,6 +158,9 @@ def _cmd_evaluate(args) -> None:
     ):
         if value is not None:
             settings[key] = value
+    for text in args.set:
+        key, value = parse_assignment(text)
+        settings[key] = value
     start = time.perf_counter()
     result, net = evaluate_network(settings, args.seed)
     result = {"model": args.model, "device": args.device, "seed": args.seed, **settings, **result}
@@ -199,6 +203,13 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--time", type=float, metavar="SECONDS", help="read this long after programming (drift)")
     p.add_argument("--test-images", type=_positive_int, help="use only the first N test images")
     p.add_argument("--threads", type=_positive_int, help="threads over the rows of each read (default: Numba's thread count)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other setting, e.g. --set crossbar.cell_r_series_ohm=15e3 --set device.read_noise_frac=0.02 (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_evaluate)
 

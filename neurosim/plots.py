@@ -73,6 +73,52 @@ def _group(records, x_key, series_key, metric):
     return groups
 
 
+def _plot_epochs(records, spec, ax):
+    """``kind = "epochs"``: a list metric (e.g. ``accuracy_per_epoch``) against ``evaluated_epochs``, one line per
+    ``series`` value (mean over seeds, band of one s.d.), published figures (``[plot] published``, percent) as stars
+    at the last epoch in the line's colour, and ``[plot] note`` (their sources) under the axes."""
+    opts = spec.plot
+    series_key = opts.get("series")
+    metric = spec.plot_metric()
+    percent = "accuracy" in metric
+    scale = 100.0 if percent else 1.0
+    curves = {}
+    for r in records:
+        s = r["settings"].get(series_key) if series_key else None
+        values = r["metrics"][metric]
+        if not isinstance(values, (list, tuple)):
+            raise NeurosimError(f"{spec.name}: [plot] kind = 'epochs' needs a list metric, but {metric!r} is {values!r}")
+        curves.setdefault(s, []).append((tuple(r["metrics"]["evaluated_epochs"]), np.asarray(values, dtype=float)))
+    published = opts.get("published", {})
+    last = max(max(e) for runs in curves.values() for e, _ in runs)
+    for series, runs in curves.items():
+        epochs = runs[0][0]
+        if any(e != epochs for e, _ in runs):
+            raise NeurosimError(f"{spec.name}: the seeds of {series_key} = {series} scored different epochs")
+        values = np.stack([v for _, v in runs]) * scale
+        mean = values.mean(axis=0)
+        std = values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
+        line = ax.plot(epochs, mean, lw=1.5, label=str(series) if series_key else None)[0]
+        if len(runs) > 1:
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+        if str(series) in published:
+            ax.plot([last], [published[str(series)]], marker="*", ms=11, color=line.get_color(), mec="k", mew=0.5,
+                    ls="none")  # fmt: skip
+    if published:
+        ax.plot([], [], marker="*", ms=11, color="0.7", mec="k", mew=0.5, ls="none", label="published (NeuroSim V3)")
+    ax.set_xlabel(opts.get("xlabel", "epoch"))
+    ax.set_ylabel(opts.get("ylabel", f"{metric.replace('_', ' ')}{' (%)' if percent else ''}"))
+    n_seeds = spec.seeds
+    title = textwrap.fill(opts.get("title", spec.name), 75)
+    ax.set_title(title + f"\nmean{' ± 1 s.d.' if n_seeds > 1 else ''} over {n_seeds} seed{'s' if n_seeds > 1 else ''}",
+                 fontsize=10)  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False, ncol=2)
+    if opts.get("note"):
+        ax.figure.supxlabel(textwrap.fill(opts["note"], 130), fontsize=6, color="0.35")
+    return ax
+
+
 def plot_sweep(records, spec, ax=None):
     """Mean and spread over seeds of a sweep's metric against one grid axis.
 
@@ -81,10 +127,13 @@ def plot_sweep(records, spec, ax=None):
     ``plot_metric``, see :meth:`~neurosim.sweep.SweepSpec.plot_metric`),
     ``reference`` (a metric drawn as a dashed line, e.g. the software
     accuracy), ``kind`` ("line" or "bar"), ``xlabel``, ``ylabel``, ``title``,
-    ``xscale``. Error bars are one standard deviation over seeds.
+    ``xscale``. Error bars are one standard deviation over seeds. ``kind = "epochs"``
+    draws a list metric per epoch instead (:func:`_plot_epochs`; ``published``, ``note``).
     """
     ax = _axes(ax)
     opts = spec.plot
+    if opts.get("kind") == "epochs":
+        return _plot_epochs(records, spec, ax)
     x_key = opts.get("x", next(iter(spec.grid)))
     series_key = opts.get("series")
     metric = spec.plot_metric()

@@ -42,7 +42,9 @@ from neurosim.tasks import TASKS, resolve_task
 log = logging.getLogger(__name__)
 
 _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}
-_PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale"}
+_PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale", "published", "note"}
+#: Plot kinds: a metric against a grid axis (line, bar), or a list metric against its epochs (epochs).
+_PLOT_KINDS = ("line", "bar", "epochs")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
@@ -144,8 +146,15 @@ def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
     for key in ("x", "series"):
         if key in plot and plot[key] not in grid:
             bad(f"[plot] {key} = {plot[key]!r} must be one of the grid axes {sorted(grid)}")
-    if plot.get("kind", "line") not in ("line", "bar"):
-        bad(f"[plot] kind = {plot['kind']!r} must be 'line' or 'bar'")
+    if plot.get("kind", "line") not in _PLOT_KINDS:
+        bad(f"[plot] kind = {plot['kind']!r} must be one of {list(_PLOT_KINDS)}")
+    published = plot.get("published", {})
+    if not isinstance(published, dict) or any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100 for v in published.values()
+    ):
+        bad(f"[plot] published = {published!r} must be a table of series value = accuracy in percent (0-100)")
+    if published and plot.get("kind") != "epochs":
+        bad("[plot] published is drawn only by kind = 'epochs'")
     if plot.get("xscale", "linear") not in ("linear", "log", "symlog"):
         bad(f"[plot] xscale = {plot['xscale']!r} must be 'linear', 'log' or 'symlog'")
     spec = SweepSpec(
@@ -326,8 +335,16 @@ def load_points(out_dir) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(Path(out_dir, "points").glob("*.json")) if _finished(p)]
 
 
+def _cell(value):
+    """A metric as one CSV cell: a list metric (e.g. accuracy per epoch) as its JSON text, ``[0.81, 0.84]``."""
+    return json.dumps(value) if isinstance(value, (list, tuple)) else value
+
+
 def write_results(spec: SweepSpec, out_dir) -> Path:
-    """Write ``results.csv``, ``sweep.json`` and (when the spec has one) the plot, from finished points."""
+    """Write ``results.csv``, ``sweep.json`` and (when the spec has one) the plot, from finished points.
+
+    ``results.csv`` has one row per point; a metric that is a list (a learning curve) is one cell
+    holding its JSON text."""
     out = Path(out_dir)
     records = load_points(out)
     missing = len(spec.points()) - len(records)
@@ -342,7 +359,8 @@ def write_results(spec: SweepSpec, out_dir) -> Path:
         writer = csv.writer(fh)
         writer.writerow(["point", *axes, "seed_index", *metric_keys])
         for r in records:
-            writer.writerow([r["point"], *(r["settings"][a] for a in axes), r["seed_index"], *(r["metrics"].get(k) for k in metric_keys)])
+            values = (_cell(r["metrics"].get(k)) for k in metric_keys)
+            writer.writerow([r["point"], *(r["settings"][a] for a in axes), r["seed_index"], *values])
     os.replace(tmp, csv_path)
     sidecar = {
         "resolved_settings": spec.configurations(),

@@ -118,3 +118,12 @@ def test_json_results_carry_the_shared_provenance(capsys):
     assert set(PROVENANCE_KEYS) <= set(out) and (out["functions"], out["unrestricted"]) == (16, 14)
     assert out["config"]["inputs"] == 2 and out["seed"] is None
     assert {k: out[k] for k in ("git_revision", "git_dirty")} == git_state()
+
+
+def test_evaluate_takes_any_crossbar_setting(capsys):
+    """``--set crossbar.cell_r_series_ohm=...``: the series resistor is physics for inference too; bad values are one line."""
+    assert main(["evaluate", "--test-images", "20", "--set", "crossbar.cell_r_series_ohm=15e3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["crossbar.cell_r_series_ohm"] == 15e3 and out["config"]["crossbar"]["cell_r_series_ohm"] == 15e3
+    code, _, err = run(capsys, "evaluate", "--test-images", "20", "--set", "crossbar.cell_r_series_ohm=-1")
+    assert code == 2 and "cell_r_series_ohm" in err and err.count("\n") == 1

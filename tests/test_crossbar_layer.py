@@ -321,10 +321,12 @@ def test_programming_methods_are_passed_to_the_devices(sige):
         layer = _layer(W, sige, rng=20, program_method=method, write_verify_tol_frac=0.03)
         results = layer.program_results
         assert len(results) == 2
-        if method is ProgramMethod.DIRECT:
+        if method in (ProgramMethod.DIRECT, ProgramMethod.EXACT):
             assert all(r.pulses.sum() == 0 for r in results)
         else:
             assert all(r.pulses.sum() > 0 for r in results)
+        if method is ProgramMethod.EXACT:  # the targets themselves, no snapping, no noise
+            np.testing.assert_allclose(layer.effective_weights(), W, rtol=0, atol=1e-12)
         if method is ProgramMethod.WRITE_VERIFY:
             assert min(r.fraction_converged for r in results) > 0.8
 
@@ -538,3 +540,49 @@ def test_apply_weight_pulses_follows_the_policy(mapping):
     assert np.count_nonzero(pos_b) + np.count_nonzero(neg_b) > np.count_nonzero(pos_s) + np.count_nonzero(neg_s)
     with pytest.raises(NeurosimError, match="PulsePolicy"):
         layer.apply_weight_pulses(pulses, "both")
+
+
+# -- the cells' series resistance (1T1R access transistor) ---------------------------------------
+@pytest.mark.parametrize("mapping", MAPPINGS)
+def test_series_resistance_is_seen_by_every_read(ideal, mapping):
+    """Each device reads as G / (1 + G R) (hand formula on the true conductances), forward, transposed and in calibration."""
+    rng = np.random.default_rng(3)
+    W = rng.uniform(-1, 1, (5, 12))
+    R = 15e3
+    layer = _layer(W, ideal, rows=8, cols=6, mapping=mapping, cell_r_series_ohm=R)
+    g_pos, g_neg = layer.conductances_S()
+    k = (ideal.g_max_S - ideal.g_min_S) / (layer.weight_max * (1 if mapping is Mapping.DIFFERENTIAL else 2))
+    W_read = (g_pos / (1 + g_pos * R) - g_neg / (1 + g_neg * R)) / k
+    assert np.abs(W_read - W).max() > 0.01  # the resistor matters at this window
+    x = rng.uniform(-1, 1, (4, 12))
+    d = rng.standard_normal((4, 5))
+    np.testing.assert_allclose(layer.forward(x), x @ W_read.T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(d), d @ W_read, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.effective_weights(), W_read, rtol=0, atol=1e-12)
+    ranges = layer.calibrate_adc(x_sample=x)  # the peak partial sum of a tile (rows 0-7, 8-11), as read
+    assert ranges["forward"] == pytest.approx(np.abs(np.concatenate([x[:, :8] @ W_read[:, :8].T, x[:, 8:] @ W_read[:, 8:].T])).max())
+    off = _layer(W, ideal, rows=8, cols=6, mapping=mapping, cell_r_series_ohm=0.0)
+    np.testing.assert_array_equal(off.forward(x), _layer(W, ideal, rows=8, cols=6, mapping=mapping).forward(x))
+
+
+def test_series_resistance_scales_the_read_noise(ideal):
+    """Read noise through the resistor: sigma (1 + G R)^-2 per device (first order)."""
+    device = replace(ideal, read_noise_frac=0.05)
+    R = 15e3
+    layer = _layer(np.array([[0.5, -0.25, 1.0]]), device, rows=4, cols=4, cell_r_series_ohm=R)
+    tile = layer.tiles[0][0]
+    m = tile.read_matrices(0.0, False, np.float64)
+    g = tile.conductances_S()
+    expected = sum((0.05 * g[n] / (1 + g[n] * R) ** 2 / tile.k_S) ** 2 for n in ("plus", "minus"))
+    np.testing.assert_allclose(m.var, expected, rtol=1e-12)
+
+
+def test_series_resistance_is_set_once(ideal):
+    with pytest.raises(NeurosimError, match="cell_r_series_ohm"):
+        CrossbarConfig(cell_r_series_ohm=-1.0)
+    with pytest.raises(NeurosimError, match="set it once"):
+        CrossbarConfig(cell_r_series_ohm=15e3, wire=WireConfig(r_access_ohm=1e3))
+    both = CrossbarConfig(cell_r_series_ohm=15e3, wire=WireConfig(r_wire_ohm=2.0))
+    assert both.wire_model.r_access_ohm == 15e3 and both.r_series_ohm == 15e3  # the nodal model puts it in series
+    assert CrossbarConfig(wire=WireConfig(r_access_ohm=1e3)).r_series_ohm == 1e3
+    assert CrossbarConfig().r_series_ohm == 0.0

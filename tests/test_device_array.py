@@ -11,7 +11,7 @@ from conftest import std_tolerance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurosim.device import DeviceArray, Drift, ProgNoise, ProgramMethod, ReadNoise, curve, load_device
+from neurosim.device import DeviceArray, DeviceModel, Drift, ProgNoise, ProgramMethod, ReadNoise, curve, load_device
 from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy, pulse_write, pulse_write_numpy
 from neurosim.device.noise import pcm_drift_nu_stats, pcm_prog_sigma_S, rram_prog_sigma_S
 from neurosim.errors import NeurosimError
@@ -20,14 +20,20 @@ from neurosim.streams import normals_from_counters_numpy
 N = 40_000
 
 
-def _kernel_inputs(rng, n=5000, max_pulses=70):
-    """Random arguments of the write kernels: curved and linear devices, every train length up to max_pulses."""
+def _kernel_inputs(rng, n=5000, max_pulses=70, accelerating=0.0):
+    """Random arguments of the write kernels: curved and linear devices, every train length up to max_pulses.
+
+    ``accelerating``: the fraction of curved directions with a negative constant (decay per pulse > 1,
+    e.g. depression of a positive LTD label)."""
     g_lo = rng.uniform(1e-7, 1e-6, n)
     g_hi = g_lo + rng.uniform(1e-6, 1e-5, n)
     g = rng.uniform(g_lo, g_hi)
     linear = rng.random(n) < 0.2
     a_p = np.where(linear, np.inf, rng.uniform(5, 200, n))
     a_d = np.where(linear, np.inf, rng.uniform(5, 200, n))
+    if accelerating:
+        a_p = np.where(rng.random(n) < accelerating, -a_p, a_p)
+        a_d = np.where(rng.random(n) < accelerating, -a_d, a_d)
     decay_p, decay_d = np.exp(-1 / a_p), np.exp(-1 / a_d)
     w = g_hi - g_lo
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -55,6 +61,38 @@ def test_numba_kernel_matches_numpy_twin(rng, max_pulses):
     idle = args[1] == 0
     np.testing.assert_array_equal(b[idle], g0[idle])  # not written: not moved, no noise
     assert np.all(b[~idle] != g0[~idle])
+
+
+@pytest.mark.parametrize("max_pulses", [3, 15, 300])
+def test_kernel_twins_agree_with_accelerating_curves(rng, max_pulses):
+    """Negative curve constants (decay > 1): short trains (repeated squares) and long ones (pow) stay in the window."""
+    args = _kernel_inputs(rng, max_pulses=max_pulses, accelerating=0.5)
+    assert np.any(args[6] > 1) and np.any(args[4] > 1)
+    a = pulse_update_numpy(args[0].copy(), *args[1:])
+    b = pulse_update_numba(args[0].copy(), *args[1:])
+    np.testing.assert_allclose(b, a, rtol=0, atol=_kernel_atol(args))
+    assert np.all(np.isfinite(a)) and np.all((a >= args[2]) & (a <= args[3]))
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_positive_ltd_label_walks_back_down_the_curve(backend):
+    """gst_pcm-like depression (NL_LTD = +2.4, a = 0.499181 from the check points), by hand:
+    P axis from G_min, A = 0.499181 x 10 pulses, G(P) = G_min + B (1 - exp(-P/A)); depression from G_max
+    (P = 10) by n pulses lands on G(10 - n); 20 and 10**6 pulses end at G_min (no overflow, no NaN)."""
+    dev = DeviceModel(name="pos_ltd", g_min_S=1e-6, g_max_S=11e-6, levels_ltp=10, levels_ltd=10, nl_ltp=1.0, nl_ltd=2.4)
+    A = 0.499181 * 10
+    B = 10e-6 / (1 - np.exp(-10 / A))
+    by_hand = lambda p: 1e-6 + B * (1 - np.exp(-p / A))  # noqa: E731
+    trains = np.array([-1, -2, -3, -9, -20, -(10**6)])
+    arr = DeviceArray(dev, (trains.size,), rng=0)
+    arr.apply_pulses(np.full(trains.size, 30), backend=backend)  # to G_max
+    np.testing.assert_array_equal(arr.conductance_S, dev.g_max_S)
+    assert arr.write_params[4][0] == pytest.approx(np.exp(1 / A), rel=1e-5)  # decay per depression pulse > 1
+    arr.apply_pulses(trains, backend=backend)
+    expected = [by_hand(max(10 + n, 0)) for n in trains]
+    np.testing.assert_allclose(arr.conductance_S, expected, rtol=2e-6)
+    steps = -np.diff(by_hand(np.arange(10, -1, -1)))
+    assert steps[0] < steps[-1]  # small steps first near G_max
 
 
 @pytest.mark.parametrize("max_pulses", [15, 300])
@@ -263,6 +301,9 @@ def test_device_to_device_variation_is_frozen_per_device(sige):
     assert np.std(np.log(arr.g_hi_S), ddof=1) == pytest.approx(0.1, rel=std_tolerance(N))
     nl = np.array([abs(curve.max_distance_above_diagonal(a / 64)) / 0.0989949 for a in arr.a_ltp[:2000]])
     assert np.std(nl, ddof=1) == pytest.approx(0.2 * 0.5, rel=std_tolerance(2000))
+    assert np.all(arr.a_ltp > 0) and np.all(arr.a_ltd > 0)  # labels +0.5 / -0.5: the spread keeps their signs
+    flipped = DeviceArray(replace(sige, nl_ltd=0.5, d2d_nl_sigma_frac=0.2), (2000,), rng=0)
+    assert np.all(flipped.a_ltd < 0)  # a positive LTD label stays positive on every device
     saved = {k: v.copy() for k, v in arr.state_arrays().items() if k not in ("g_S", "nu")}
     arr.apply_pulses(np.full(N, 20), rng=1)
     arr.program(np.full(N, 5e-6), ProgramMethod.WRITE_VERIFY, rng=2, max_iterations=3)

@@ -54,6 +54,47 @@ def test_depression_mirrors_potentiation(sige):
     np.testing.assert_allclose(np.diff(cycle)[:64], -np.diff(cycle)[64:], rtol=1e-9)
 
 
+def _neurosim_depression(q, g_min, g_max, nl_ltd, a_unit, levels):
+    """Depression by hand, as NeuroSim walks it: one pulse axis P (0 at G_min, levels at G_max),
+    ``A = sign(NL) a levels``, ``G(P) = G_min + B (1 - exp(-P/A))``, depression moves P down from P = levels."""
+    A = np.sign(nl_ltd) * a_unit * levels
+    B = (g_max - g_min) / (1 - np.exp(-levels / A))
+    return [g_min + B * (1 - np.exp(-(levels - k) / A)) for k in q]
+
+
+@pytest.mark.parametrize("nl_ltd, a_unit", [(2.4, 0.499181), (-2.4, 0.499181), (-0.5, 2.519877), (0.5, 2.519877)])
+def test_depression_follows_the_sign_of_its_label(nl_ltd, a_unit):
+    """A positive LTD label walks back down the saturating curve (small steps first); a negative one mirrors."""
+    g_min, g_max, levels = 1 * uS, 11 * uS, 10
+    q = np.array([0, 1, 2, 5, 9, 10])
+    expected = _neurosim_depression(q, g_min, g_max, nl_ltd, a_unit, levels)  # a from the published check points
+    a_d = curve.depression_constant(nl_ltd, levels)
+    assert np.sign(a_d) == -np.sign(nl_ltd)
+    got = curve.depression_conductance(q, g_min, g_max, a_d, levels)
+    np.testing.assert_allclose(got, expected, rtol=2e-6)
+    np.testing.assert_allclose(curve.depression_pulses(got, g_min, g_max, a_d, levels), q, atol=1e-6)
+    steps = -np.diff(curve.depression_conductance(np.arange(levels + 1), g_min, g_max, a_d, levels))
+    assert (steps[0] < steps[-1]) == (nl_ltd > 0)  # positive label: small steps near G_max first
+
+
+def test_depression_hand_points_for_nl_2p4():
+    """Hand-computed: levels 10, window 1..11 uS, a(2.4) = 0.499181, so A = 4.99181 pulses,
+    B = 10 uS / (1 - e^-2.00328) = 11.5592 uS; one depression pulse from G_max: P = 9,
+    G = 1 + 11.5592 (1 - e^(-9/4.99181)) = 10.6542 uS; five: P = 5, G = 1 + 11.5592 (1 - e^(-1.00164)) = 8.3138 uS."""
+    a_d = curve.depression_constant(2.4, 10)
+    got = curve.depression_conductance(np.array([1, 5]), 1 * uS, 11 * uS, a_d, 10)
+    np.testing.assert_allclose(got / uS, [10.6542, 8.3138], atol=2e-4)
+
+
+def test_negative_potentiation_label_accelerates():
+    a_p = curve.potentiation_constant(-2.4, 10)
+    assert a_p == pytest.approx(-4.99181, rel=1e-5)
+    g = curve.potentiation_conductance(np.arange(11), 1 * uS, 11 * uS, a_p, 10)
+    assert g[0] == pytest.approx(1 * uS) and g[-1] == pytest.approx(11 * uS)
+    assert np.all(np.diff(g, 2) > 0)  # every step larger than the one before
+    np.testing.assert_allclose(curve.potentiation_pulses(g, 1 * uS, 11 * uS, a_p, 10), np.arange(11), atol=1e-9)
+
+
 @pytest.mark.parametrize("nl, levels", [(0.5, 64), (2.4, 97), (4.88, 100), (0.04, 128), (0.0, 50)])
 def test_pulse_inverse_round_trip(nl, levels):
     a = curve.nl_to_a(nl) * levels

@@ -159,6 +159,8 @@ TWIN_CASES = [
     dict(crossbar=_xb(mapping=Mapping.DIFFERENTIAL), pulse_policy=PulsePolicy.BOTH,
          pulse_rounding=PulseRounding.STOCHASTIC),  # fmt: skip
     dict(optimizer=Optimizer.MOMENTUM, pulse_rounding=PulseRounding.STOCHASTIC, threshold_hidden=False),
+    dict(crossbar=_xb(cell_r_series_ohm=15e3)),
+    dict(crossbar=_xb(mapping=Mapping.DIFFERENTIAL, cell_r_series_ohm=15e3), backward=Backward.TRANSPOSED_READ),
 ]
 
 
@@ -388,11 +390,11 @@ def test_nonlinear_device_updates_follow_its_curve():
 
 
 # -- the hardware read ---------------------------------------------------------------------------
-def _layer_and_network(mapping, device="ideal", rows=16, dac_bits=None):
+def _layer_and_network(mapping, device="ideal", rows=16, dac_bits=None, r_series_ohm=None):
     """A network on ``device`` (crossbar tiles of ``rows`` rows) and a CrossbarLayer holding its first layer's devices."""
     if isinstance(device, str):
         device = load_device(device)
-    xb = _xb(mapping=mapping, rows=rows, dac_bits=dac_bits)
+    xb = _xb(mapping=mapping, rows=rows, dac_bits=dac_bits, cell_r_series_ohm=r_series_ohm)
     config = InsituConfig(sizes=(40, 12, 10), crossbar=xb, adc_range_hidden=6.0)
     net = DeviceNetwork(device, config, 3)
     W1 = net.weights()[0]
@@ -426,21 +428,21 @@ def _fused_read(net, x, key, backend):
     return out, clipped
 
 
-@pytest.mark.parametrize("dac_bits", [None, 2])
+@pytest.mark.parametrize("dac_bits, r_series_ohm", [(None, None), (2, None), (None, 15e3)])
 @pytest.mark.parametrize("mapping", [Mapping.REFERENCE_COLUMN, Mapping.DIFFERENTIAL])
-def test_forward_read_equals_the_crossbar_layer(mapping, dac_bits):
+def test_forward_read_equals_the_crossbar_layer(mapping, dac_bits, r_series_ohm):
     """The fused kernel's read, the network's batch read and CrossbarLayer.forward agree on the same conductances.
 
     Ideal device, 8-bit ADC on the partial sums of 16-row tiles (3 tiles for 40 inputs), an optional 2-bit
-    DAC. The three compute the partial sums in different orders, so values agree to rounding
-    and codes agree except at a code boundary (none here).
+    DAC, optionally a 15 kOhm series resistor in every cell. The three compute the partial sums in
+    different orders, so values agree to rounding and codes agree except at a code boundary (none here).
     """
-    net, layer = _layer_and_network(mapping, dac_bits=dac_bits)
+    net, layer = _layer_and_network(mapping, dac_bits=dac_bits, r_series_ohm=r_series_ohm)
     assert len(layer.row_edges) == 3
     rng = np.random.default_rng(0)
     x = (rng.random((200, 40)) < 0.3) * rng.choice([1.0, 0.7], (200, 40))
     theirs = layer.forward(x)
-    assert np.count_nonzero(np.abs(theirs) >= 6.0) > 0  # some conversions clip
+    assert r_series_ohm or np.count_nonzero(np.abs(theirs) >= 6.0) > 0  # some conversions clip (the resistor shrinks them)
     np.testing.assert_allclose(net._layer_read(x, 1, np.zeros(3, np.uint64)), theirs, atol=1e-12)
     for backend in ("numba", "numpy"):
         ours, clipped = _fused_read(net, x, 0, backend)
@@ -450,10 +452,12 @@ def test_forward_read_equals_the_crossbar_layer(mapping, dac_bits):
 
 @pytest.mark.parametrize("read_noise", list(ReadNoise))
 @pytest.mark.parametrize("mapping", [Mapping.REFERENCE_COLUMN, Mapping.DIFFERENTIAL])
-def test_noisy_forward_read_is_the_crossbar_read_out_of_each_tile(mapping, read_noise):
-    """With read noise, the fused read is readout_numpy on CrossbarLayer's tile matrices, tile keys shared."""
+@pytest.mark.parametrize("r_series_ohm", [None, 15e3])
+def test_noisy_forward_read_is_the_crossbar_read_out_of_each_tile(mapping, read_noise, r_series_ohm):
+    """With read noise, the fused read is readout_numpy on CrossbarLayer's tile matrices, tile keys shared
+    (also through the cells' series resistance: signal and noise scaled alike)."""
     device = replace(load_device("sige_epiram"), read_noise_frac=0.05, read_noise=read_noise)
-    net, layer = _layer_and_network(mapping, device)
+    net, layer = _layer_and_network(mapping, device, r_series_ohm=r_series_ohm)
     rng = np.random.default_rng(1)
     x = (rng.random((30, 40)) < 0.4).astype(np.float64)
     key = 1234
@@ -647,11 +651,44 @@ def test_sweep_task_compares_devices(tmp_path):
     assert (tmp_path / "sweep" / "insitu_small.png").stat().st_size > 10_000
     with pytest.raises(NeurosimError, match="unknown setting"):
         parse_spec({"task": "neurosim.networks.insitu.tasks:insitu_point", "grid": {"lr": [0.1]}})
-    # the shipped spec covers every shipped card and validates
-    from neurosim.device import list_cards
+    # the shipped specs (one per protocol) cover NeuroSim V3's seven devices and validate
+    for name, protocol in (("insitu_device_comparison", "project"), ("insitu_device_comparison_neurosim_v3", "neurosim_v3")):
+        shipped = load_spec(Path(__file__).resolve().parents[1] / "experiments" / f"{name}.toml")
+        assert set(shipped.grid["device"]) == set(NEUROSIM_DEVICES) and shipped.base["protocol"] == protocol
+        assert shipped.seeds == 3 and shipped.plot["kind"] == "epochs"
 
-    shipped = load_spec(Path(__file__).resolve().parents[1] / "experiments" / "insitu_device_comparison.toml")
-    assert set(shipped.grid["device"]) == set(list_cards()) | {"software"}
+
+NEUROSIM_DEVICES = ("sige_epiram", "ag_asi", "taox_hfox", "alox_hfo2", "pcmo", "gst_pcm", "hzo_fefet")
+
+
+@pytest.mark.parametrize("protocol", ["project", "neurosim_v3"])
+def test_sweep_draws_accuracy_per_epoch_per_device(tmp_path, protocol):
+    """``kind = "epochs"``: the learning curves as list cells of results.csv and one line per device in the plot."""
+    from neurosim.sweep import parse_spec, run_sweep
+
+    spec = parse_spec(
+        {
+            "name": "curves",
+            "task": "insitu",
+            "seeds": 2,
+            "base": {"dataset": "digits", "epochs": 3, "images_per_epoch": 200, "protocol": protocol},
+            "grid": {"device": ["sige_epiram", "hzo_fefet"]},
+            "plot": {"kind": "epochs", "series": "device", "metric": "accuracy_per_epoch",
+                     "published": {"hzo_fefet": 88.0}, "note": "stars: published"},
+        }
+    )  # fmt: skip
+    csv_path = run_sweep(spec, tmp_path / "sweep", workers=1)
+    import csv
+
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 4
+    for row in rows:
+        assert json.loads(row["evaluated_epochs"]) == [1, 2, 3]
+        curve = json.loads(row["accuracy_per_epoch"])
+        assert len(curve) == 3 and curve[-1] == pytest.approx(float(row["accuracy"]))
+    assert (tmp_path / "sweep" / "curves.png").stat().st_size > 10_000
+    with pytest.raises(NeurosimError, match="published"):
+        parse_spec({**spec.to_dict(), "plot": {"kind": "epochs", "published": {"hzo_fefet": 188.0}}})
 
 
 # -- the full reproductions (slow: run with pytest -m slow) ----------------------------------------
@@ -681,3 +718,144 @@ def test_training_writes_the_device_arrays_state_after_any_programming(digits, m
     for name, arr in net.arrays.items():
         assert np.shares_memory(arr.state_buffer_S, net._layers[0 if name == "layer1.main" else 4])
         assert np.count_nonzero(arr.conductance_S != before[name]) > 10, name
+
+
+# -- NeuroSim V3's protocol (Protocol.NEUROSIM_V3) ---------------------------------------------------
+def _v3(**changes):
+    from neurosim.networks.insitu import NEUROSIM_V3_PROTOCOL
+
+    return replace(NEUROSIM_V3_PROTOCOL, **changes)
+
+
+def _v3_cell_currents(device, R=15e3):
+    """By hand: a cell's read current per volt, I = 1 / (1/G + R), at the window's ends."""
+    return 1 / (1 / device.g_max_S + R), 1 / (1 / device.g_min_S + R)
+
+
+def test_neurosim_v3_initial_weights_are_seven_levels_written_without_g_min():
+    """Mapping.cpp 56-67: w = k/3, k = -3..3 uniform; Array.cpp 178-187: G = (w + 1)/2 (G_max - G_min), clipped."""
+    from neurosim.networks.insitu.network import initial_weights
+
+    w1, w2 = initial_weights(_v3(), 0)
+    levels, counts = np.unique(np.concatenate([w1.ravel(), w2.ravel()]), return_counts=True)
+    np.testing.assert_allclose(levels, np.arange(-3, 4) / 3)
+    assert np.all(np.abs(counts / counts.sum() - 1 / 7) < 5 * np.sqrt(1 / 7 / counts.sum()))
+    for name, bias in (("pcmo", -0.29), ("alox_hfo2", None)):
+        device = load_device(name)
+        net = DeviceNetwork(device, _v3(), 0)
+        g = net.arrays["layer1.main"].conductance_S
+        W = device.g_max_S - device.g_min_S
+        written = np.clip((np.arange(-3, 4) / 3 + 1) / 2 * W, device.g_min_S, device.g_max_S)  # by hand
+        nearest = written[np.argmin(np.abs(g[:, :-1, None] - written), axis=-1)]
+        np.testing.assert_allclose(g[:, :-1], nearest, rtol=1e-12)  # every device on one of the written levels
+        assert g[:, :-1].max() == pytest.approx(W)  # w = 1 lands at G_max - G_min, below G_max
+        i_max, i_min = _v3_cell_currents(device)
+        i = 1 / (1 / g[:, :-1] + 15e3)
+        readback = 2 * (i - i_min) / (i_max - i_min) - 1
+        # the mean over the 7 equally likely levels, by hand
+        by_hand = np.mean([2 * (1 / (1 / np.clip((k / 3 + 1) / 2 * W, device.g_min_S, device.g_max_S) + 15e3) - i_min)
+                           / (i_max - i_min) - 1 for k in range(-3, 4)])  # fmt: skip
+        assert readback.mean() == pytest.approx(by_hand, abs=0.01)
+        assert by_hand < -0.25  # biased negative
+        if bias is not None:
+            assert by_hand == pytest.approx(bias, abs=0.01)
+
+
+def test_neurosim_v3_first_read_of_a_fresh_array_by_hand():
+    """The first read of the preset: currents through the 15 kOhm transistor, truncated codes, half the sum."""
+    device = load_device("alox_hfo2")
+    config = _v3(sizes=(40, 12, 10))
+    net = DeviceNetwork(device, config, 2)
+    rng = np.random.default_rng(0)
+    x = (rng.random((25, 40)) < 0.3).astype(np.float64)
+    g = net.arrays["layer1.main"].conductance_S[:, :-1]
+    i_max, i_min = _v3_cell_currents(device)
+    current = x @ (1 / (1 / g + 15e3))  # column currents per volt, (25, 12)
+    i_ref = x.sum(axis=1, keepdims=True) * (i_max + i_min) / 2
+    q = 40 * (i_max - i_min) / 255  # 8-bit codes of the whole layer's swing
+    expected = (np.floor(current / q) - np.floor(i_ref / q)) * 40 / 255
+    readback = 2 * (1 / (1 / g + 15e3) - i_min) / (i_max - i_min) - 1
+    assert np.max(np.abs(expected - x @ readback / 2)) <= 2 * 40 / 255  # half the weighted sum, to two codes
+    np.testing.assert_allclose(net._layer_read(x, 1, None), expected, rtol=0, atol=1e-12)
+    for backend in ("numba", "numpy"):
+        ours, clipped = _fused_read(net, x, 0, backend)
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
+        assert clipped == 0
+
+
+@pytest.mark.parametrize("device", ["alox_hfo2", "hzo_fefet"])
+def test_neurosim_v3_kernel_matches_numpy_twin(digits, device):
+    config = _v3(sizes=(64, 24, 10), lr_hidden=2.0, lr_output=1.0)
+    device = load_device(device)
+    a, b = DeviceNetwork(device, config, 5), DeviceNetwork(device, config, 5)
+    order = np.random.default_rng(1).integers(0, digits.n_train, 12)
+    sa1, la1 = _chunk(a, digits, order[:5], t0=40)
+    sa2, la2 = _chunk(a, digits, order[5:], t0=45)
+    sb, lb = _chunk(b, digits, order, t0=40, backend="numpy")
+    np.testing.assert_array_equal(sa1 + sa2, sb)
+    assert sb[K.ST_WRITES] > 50
+    assert la1 + la2 == pytest.approx(lb, rel=1e3 * EPS)
+    ga, gb = _conductances(a), _conductances(b)
+    for name in ga:
+        np.testing.assert_allclose(ga[name], gb[name], rtol=64 * EPS, atol=64 * EPS * device.g_max_S, err_msg=name)
+
+
+def test_neurosim_v3_read_back_weights_are_linear_in_current():
+    """The backward pass's digital weights (Train.cpp 617-618, Array.cpp ConductanceToWeight), by hand."""
+    device = load_device("alox_hfo2")
+    net = DeviceNetwork(device, _v3(sizes=(64, 24, 10)), 4)
+    g2 = net.arrays["layer2.main"].conductance_S[:, :-1]
+    i_max, i_min = _v3_cell_currents(device)
+    w = 2 * (1 / (1 / g2 + 15e3) - i_min) / (i_max - i_min) - 1
+    np.testing.assert_allclose(K._readback_v3_numpy(g2, net.fp), w, rtol=1e-12)
+    ends = K._readback_v3_numpy(np.array([device.g_min_S, device.g_max_S, 2 * device.g_max_S]), net.fp)
+    np.testing.assert_allclose(ends, [-1.0, 1.0, 1.0], atol=1e-12)  # clipped to [-1, 1]
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (dict(crossbar=replace(REF_XB, mapping=Mapping.DIFFERENTIAL)), "crossbar.mapping"),
+        (dict(backward=Backward.TRANSPOSED_READ), "backward"),
+        (dict(crossbar=replace(REF_XB, dac_bits=4)), "crossbar.dac_bits"),
+    ],
+)
+def test_neurosim_v3_refuses_what_its_read_out_does_not_model(changes, field):
+    with pytest.raises(NeurosimError, match=field):
+        _v3(**changes)
+
+
+def test_protocol_is_a_setting_of_the_cli_and_the_sweep():
+    from neurosim.networks.insitu import Protocol
+    from neurosim.networks.insitu.tasks import resolve
+
+    _, config, _ = resolve({"device": "hzo_fefet", "protocol": "neurosim_v3"})
+    assert config.protocol is Protocol.NEUROSIM_V3 and config.crossbar.cell_r_series_ohm == 15e3
+    assert config.crossbar.program_method is ProgramMethod.EXACT
+    _, config, _ = resolve({"device": "hzo_fefet", "protocol": "neurosim_v3", "crossbar.cell_r_series_ohm": 0.0})
+    assert config.crossbar.r_series_ohm == 0.0  # the preset is a base: settings override it
+    _, config, _ = resolve({"device": "hzo_fefet"})
+    assert config.protocol is Protocol.PROJECT and config.crossbar.r_series_ohm == 0.0
+    with pytest.raises(NeurosimError, match="protocol"):
+        resolve({"protocol": "neurosim_v2"})
+    with pytest.raises(NeurosimError, match="read_noise_frac"):
+        DeviceNetwork(replace(load_device("sige_epiram"), read_noise_frac=0.02), _v3(sizes=(64, 24, 10)), 0)
+    parser = argparse.ArgumentParser()
+    add_insitu_parser(parser.add_subparsers())
+    from neurosim.networks.insitu.cli import _settings
+
+    assert _settings(parser.parse_args(["insitu", "--protocol", "neurosim_v3"]))["protocol"] == "neurosim_v3"
+
+
+@pytest.mark.slow
+def test_hzo_fefet_learns_with_its_positive_ltd_label():
+    """hzo_fefet (NL_LTD = +1.46): depression walks back down the saturating curve, so the device is nearly
+    symmetric. Five epochs, seed 0, the project's protocol: 58.5 % measured (41 % when depression was
+    always mirrored, the old physics; NeuroSim V3's own protocol gives 74.5 % here, 76 % in its C++)."""
+    if not os.environ.get("NEUROSIM_DATA"):
+        pytest.skip("needs the MNIST training set: set NEUROSIM_DATA")
+    from neurosim.networks.insitu import load_mnist_data
+
+    config = InsituConfig(epochs=5)
+    data = load_mnist_data(config.preprocessing)
+    assert train_insitu("hzo_fefet", config, data=data, rng=0, progress=False).final_accuracy > 0.55

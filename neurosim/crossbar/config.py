@@ -12,7 +12,7 @@ Units used throughout :mod:`neurosim.crossbar`:
   ``CrossbarLayer.current_per_output_A`` amperes of column current.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from neurosim.device.array import ProgramMethod
@@ -107,6 +107,8 @@ class WireConfig:
     #: Input resistance of each sense amplifier.
     r_sense_ohm: float = 0.0
     #: On-resistance of each cell's access transistor (1T1R), in series with the device; 0 = 1R cell.
+    #: The same resistor as ``CrossbarConfig.cell_r_series_ohm`` (a cell property, seen by every read
+    #: with or without wires): set one of the two. With wires, the nodal model uses whichever is set.
     r_access_ohm: float = 0.0
 
     def __post_init__(self):
@@ -165,6 +167,12 @@ class CrossbarConfig:
     write_verify_tol_frac: float = 0.02
     #: Wire, driver, sense and access resistances; None = ideal wiring.
     wire: WireConfig | None = None
+    #: Series resistance of every cell (ohm): a 1T1R cell's access transistor in its on state
+    #: (NeuroSim V3 uses 15 kOhm). None or 0 = off (a 1R cell). Every read (forward, transposed,
+    #: ADC calibration, on-chip training's fused read) sees each device as ``G / (1 + G R)``, and its
+    #: read noise as ``sigma (1 + G R)^-2`` (the derivative of that, to first order). With ``wire``
+    #: the nodal model puts it in series (as ``WireConfig.r_access_ohm``).
+    cell_r_series_ohm: float | None = None
 
     def __post_init__(self):
         for name in ("rows", "cols"):
@@ -191,6 +199,26 @@ class CrossbarConfig:
         real("write_verify_tol_frac", self.write_verify_tol_frac, "a fraction of the window > 0", lambda v: v > 0)
         if self.wire is not None and not isinstance(self.wire, WireConfig):
             reject("wire", self.wire, "None (ideal wires) or a WireConfig")
+        if self.cell_r_series_ohm is not None:
+            real("cell_r_series_ohm", self.cell_r_series_ohm, "None (off) or a finite resistance >= 0 ohm", lambda v: v >= 0)
+            if self.cell_r_series_ohm > 0 and self.wire is not None and self.wire.r_access_ohm > 0:
+                reject("cell_r_series_ohm", self.cell_r_series_ohm,
+                       f"None or 0 while wire.r_access_ohm = {self.wire.r_access_ohm} is set: both are the "
+                       "cell's access transistor, set it once")  # fmt: skip
+
+    @property
+    def r_series_ohm(self) -> float:
+        """The cells' series resistance (ohm) however it is given (``cell_r_series_ohm`` or ``wire.r_access_ohm``); 0 = none."""
+        if self.cell_r_series_ohm:
+            return float(self.cell_r_series_ohm)
+        return float(self.wire.r_access_ohm) if self.wire is not None else 0.0
+
+    @property
+    def wire_model(self) -> WireConfig | None:
+        """The wiring the nodal model solves: ``wire`` with the cells' series resistance as its access resistance."""
+        if self.wire is None or self.wire.r_access_ohm == self.r_series_ohm:
+            return self.wire
+        return replace(self.wire, r_access_ohm=self.r_series_ohm)
 
     @property
     def weight_cols(self) -> int:

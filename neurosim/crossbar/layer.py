@@ -46,6 +46,7 @@ from neurosim.crossbar import mapping as mp
 from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, PulsePolicy
 from neurosim.crossbar.storage import load_layer, save_layer
 from neurosim.crossbar.tile import Tile
+from neurosim.crossbar.wires import cell_conductance_S
 from neurosim.device import DeviceModel, ProgramResult, load_device
 from neurosim.errors import NeurosimError
 from neurosim.events import EventCounts
@@ -145,7 +146,8 @@ class CrossbarLayer:
             device = load_device(device)
         W = _matrix(W)
         rng = as_generator(rng)
-        self._build(device, config, W.shape, lambda r, c, shape: Tile(device, config.mapping, shape, config.wire, rng))
+        self._build(device, config, W.shape, lambda r, c, shape: Tile(device, config.mapping, shape, config.wire_model, rng,
+                                                                                 config.r_series_ohm))
         self.program(W, rng)
 
     def _build(self, device: DeviceModel, config: CrossbarConfig, shape, make_tile) -> None:
@@ -286,14 +288,16 @@ class CrossbarLayer:
         """Noise-free weights (out, in) that the devices represent at ``t_s``.
 
         With ``include_wires`` the forward transfer matrices (IR drop) are used
-        instead of the conductances.
+        instead of the conductances. Either way each device is seen through its
+        cell's series resistance (``config.cell_r_series_ohm``), as every read sees it.
         """
         W = np.empty((self.out_features, self.in_features))
+        r_series = self.config.r_series_ohm
         for tile, rows, cols in self._tile_items():
             if include_wires:
                 W[cols, rows] = tile.read_matrices(self.t_s, False, np.float64).signal.T
             else:
-                pos, neg = tile.signal_pair_S(self.t_s)
+                pos, neg = (cell_conductance_S(g, r_series) for g in tile.signal_pair_S(self.t_s))
                 W[cols, rows] = ((pos - neg) / tile.k_S).T
         return W
 

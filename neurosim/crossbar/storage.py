@@ -87,7 +87,8 @@ def load_layer(cls, path, device=None):
                 raise NeurosimError(
                     f"{path}: tile ({r}, {c}) {name} has shape {devices[name].shape}, expected {expected}"
                 )
-        return Tile.from_arrays(device, config.mapping, shape, config.wire, devices, meta["k_S"][r][c])
+        return Tile.from_arrays(device, config.mapping, shape, config.wire_model, devices, meta["k_S"][r][c],
+                                config.r_series_ohm)  # fmt: skip
 
     layer = cls.__new__(cls)
     try:

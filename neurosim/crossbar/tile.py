@@ -4,7 +4,8 @@ A :class:`Tile` is a thin shell around :class:`~neurosim.device.DeviceArray`
 objects (device physics, variation, faults, programming and pulse updates
 all live there). It adds the mapping between its block of weights and the
 devices, and the matrices a read needs, in weight units: the signal matrix
-(the transfer matrix when wires have resistance) and the read-noise variance
+(the transfer matrix when wires have resistance; each device in series with
+its cell's access resistance, if any) and the read-noise variance
 of each output, cached until the devices are written again.
 
 Orientation: a tile's arrays are ``(rows, cols)`` with rows = inputs, so a
@@ -57,19 +58,23 @@ class ReadMatrices:
 class Tile:
     """Devices holding a ``(rows, cols)`` block of weights (array orientation)."""
 
-    def __init__(self, device: DeviceModel, mapping: Mapping, shape, wire: WireConfig | None, rng=None):
+    def __init__(self, device: DeviceModel, mapping: Mapping, shape, wire: WireConfig | None, rng=None,
+                 r_series_ohm: float = 0.0):  # fmt: skip
         rows, cols = shape
         if mapping is Mapping.DIFFERENTIAL:
             arrays = {"plus": DeviceArray(device, (rows, cols), rng), "minus": DeviceArray(device, (rows, cols), rng)}
         else:
             arrays = {"main": DeviceArray(device, (rows, cols + 1), rng)}
-        self._setup(device, mapping, (rows, cols), wire, arrays, k_S=1.0)
+        self._setup(device, mapping, (rows, cols), wire, arrays, k_S=1.0, r_series_ohm=r_series_ohm)
 
-    def _setup(self, device, mapping, shape, wire, arrays, k_S):
+    def _setup(self, device, mapping, shape, wire, arrays, k_S, r_series_ohm=0.0):
         self.device = device
         self.mapping = mapping
         self.shape = tuple(shape)
+        #: The wiring of the nodal model (its access resistance is the cells' series resistance), or None.
         self.wire = wire
+        #: Series resistance of every cell (ohm; 0 = none): without wires, reads see ``G / (1 + G R)``.
+        self.r_series_ohm = float(r_series_ohm)
         #: Device arrays by role: "plus"/"minus" (differential) or "main" (last column = reference).
         self.arrays = arrays
         #: Siemens per weight unit (set when programmed).
@@ -77,10 +82,10 @@ class Tile:
         self._cache = {}
 
     @classmethod
-    def from_arrays(cls, device, mapping, shape, wire, arrays: dict, k_S: float) -> "Tile":
+    def from_arrays(cls, device, mapping, shape, wire, arrays: dict, k_S: float, r_series_ohm: float = 0.0) -> "Tile":
         """A tile around existing device arrays (used when loading a saved layer)."""
         self = cls.__new__(cls)
-        self._setup(device, mapping, shape, wire, arrays, k_S)
+        self._setup(device, mapping, shape, wire, arrays, k_S, r_series_ohm)
         return self
 
     # -- writes --------------------------------------------------------------------------------
@@ -137,8 +142,10 @@ class Tile:
 
     def _read_matrices(self, t_s, transposed, dtype) -> ReadMatrices:
         g = self.conductances_S(t_s)
-        if self.wire is None:
+        if self.wire is None and self.r_series_ohm == 0:
             transfer = g
+        elif self.wire is None:  # each cell: the device in series with its access transistor
+            transfer = {n: wires.cell_conductance_S(v, self.r_series_ohm) for n, v in g.items()}
         else:
             transfer = {n: wires.transfer_matrix(v, self.wire, transposed=transposed) for n, v in g.items()}
         pos, neg = mp.signal_pair(transfer, self.mapping)
@@ -151,6 +158,8 @@ class Tile:
             if self.wire is not None:  # each device's noise is attenuated like its signal (first order)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     sigma = sigma * np.where(gn > 0, transfer[name] / gn, 0.0)
+            elif self.r_series_ohm > 0:  # d(G / (1 + G R)) / dG = (1 + G R)^-2, to first order
+                sigma = sigma / (1.0 + gn * self.r_series_ohm) ** 2
             var[name] = (sigma / self.k_S) ** 2
         total = (var["plus"] + var["minus"] if self.mapping is Mapping.DIFFERENTIAL else var["main"]).astype(dtype)
         uniform = float(total.flat[0]) if total.size and np.all(total == total.flat[0]) else None

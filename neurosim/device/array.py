@@ -34,6 +34,9 @@ class ProgramMethod(Enum):
     OPEN_LOOP = "open_loop"
     #: Read, pulse towards the target along the curve, repeat until within tolerance or out of budget.
     WRITE_VERIFY = "write_verify"
+    #: Set the target exactly, clipped to each device's window: no level snapping, no programming noise
+    #: (NeuroSim V3's "ideal" initial write, ``Array.cpp`` ``WriteCell`` with ``regular = false``).
+    EXACT = "exact"
 
 
 @dataclass(frozen=True)
@@ -85,15 +88,18 @@ class DeviceArray:
         self.g_hi_S = g_hi
         nl_scale = device.d2d_nl_sigma_frac
 
-        def curve_constant(nl, levels):
+        def curve_constant(constant, nl, levels):
+            """Each device's signed curve constant; its label varies with the sign it has (the physics)."""
             if nl_scale == 0:
-                return np.full(shape, curve.nl_to_a(nl) * levels)
+                return np.full(shape, constant(nl, levels))
             nl_dev = nl * (1 + nl_scale * rng.standard_normal(shape))
-            nl_dev = np.clip(np.abs(nl_dev), 0, 0.999 * curve.NL_LIMIT)
-            return curve.nl_to_a(nl_dev) * levels
+            nl_dev = np.clip(nl_dev, -0.999 * curve.NL_LIMIT, 0.999 * curve.NL_LIMIT)
+            return constant(nl_dev, levels)
 
-        self.a_ltp = curve_constant(device.nl_ltp, device.levels_ltp)
-        self.a_ltd = curve_constant(device.nl_ltd, device.levels_ltd)
+        #: Signed curve constants (pulses) of each device, counted from where each direction starts
+        #: (:func:`~neurosim.device.curve.potentiation_constant`, :func:`~neurosim.device.curve.depression_constant`).
+        self.a_ltp = curve_constant(curve.potentiation_constant, device.nl_ltp, device.levels_ltp)
+        self.a_ltd = curve_constant(curve.depression_constant, device.nl_ltd, device.levels_ltd)
         u = rng.random(shape)
         self.stuck_off = u < device.stuck_off_frac
         self.stuck_on = (u >= device.stuck_off_frac) & (u < device.stuck_off_frac + device.stuck_on_frac)
@@ -175,6 +181,7 @@ class DeviceArray:
         g_hi = np.where(self.stuck, rail, self.g_hi_S)
 
         def direction(a, p_max, start, sign):
+            # a < 0 (the direction accelerates): decay > 1, asymptote beyond the window's far end
             decay = np.exp(-1.0 / a)  # exactly 1 for a linear device (a = inf)
             asymptote = start + sign * curve.amplitude(self.g_lo_S, self.g_hi_S, a, p_max)
             step = sign * (self.g_hi_S - self.g_lo_S) / p_max
@@ -254,7 +261,9 @@ class DeviceArray:
         tol_S = tol_frac * self.device.window_S
         pulses = np.zeros(self.shape, dtype=np.int64)
         iterations = 0
-        if method is ProgramMethod.DIRECT:
+        if method is ProgramMethod.EXACT:
+            self._g[...] = np.clip(target, self.g_lo_S, self.g_hi_S)
+        elif method is ProgramMethod.DIRECT:
             g = self.levels_S(target) if self.device.snap_to_levels else np.clip(target, self.g_lo_S, self.g_hi_S)
             sigma = noise.prog_sigma_S(self.device, g, self.g_hi_S)
             self._g[...] = np.clip(g + sigma * rng.standard_normal(self.shape), self.g_lo_S, self.g_hi_S)

@@ -8,7 +8,10 @@ Both take flattened 1-D arrays of per-device curve parameters (built by
 A write of ``n`` pulses (``n > 0`` potentiation, ``n < 0`` depression) moves a
 device along its curve with the closed form ``G' = G_inf - (G_inf - G) d^|n|``,
 where ``d = exp(-1/A)`` is the curve's decay per pulse (a linear device,
-``d = 1``, moves ``|n|`` equal steps instead), adds cycle-to-cycle noise
+``d = 1``, moves ``|n|`` equal steps instead; a direction that accelerates,
+``A < 0``, has ``d > 1`` and its asymptote beyond the far end of the window,
+so ``d^|n|`` grows and the clip ends the train there; a train long enough to
+overflow ``d^|n|`` to inf lands on that end), adds cycle-to-cycle noise
 ``N(0, c2c_frac (g_hi - g_lo) sqrt(|n|))`` and clips to the device's window
 ``[g_lo, g_hi]``. A device that is not written (``n = 0``) keeps its
 conductance and gets no noise.
@@ -46,7 +49,7 @@ def pulse_update_numpy(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_f
     g, g_lo, g_hi: conductances and each device's window (S), 1-D, same length.
     n: signed pulse counts (int). decay_*: the curve's decay per pulse
     ``exp(-1/A)`` for potentiation (``_p``) and depression (``_d``); 1 for a
-    linear device. move_*: where a pulse moves the device: the asymptote
+    linear device, above 1 for a direction that accelerates (``A < 0``). move_*: where a pulse moves the device: the asymptote
     ``G_inf`` (S) of a curved device, the signed step per pulse (S) of a linear
     one. c2c_frac: cycle-to-cycle noise per pulse as a fraction of the window
     (float; 0 = none). key: the stream of the noise draws (uint64), draw ``i``
@@ -71,7 +74,8 @@ def pulse_write_numpy(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_fr
     up = n > 0
     decay = np.where(up, decay_p, decay_d)
     move = np.where(up, move_p, move_d)
-    new = np.where(decay == 1.0, g + m * move, move - (move - g) * decay**m)
+    with np.errstate(over="ignore"):  # decay > 1 and a long train: decay**m = inf, the clip takes the edge
+        new = np.where(decay == 1.0, g + m * move, move - (move - g) * decay**m)
     if c2c_frac != 0:
         new = new + c2c_frac * (g_hi - g_lo) * np.sqrt(m) * z
     return np.where(n != 0, np.clip(new, g_lo, g_hi), g)

@@ -151,13 +151,14 @@ class DeviceModel:
 
     @property
     def a_ltp(self) -> float:
-        """Potentiation curve constant ``A`` in pulses (inf for a linear device)."""
-        return curve.nl_to_a(self.nl_ltp) * self.levels_ltp
+        """Signed potentiation curve constant ``A`` in pulses (:func:`~neurosim.device.curve.potentiation_constant`; inf for a linear device)."""
+        return float(curve.potentiation_constant(self.nl_ltp, self.levels_ltp))
 
     @property
     def a_ltd(self) -> float:
-        """Depression curve constant ``A`` in pulses (inf for a linear device)."""
-        return curve.nl_to_a(self.nl_ltd) * self.levels_ltd
+        """Signed depression curve constant in pulses from G_max (:func:`~neurosim.device.curve.depression_constant`:
+        negative for a positive LTD label, whose depression walks back down a saturating curve; inf for a linear device)."""
+        return float(curve.depression_constant(self.nl_ltd, self.levels_ltd))
 
     @property
     def c2c_sigma_S(self) -> float:

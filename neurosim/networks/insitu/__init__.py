@@ -8,15 +8,18 @@ Typical use::
     result.final_accuracy            # test accuracy after the last epoch
     baseline = train_software(InsituConfig(), rng=0)
 
-The defaults are NeuroSim's reference protocol (see :mod:`.config`).
+The defaults are NeuroSim's reference protocol with this project's read-out;
+``NEUROSIM_V3_PROTOCOL`` is NeuroSim V3.0's read-out one for one (see :mod:`.config`).
 """
 
 from neurosim.networks.insitu.config import (
+    NEUROSIM_V3_PROTOCOL,
     REFERENCE_PROTOCOL,
     Backward,
     HiddenUpdate,
     InsituConfig,
     Optimizer,
+    Protocol,
     PulseRounding,
     float_baseline_config,
 )
@@ -33,6 +36,7 @@ from neurosim.networks.insitu.train import (
 )
 
 __all__ = [
+    "NEUROSIM_V3_PROTOCOL",
     "REFERENCE_PROTOCOL",
     "Backward",
     "DeviceNetwork",
@@ -43,6 +47,7 @@ __all__ = [
     "InsituData",
     "InsituResult",
     "Optimizer",
+    "Protocol",
     "PulseRounding",
     "digits_data",
     "float_baseline_config",

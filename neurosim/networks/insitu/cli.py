@@ -19,6 +19,7 @@ from neurosim.errors import NeurosimError
 log = logging.getLogger("neurosim")
 
 _CHOICES = {
+    "protocol": ["project", "neurosim_v3"],
     "mapping": ["reference_column", "differential"],
     "pulse_rounding": ["nearest", "truncate", "stochastic"],
     "optimizer": ["sgd", "momentum"],
@@ -81,6 +82,12 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="train the software float baseline instead (same network and protocol; no device, no threshold, ideal ADC)",
     )
+    p.add_argument(
+        "--protocol",
+        choices=_CHOICES["protocol"],
+        help="project (default: tiled partial sums, rounding ADC, full weighted sum) or neurosim_v3 "
+        "(NeuroSim V3.0's read-out of half the sum, 15 kOhm access transistors, read-back weights, 7-level start)",
+    )
     p.add_argument("--epochs", type=_positive_int, help="epochs (default 125)")
     p.add_argument("--images-per-epoch", type=_positive_int, help="randomly drawn training images per epoch (default 8000)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed: device variation, initial weights, order, noise (default 0)")
@@ -115,7 +122,7 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
 
 def _settings(args) -> dict:
     settings = {"dataset": args.dataset, "device": "software" if args.software else args.device}
-    for name in ("epochs", "images_per_epoch", "lr_hidden", "lr_output", "pulse_rounding", "optimizer",
+    for name in ("protocol", "epochs", "images_per_epoch", "lr_hidden", "lr_output", "pulse_rounding", "optimizer",
                  "momentum", "backward", "test_images"):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:

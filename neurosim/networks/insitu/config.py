@@ -16,6 +16,43 @@ the output layer the sigmoid's working range (+-16); a hidden unit is on when
 ``sigmoid(code) >= 0.5``, so the whole zero code (|z| below half a step)
 counts as on, as in NeuroSim.
 
+Two protocols (:class:`Protocol`, field ``protocol``). ``PROJECT`` (the
+defaults above) is this project's read-out: partial sums of 128-row tiles
+through a symmetric ADC, the full weighted sum into the sigmoid, the output
+layer clipped at +-16, initial weights uniform in [-1, 1] mapped onto
+[G_min, G_max], no access transistor. It is the cleaner circuit (an ADC per
+tile that rounds, a sigmoid that sees the weighted sum it was trained for),
+and what the rest of the project (``neurosim evaluate``) reads. ``NEUROSIM_V3``
+reproduces NeuroSim V3.0's MLP simulator (``MLP_NeuroSim_V3.0``) one for one
+where it differs; :data:`NEUROSIM_V3_PROTOCOL` is that preset (``neurosim
+insitu --protocol neurosim_v3``, sweep setting ``protocol = "neurosim_v3"``):
+
+- read-out (``Train.cpp`` 166-184 and 360-377, ``Mapping.cpp`` 101-107): a
+  layer's column current and its reference current (the mean of a cell's
+  largest and smallest read current, per active row, ``Array.cpp``
+  ``GetMediumCellReadCurrent``) are each truncated to codes of the whole
+  layer's current swing (``rows x (I_max - I_min) / (2**adc_bits - 1)``, no
+  tiles), and the code difference is worth ``rows / (2**adc_bits - 1)``
+  weight units, so the sigmoid sees half the weighted sum, quantised, never
+  clipped;
+- the access transistor (``Cell.cpp`` 277, 280; ``Array.cpp`` 49-53, 79,
+  288-299): ``crossbar.cell_r_series_ohm = 15e3`` in series with every cell
+  (``I = V / (1/G + R)``), in every read;
+- read-back (``Train.cpp`` 617-618, ``Array.cpp`` ``ConductanceToWeight``):
+  the digital weights of the backward pass are read from the devices, linear
+  in current: ``w = 2 (I - I_min) / (I_max - I_min) - 1``;
+- initial weights (``Mapping.cpp`` 56-67, ``Array.cpp`` 178-187): 7 levels
+  ``k/3`` (``k = -3..3``) times ``init_weight_max``, drawn uniformly, and
+  written exactly (``ProgramMethod.EXACT``) to ``(w + 1)/2 x (G_max - G_min)``,
+  without adding ``G_min`` (then clipped to the window), which biases the
+  start negative.
+
+Everything else is shared (nearest pulse rounding, cycle-to-cycle noise per
+write with ``sqrt(n)``, the clip to the window, the hidden threshold, the
+backward pass, learning rates, sampling with replacement). The preset
+requires the reference-column mapping, the digital backward pass, an ideal
+DAC (binary inputs) and devices without read noise (not modelled in it).
+
 Loss convention (NeuroSim's): ``sum_k (a_k - t_k)^2`` over the sigmoid outputs
 ``a`` and the one-hot target ``t``, so the output delta is
 ``-2 a (1 - a) (t - a)``; the learning rates refer to that loss.
@@ -26,12 +63,24 @@ from dataclasses import dataclass, fields
 from enum import Enum
 
 from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, PulsePolicy, WeightScale
+from neurosim.device.array import ProgramMethod
 from neurosim.serial import from_plain, to_plain
 from neurosim.data.preprocess import Preprocessing
 from neurosim.errors import NeurosimError
 from neurosim.validation import real as _real
 from neurosim.validation import reject as _fail
 from neurosim.validation import whole as _whole
+
+
+class Protocol(Enum):
+    """Which read-out, read-back and initial weights on-chip training uses (module docstring).
+
+    ``PROJECT``: this project's (tiles, symmetric rounding ADC, full sum).
+    ``NEUROSIM_V3``: NeuroSim V3.0's, one for one (start from :data:`NEUROSIM_V3_PROTOCOL`).
+    """
+
+    PROJECT = "project"
+    NEUROSIM_V3 = "neurosim_v3"
 
 
 class PulseRounding(Enum):
@@ -89,6 +138,7 @@ class HiddenUpdate(Enum):
 
 #: Enum-valued fields and their types (used to parse settings given as strings).
 ENUM_FIELDS = {
+    "protocol": Protocol,
     "pulse_rounding": PulseRounding,
     "pulse_policy": PulsePolicy,
     "optimizer": Optimizer,
@@ -114,6 +164,8 @@ class InsituConfig:
     units.
     """
 
+    #: Read-out, read-back and initial weights: the project's or NeuroSim V3's (module docstring).
+    protocol: Protocol = Protocol.PROJECT
     #: Layer widths (inputs, hidden, outputs); one hidden layer.
     sizes: tuple = (400, 100, 10)
     epochs: int = 125
@@ -196,6 +248,21 @@ class InsituConfig:
             _whole("test_images", self.test_images, 1)
         _whole("eval_every_epochs", self.eval_every_epochs, 1)
         _whole("checkpoint_every_epochs", self.checkpoint_every_epochs, 1)
+        if self.protocol is Protocol.NEUROSIM_V3:
+            self._check_neurosim_v3()
+
+    def _check_neurosim_v3(self):
+        """What NeuroSim V3's read-out models: a reference column, binary inputs, a digital backward pass."""
+        xb = self.crossbar
+        why = "with protocol = neurosim_v3 (NeuroSim V3's read-out)"
+        if xb.mapping is not Mapping.REFERENCE_COLUMN:
+            _fail("crossbar.mapping", xb.mapping, f"Mapping.REFERENCE_COLUMN {why}")
+        if self.backward is not Backward.DIGITAL:
+            _fail("backward", self.backward, f"Backward.DIGITAL {why} (its weights are read back digitally)")
+        if xb.dac_bits is not None:
+            _fail("crossbar.dac_bits", xb.dac_bits, f"None {why} (binary inputs drive the rows)")
+        if xb.output_noise_frac != 0:
+            _fail("crossbar.output_noise_frac", xb.output_noise_frac, f"0 {why}")
 
     def _check_crossbar(self):
         """The arrays must be ones the fused training loop models (it reads one vector at a time)."""
@@ -249,6 +316,25 @@ class InsituConfig:
 
 #: The reference protocol (the defaults), for readability at call sites.
 REFERENCE_PROTOCOL = InsituConfig()
+
+#: NeuroSim V3.0's protocol (module docstring): its read-out and read-back, a 15 kOhm access
+#: transistor in every cell, 7-level initial weights written without G_min.
+NEUROSIM_V3_PROTOCOL = InsituConfig(
+    protocol=Protocol.NEUROSIM_V3,
+    crossbar=CrossbarConfig(
+        mapping=Mapping.REFERENCE_COLUMN, weight_scale=WeightScale.FIXED, weight_max=1.0, adc_bits=8,
+        cell_r_series_ohm=15e3, program_method=ProgramMethod.EXACT,
+    ),
+)  # fmt: skip
+
+
+def protocol_base(protocol) -> InsituConfig:
+    """The config a protocol starts from: the defaults, or :data:`NEUROSIM_V3_PROTOCOL`."""
+    try:
+        protocol = Protocol(protocol)
+    except ValueError:
+        _fail("protocol", protocol, "one of " + ", ".join(repr(p.value) for p in Protocol))
+    return NEUROSIM_V3_PROTOCOL if protocol is Protocol.NEUROSIM_V3 else REFERENCE_PROTOCOL
 
 
 def float_baseline_config(config: InsituConfig) -> InsituConfig:

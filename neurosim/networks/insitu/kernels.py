@@ -36,6 +36,12 @@ the noise at the output, converts each partial sum with the ADC and sums the
 tiles digitally, as :meth:`neurosim.crossbar.CrossbarLayer.forward` does for
 one vector.
 
+Under ``Protocol.NEUROSIM_V3`` (``ip[IP_PROTOCOL] = 1``) a layer is read the way NeuroSim V3
+reads it (:func:`_layer_read_v3`: column and reference currents truncated separately to codes of
+the whole layer's current swing, worth half the weighted sum, never clipped) and the digital
+backward pass uses NeuroSim's read-back weights, linear in each cell's read current
+(:func:`_readback_v3`).
+
 Random numbers are counter based (:func:`neurosim.streams.normals_numba`):
 every draw is a pure function of the run's ``key`` and a counter, so results
 do not depend on how the images are split into chunks, and the twin draws the
@@ -93,7 +99,8 @@ IP_DAC_LEVELS = 10  # input DAC magnitude levels (0 = ideal)
 IP_NOISY = 11  # 1: reads have read or output noise
 IP_C2C = 12  # 1: some device has cycle-to-cycle noise
 IP_POLICY = 13  # PulsePolicy code (neurosim.crossbar.kernels.POLICY_CODES) of the differential mapping
-IP_SIZE = 14
+IP_PROTOCOL = 14  # 1: NeuroSim V3's read-out and read-back (Protocol.NEUROSIM_V3), 0: the project's
+IP_SIZE = 15
 
 # -- float parameters (fp) ---------------------------------------------------------------------
 FP_LR1, FP_LR2, FP_MOMENTUM = 0, 1, 2
@@ -107,7 +114,10 @@ FP_WMAX = 15  # float kernels: weight clip
 FP_READ_SD = 16  # constant read noise: sigma (S), the same for every device
 FP_C2C = 17  # cycle-to-cycle noise per pulse, fraction of the window
 FP_DAC_FS = 18  # input full scale of the DAC (input units)
-FP_SIZE = 19
+FP_R_SERIES = 19  # series resistance of every cell (ohm, 0 = none): reads see G / (1 + G R)
+FP_I_MAX, FP_I_MIN = 20, 21  # NeuroSim V3 read-out: a cell's read current at G_max / G_min (S, per volt of read)
+FP_PSUM_LEVELS = 22  # NeuroSim V3 read-out: largest partial-sum code, 2**bits - 1 (0 = ideal)
+FP_SIZE = 23
 
 # -- statistics (stats, int64) -----------------------------------------------------------------
 ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES = 0, 1, 2
@@ -277,10 +287,73 @@ def _dac(x, ip, fp):
     return dac_value(x, levels / fs, fs / levels, float(levels), 0.5)
 
 
+@njit(cache=True, inline="always")
+def _cell_g(g, r):
+    """Conductance (S) a read sees of a device at ``g`` in series with its cell's ``r = fp[FP_R_SERIES]`` ohm.
+
+    ``g / (1 + g r)``; ``g`` itself when ``r = 0`` (callers hoist ``r`` out of their loops, so the
+    common case compiles to the loop without the resistor).
+    """
+    return g if r == 0.0 else g / (1.0 + g * r)
+
+
 @njit(cache=True)
 def _cell_var(g, fp):
-    """Read-noise variance (S^2) of a device at conductance ``g``: constant plus proportional part."""
-    return fp[FP_READ_SD] * fp[FP_READ_SD] + fp[FP_READ_NOISE] * fp[FP_READ_NOISE] * g * g
+    """Read-noise variance (S^2) a read sees of a device at conductance ``g``: constant plus proportional part,
+    through the cell's series resistance (``sigma (1 + g R)^-2``, the derivative of :func:`_cell_g`; 1 when ``R = 0``)."""
+    att = 1.0 / (1.0 + g * fp[FP_R_SERIES])
+    att2 = att * att
+    return (fp[FP_READ_SD] * fp[FP_READ_SD] + fp[FP_READ_NOISE] * fp[FP_READ_NOISE] * g * g) * (att2 * att2)
+
+
+@njit(cache=True)
+def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
+    """NeuroSim V3's read-out of one layer (reference-column mapping, no read noise) into ``out`` (1, cols).
+
+    Following ``Train.cpp`` (the hidden layer's read-out, lines 166-184, and the output layer's,
+    360-377) and ``Mapping.cpp`` (``CurrentToDigits`` / ``DigitsToAlgorithm``, lines 101-107): the
+    column current ``I = sum_i v_i I_cell(G_ij)`` (each cell through its series resistance) and the
+    reference current ``I_ref = sum_i v_i (I_max + I_min) / 2`` are each truncated to codes of
+    ``q = n_rows (I_max - I_min) / P`` (``P = fp[FP_PSUM_LEVELS]``; the whole layer's swing, no
+    tiles), and the code difference is worth ``n_rows / P``: ``sum_i v_i w_ij / 2`` with
+    ``w = 2 (I_cell - I_mid) / (I_max - I_min)``, quantised, never clipped. ``P = 0``: no
+    quantisation. Returns 0 (no clipping).
+    """
+    o = out[0]
+    n_cols = o.shape[0]
+    stride = n_cols + 1
+    i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
+    levels = fp[FP_PSUM_LEVELS]
+    rs = fp[FP_R_SERIES]
+    swing = n_rows * (i_max - i_min)
+    for j in range(n_cols):
+        o[j] = 0.0
+    vsum = 0.0
+    for p in range(n_active):
+        v = vals[p]
+        vsum += v
+        row = rows[p] * stride
+        for j in range(n_cols):
+            o[j] += v * _cell_g(gA[row + j], rs)
+    i_ref = vsum * 0.5 * (i_max + i_min)
+    if levels > 0.0:
+        q = swing / levels
+        ref_code = math.trunc(i_ref / q)
+        for j in range(n_cols):
+            o[j] = (math.trunc(o[j] / q) - ref_code) * (n_rows / levels)
+    else:
+        for j in range(n_cols):
+            o[j] = (o[j] - i_ref) * (n_rows / swing)
+    return 0
+
+
+@njit(cache=True, inline="always")
+def _readback_v3(g, fp):
+    """NeuroSim V3's digital weight of a device at ``g`` (``Array.cpp`` ``ConductanceToWeight``, read back after
+    every image, ``Train.cpp`` 617-618): linear in its read current, ``2 (I - I_min) / (I_max - I_min) - 1`` in [-1, 1]."""
+    i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
+    w = 2.0 * (_cell_g(g, fp[FP_R_SERIES]) - i_min) / (i_max - i_min) - 1.0
+    return min(max(w, -1.0), 1.0)
 
 
 @njit(cache=True)
@@ -325,9 +398,12 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
     ``counter_word(rkey, read0 + tile)``), converts with the ADC
     (``step``, ``max_code``) and adds the codes into ``out`` (1, cols).
     """
+    if ip[IP_PROTOCOL] == 1:
+        return _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out)
     n_cols = mean.shape[1]
     stride = n_cols + ref
     cells = var.shape[1] > 0
+    rs = fp[FP_R_SERIES]
     inv_k = 1.0 / fp[FP_K]
     inv_k2 = inv_k * inv_k
     tile_rows = ip[IP_TILE_ROWS]
@@ -350,12 +426,12 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
                 continue
             row = i * stride
             if ref == 1:
-                gr = gA[row + n_cols]
+                gr = _cell_g(gA[row + n_cols], rs)
                 for j in range(n_cols):
-                    m[j] += v * (gA[row + j] - gr)
+                    m[j] += v * (_cell_g(gA[row + j], rs) - gr)
             else:
                 for j in range(n_cols):
-                    m[j] += v * (gA[row + j] - gB[row + j])
+                    m[j] += v * (_cell_g(gA[row + j], rs) - _cell_g(gB[row + j], rs))
             if cells:
                 v2 = v * v * inv_k2
                 for j in range(n_cols):
@@ -430,6 +506,7 @@ def train_hw_numba(
     k = fp[FP_K]
     rnf = fp[FP_READ_NOISE]
     rsd = fp[FP_READ_SD]
+    rs = fp[FP_R_SERIES]
     cells = rnf > 0.0 or rsd > 0.0
     noisy = ip[IP_NOISY]
     out_var = fp[FP_OUT_VAR]
@@ -494,13 +571,20 @@ def train_hw_numba(
         _output_error(z2, labels[t], s2, loss, stats)
         # -- backward: hidden error -------------------------------------------------------------
         stride2 = n_out + ref
-        if ip[IP_BACKWARD] == 0:
+        if ip[IP_BACKWARD] == 0 and ip[IP_PROTOCOL] == 1:
+            for j in range(n_h):
+                row = j * stride2
+                tot = 0.0
+                for c in range(n_out):
+                    tot += _readback_v3(gA2[row + c], fp) * s2[c]
+                e[j] = tot
+        elif ip[IP_BACKWARD] == 0:
             for j in range(n_h):
                 row = j * stride2
                 tot = 0.0
                 for c in range(n_out):
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += (gA2[row + c] - gb) * s2[c]
+                    tot += (_cell_g(gA2[row + c], rs) - _cell_g(gb, rs)) * s2[c]
                 e[j] = tot / k
         else:
             scale = 0.0
@@ -528,7 +612,7 @@ def train_hw_numba(
                 for c in range(n_out):
                     ga = gA2[row + c]
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += d[c] * (ga - gb)
+                    tot += d[c] * (_cell_g(ga, rs) - _cell_g(gb, rs))
                     if cells:
                         vv += d[c] * d[c] * _cell_var(ga, fp)
                         if ref == 0:
@@ -711,13 +795,42 @@ def _dac_numpy(x, ip, fp):
     return out[0]
 
 
+def _cell_g_numpy(g, fp):
+    """NumPy twin of :func:`_cell_g`."""
+    return g / (1.0 + g * fp[FP_R_SERIES])
+
+
 def _cell_var_numpy(g, fp):
-    return fp[FP_READ_SD] ** 2 + fp[FP_READ_NOISE] ** 2 * g * g
+    """NumPy twin of :func:`_cell_var`."""
+    return (fp[FP_READ_SD] ** 2 + fp[FP_READ_NOISE] ** 2 * g * g) * (1.0 / (1.0 + g * fp[FP_R_SERIES])) ** 4
+
+
+def _layer_read_v3_numpy(pos, vals_by_row, fp):
+    """NumPy twin of :func:`_layer_read_v3` for a batch: ``vals_by_row`` (batch, rows) drives ``pos`` (rows, cols)."""
+    n_rows = pos.shape[0]
+    i_max, i_min, levels = fp[FP_I_MAX], fp[FP_I_MIN], fp[FP_PSUM_LEVELS]
+    swing = n_rows * (i_max - i_min)
+    current = vals_by_row @ _cell_g_numpy(pos, fp)
+    i_ref = vals_by_row.sum(axis=1, keepdims=True) * (0.5 * (i_max + i_min))
+    if levels > 0:
+        q = swing / levels
+        return (np.trunc(current / q) - np.trunc(i_ref / q)) * (n_rows / levels)
+    return (current - i_ref) * (n_rows / swing)
+
+
+def _readback_v3_numpy(g, fp):
+    """NumPy twin of :func:`_readback_v3`."""
+    i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
+    return np.clip(2.0 * (_cell_g_numpy(g, fp) - i_min) / (i_max - i_min) - 1.0, -1.0, 1.0)
 
 
 def _layer_read_numpy(pos, neg, ref, rows, vals, ip, fp, step, max_code, rkey, read0):
     """NumPy twin of :func:`_layer_read`: the layer's outputs (1-D) and the clipped conversions."""
     n_rows, n = pos.shape
+    if ip[IP_PROTOCOL] == 1:
+        x = np.zeros((1, n_rows))
+        np.add.at(x[0], rows, vals)
+        return _layer_read_v3_numpy(pos, x, fp)[0], 0
     cells = fp[FP_READ_NOISE] > 0 or fp[FP_READ_SD] > 0
     inv_k = 1.0 / fp[FP_K]
     v = _dac_numpy(vals, ip, fp)
@@ -727,7 +840,7 @@ def _layer_read_numpy(pos, neg, ref, rows, vals, ip, fp, step, max_code, rkey, r
     for tile, r0 in enumerate(range(0, n_rows, tile_rows)):
         inside = (rows >= r0) & (rows < r0 + tile_rows)
         r, vt = rows[inside], v[inside]
-        mean = (vt @ (pos[r] - neg[r]) * inv_k)[None, :]
+        mean = (vt @ (_cell_g_numpy(pos[r], fp) - _cell_g_numpy(neg[r], fp)) * inv_k)[None, :]
         var = np.zeros((1, 0))
         if cells:
             v2 = vt * vt * inv_k * inv_k
@@ -854,8 +967,10 @@ def train_hw_numpy(
         loss[0] += float(np.sum((a2 - target) ** 2))
         stats[ST_CORRECT] += int(np.argmax(z2) == labels[t])
         stats[ST_IMAGES] += 1
-        W2 = pos2 - neg2  # (n_h, n_out), siemens
-        if ip[IP_BACKWARD] == 0:
+        W2 = _cell_g_numpy(pos2, fp) - _cell_g_numpy(neg2, fp)  # (n_h, n_out), siemens, as the cells read
+        if ip[IP_BACKWARD] == 0 and ip[IP_PROTOCOL] == 1:
+            e = _readback_v3_numpy(pos2, fp) @ s2
+        elif ip[IP_BACKWARD] == 0:
             e = (W2 @ s2) / k
         else:
             scale = np.max(np.abs(s2))

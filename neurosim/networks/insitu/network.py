@@ -25,11 +25,10 @@ from neurosim.crossbar import mapping as mp
 from neurosim.crossbar.config import Mapping
 from neurosim.crossbar.kernels import POLICY_CODES, dac_levels_numba, readout_numba
 from neurosim.device import DeviceArray, DeviceModel, ReadNoise
-from neurosim.device.noise import read_sigma_S
 from neurosim.errors import NeurosimError
 from neurosim.events import EventCounts
 from neurosim.networks.insitu import kernels as K
-from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, PulseRounding
+from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, Protocol, PulseRounding
 from neurosim.rng import as_generator
 
 logger = logging.getLogger(__name__)
@@ -50,11 +49,31 @@ def _sigmoid(z):
 
 
 def initial_weights(config: InsituConfig, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Initial weights in array orientation, ``(inputs, hidden)`` and ``(hidden, outputs)``, uniform in ``±init_weight_max``."""
+    """Initial weights in array orientation, ``(inputs, hidden)`` and ``(hidden, outputs)``.
+
+    Uniform in ``±init_weight_max``; under ``Protocol.NEUROSIM_V3`` one of the 7 levels
+    ``k/3 x init_weight_max`` (``k = -3..3``), each equally likely (NeuroSim V3, ``Mapping.cpp`` 56-67).
+    """
     rng = as_generator(rng)
     n_in, n_h, n_out = config.sizes
     m = config.init_weight_max
+    if config.protocol is Protocol.NEUROSIM_V3:
+        return tuple(rng.integers(-3, 4, shape) / 3.0 * m for shape in ((n_in, n_h), (n_h, n_out)))
     return rng.uniform(-m, m, (n_in, n_h)), rng.uniform(-m, m, (n_h, n_out))
+
+
+def initial_targets(w, device: DeviceModel, config: InsituConfig) -> dict:
+    """Conductance targets (S) of initial weights ``w`` by array role (``main``, or ``plus``/``minus``).
+
+    The crossbar mapping's; under ``Protocol.NEUROSIM_V3`` the weight devices get
+    ``(w + w_max) / (2 w_max) x (G_max - G_min)``, without ``G_min`` (NeuroSim V3's initial write,
+    ``Array.cpp`` 178-187; the write clips to the window), the reference devices the mapping's midpoint.
+    """
+    xb = config.crossbar
+    targets = mp.conductance_targets(w, device, xb.mapping, config.weight_max)
+    if config.protocol is Protocol.NEUROSIM_V3:
+        targets["main"][:, :-1] = (w + config.weight_max) / (2 * config.weight_max) * device.window_S
+    return targets
 
 
 def _dac_levels(config: InsituConfig) -> int:
@@ -74,6 +93,7 @@ def _common_params(config: InsituConfig):
     ip[K.IP_MOMENTUM] = int(config.optimizer is Optimizer.MOMENTUM)
     ip[K.IP_THRESHOLD] = int(config.threshold_hidden)
     ip[K.IP_POLICY] = POLICY_CODES[config.pulse_policy.value]
+    ip[K.IP_PROTOCOL] = int(config.protocol is Protocol.NEUROSIM_V3)
     fp[K.FP_LR1], fp[K.FP_LR2] = config.lr_hidden, config.lr_output
     fp[K.FP_MOMENTUM] = config.momentum if config.optimizer is Optimizer.MOMENTUM else 0.0
     fp[K.FP_THRESHOLD] = config.hidden_threshold
@@ -87,6 +107,7 @@ def _common_params(config: InsituConfig):
     ip[K.IP_TILE_ROWS] = xb.rows
     ip[K.IP_DAC_LEVELS] = _dac_levels(config)
     fp[K.FP_DAC_FS] = xb.input_full_scale
+    fp[K.FP_R_SERIES] = xb.r_series_ohm
     return ip, fp
 
 
@@ -177,8 +198,7 @@ class DeviceNetwork:
                     self.arrays[f"{layer}.plus"] = DeviceArray(device, (rows, cols), rng)
                     self.arrays[f"{layer}.minus"] = DeviceArray(device, (rows, cols), rng)
             for layer, w in zip(("layer1", "layer2"), initial_weights(config, rng)):
-                targets = mp.conductance_targets(w, device, xb.mapping, config.weight_max)
-                for role, target in targets.items():
+                for role, target in initial_targets(w, device, config).items():
                     self.arrays[f"{layer}.{role}"].program(
                         target, xb.program_method, rng, tol_frac=xb.write_verify_tol_frac
                     )
@@ -231,6 +251,14 @@ class DeviceNetwork:
         constant = device.read_noise is ReadNoise.CONSTANT
         fp[K.FP_READ_NOISE] = 0.0 if constant else device.read_noise_frac
         fp[K.FP_READ_SD] = device.read_noise_frac * device.g_max_S if constant else 0.0
+        if config.protocol is Protocol.NEUROSIM_V3:
+            if device.read_noise_frac > 0:
+                raise NeurosimError(f"device.read_noise_frac = {device.read_noise_frac} is not allowed with "
+                                    "protocol = neurosim_v3: 0 (its read-out is modelled without read noise)")  # fmt: skip
+            # a cell's read current per volt at the window's ends, through its series resistance
+            fp[K.FP_I_MAX], fp[K.FP_I_MIN] = (g / (1.0 + g * fp[K.FP_R_SERIES]) for g in (device.g_max_S, device.g_min_S))
+            bits = config.crossbar.adc_bits
+            fp[K.FP_PSUM_LEVELS] = 0.0 if bits is None else 2.0**bits - 1
         self.ip, self.fp = ip, fp
         *offsets, n_dev = K.device_offsets(n_in, n_h, n_out, self.reference)
         self.offsets = np.array(offsets, dtype=np.int64)
@@ -250,13 +278,14 @@ class DeviceNetwork:
 
     # -- reads -------------------------------------------------------------------------------
     def _pos_neg(self, layer: int):
+        """The layer's (positive, negative) device conductances (S), as the cells read them (series resistance)."""
         n_in, n_h, n_out = self.config.sizes
         rows, cols = (n_in, n_h) if layer == 1 else (n_h, n_out)
         gA, _, gB, _ = self._layers[4 * (layer - 1) : 4 * layer]
-        return K._layer_views(gA, gB, rows, cols, int(self.reference))
+        return (K._cell_g_numpy(g, self.fp) for g in K._layer_views(gA, gB, rows, cols, int(self.reference)))
 
     def weights(self) -> list[np.ndarray]:
-        """Weights ``(out, in)`` the devices hold (noise-free, in weight units)."""
+        """Weights ``(out, in)`` the devices hold as the cells read them (noise-free, in weight units)."""
         out = []
         for layer in (1, 2):
             pos, neg = self._pos_neg(layer)
@@ -267,8 +296,13 @@ class DeviceNetwork:
         """A batch read of one layer, as the training kernel reads one vector: DAC, tiles of
         ``crossbar.rows`` rows, read noise drawn at the output, a partial-sum ADC per tile
         (:func:`~neurosim.crossbar.kernels.readout_numba`, tile ``r`` keyed by ``keys[r]``), digital sum."""
-        pos, neg = self._pos_neg(layer)
         fp, k = self.fp, self.k_S
+        gA, _, gB, _ = self._layers[4 * (layer - 1) : 4 * layer]
+        if self.ip[K.IP_PROTOCOL] == 1:  # NeuroSim V3's read-out (binary inputs: no DAC)
+            n_rows = x.shape[1]
+            return K._layer_read_v3_numpy(gA.reshape(n_rows, -1)[:, :-1], x, fp)
+        pos, neg = self._pos_neg(layer)
+        raw_pos, raw_neg = K._layer_views(gA, gB, pos.shape[0], pos.shape[1], int(self.reference))
         v, v2 = np.empty_like(x), np.empty_like(x)
         nonzero = np.zeros(x.shape[1], np.int64)
         dac_levels_numba(x, float(fp[K.FP_DAC_FS]), int(self.ip[K.IP_DAC_LEVELS]), v, v2, nonzero)
@@ -282,8 +316,8 @@ class DeviceNetwork:
             mean = v[:, rows] @ ((pos[rows] - neg[rows]) / k)
             var = np.empty((x.shape[0], 0))
             if cells:
-                var_pos = v2[:, rows] @ (read_sigma_S(self.device, pos[rows]) / k) ** 2
-                var_neg = v2[:, rows] @ (read_sigma_S(self.device, neg[rows]) / k) ** 2
+                var_pos = v2[:, rows] @ (K._cell_var_numpy(raw_pos[rows], fp) / k**2)
+                var_neg = v2[:, rows] @ (K._cell_var_numpy(raw_neg[rows], fp) / k**2)
                 var = np.hstack([var_pos, var_neg]) if self.reference else var_pos + var_neg
             readout_numba(
                 np.ascontiguousarray(mean), np.ascontiguousarray(var), bool(self.reference and cells),

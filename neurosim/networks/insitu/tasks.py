@@ -13,15 +13,22 @@ Settings are flat keys (see :mod:`neurosim.settings`):
   name (``epochs``, ``images_per_epoch``, ``pulse_rounding = "stochastic"``, ...);
 - ``dataset``: ``"mnist"`` (default) or ``"digits"`` (scikit-learn's 8x8
   digits binarised: 64 inputs, for quick checks; ``sizes`` follows).
+- ``protocol``: ``"project"`` (default) or ``"neurosim_v3"``: the point starts
+  from that protocol's config (:func:`~neurosim.networks.insitu.config.protocol_base`:
+  NeuroSim V3's preset brings its 15 kOhm access transistor and exact initial
+  write), and every other setting overrides it.
 
 Each point trains from the point's own generator (its seed is drawn from it)
 and returns the final and best test accuracy, the mean of the last five
 evaluated epochs (steadier than the last one: SGD with batch 1 moves the
 accuracy by a few tenths of a point from epoch to epoch), the last epoch's
-training accuracy and the pulse traffic.
+training accuracy and the pulse traffic, and the learning curve:
+``evaluated_epochs`` and ``accuracy_per_epoch``, lists of the same length (the
+epochs scored and their test accuracies; one list cell each in the sweep's
+``results.csv``, drawn by a spec's ``[plot] kind = "epochs"``).
 """
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -29,7 +36,7 @@ import numpy as np
 from neurosim import events
 
 from neurosim.errors import NeurosimError
-from neurosim.networks.insitu.config import InsituConfig
+from neurosim.networks.insitu.config import InsituConfig, Protocol, protocol_base
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
 from neurosim.tasks import Task
 
@@ -46,7 +53,9 @@ def resolve(settings: dict):
     if dataset not in DATASETS:
         raise NeurosimError(f"dataset = {dataset!r} must be one of {list(DATASETS)}")
     name = plain.pop("device", "sige_epiram")
-    base = InsituConfig(sizes=(64, 32, 10)) if dataset == "digits" else InsituConfig()
+    base = protocol_base(plain.get("protocol", Protocol.PROJECT.value))
+    if dataset == "digits":
+        base = replace(base, sizes=(64, 32, 10))
     if groups["crossbar"]:
         plain["crossbar"] = replace_fields(base.crossbar, groups["crossbar"], "crossbar")
     config = InsituConfig.from_dict(plain, base)
@@ -93,6 +102,8 @@ def insitu_point(settings: dict, rng: np.random.Generator) -> dict:
         "pulses_per_image": sum(r.pulses_ltp + r.pulses_ltd for r in history) / images,
         "writes_per_image": sum(r.writes for r in history) / images,
         "epochs": len(history),
+        "evaluated_epochs": [int(e) for e, _ in result.accuracies],
+        "accuracy_per_epoch": [float(a) for a in evaluated],
         "train_time_s": result.time_s,
         **events.metrics(events.total(result.layer_events())),
     }
@@ -106,6 +117,7 @@ def check_settings(settings: dict) -> None:
 #: The sweep task ``insitu``.
 TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device", "crossbar"), check=check_settings,
             metrics=("accuracy", "best_accuracy", "accuracy_last5", "train_accuracy", "pulses_per_image",
-                     "writes_per_image", "epochs", "train_time_s", *events.METRICS),
+                     "writes_per_image", "epochs", "evaluated_epochs", "accuracy_per_epoch", "train_time_s",
+                     *events.METRICS),
             description="on-chip (in-situ) training of a device network, or its software baseline")
 
