@@ -115,6 +115,25 @@ def total(counts) -> EventCounts:
     return out
 
 
+class LayerEvents:
+    """Events of a network of layers: a mixin for classes whose ``layers`` each have ``events`` and ``reset_events()``."""
+
+    @property
+    def layer_events(self) -> list[EventCounts]:
+        """Each layer's events (since its last reset; programming included until then)."""
+        return [layer.events for layer in self.layers]
+
+    @property
+    def events(self) -> EventCounts:
+        """The sum of :attr:`layer_events` over the layers."""
+        return total(self.layer_events)
+
+    def reset_events(self) -> None:
+        """Set every layer's events (and clip counts) to zero."""
+        for layer in self.layers:
+            layer.reset_events()
+
+
 def report(layers) -> dict:
     """The JSON shape of a run's events: ``{"layers": [per-layer dicts], "total": dict}``."""
     layers = list(layers)

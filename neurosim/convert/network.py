@@ -17,7 +17,7 @@ import numpy as np
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
-from neurosim.events import EventCounts, total
+from neurosim.events import LayerEvents
 from neurosim.networks.layers import activate, check_layers, mlp_layers
 from neurosim.networks.modelio import MLPModel, ModelError, load_model, model_paths
 from neurosim.networks.mlp import check_params
@@ -53,7 +53,7 @@ def shipped_mlps() -> list[str]:
 
 
 
-class HardwareNetwork:
+class HardwareNetwork(LayerEvents):
     """A network of dense layers whose weight matrices live on simulated crossbar arrays.
 
     ``params`` is a list of ``(W, b)`` (W of shape (out, in)) with
@@ -149,22 +149,6 @@ class HardwareNetwork:
     def accuracy(self, x, y, rng=None) -> float:
         """Fraction of inputs ``x`` whose arg-max logit is the label ``y``."""
         return float(np.mean(np.argmax(self.forward(x, rng), axis=1) == np.asarray(y)))
-
-    @property
-    def layer_events(self) -> list[EventCounts]:
-        """Each layer's :attr:`~neurosim.crossbar.CrossbarLayer.events` (reads since the last :meth:`reset_events`,
-        programming included until then; definitions in :mod:`neurosim.events`)."""
-        return [layer.events for layer in self.layers]
-
-    @property
-    def events(self) -> EventCounts:
-        """The sum of :attr:`layer_events` over the layers."""
-        return total(self.layer_events)
-
-    def reset_events(self) -> None:
-        """Set every layer's events (and clip counts) to zero."""
-        for layer in self.layers:
-            layer.reset_events()
 
     def clip_fractions(self) -> dict:
         """Fractions of ADC and DAC conversions that clipped, over all layers and reads so far."""

@@ -50,7 +50,7 @@ import numpy as np
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer, Mapping, PulsePolicy, WeightScale
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
-from neurosim.events import EventCounts, total
+from neurosim.events import EventCounts, LayerEvents
 from neurosim.networks.threshold.units import (
     Readout,
     ThresholdLayer,
@@ -336,7 +336,7 @@ class CrossbarThresholdLayer:
         self.crossbar.apply_weight_pulses(p, PulsePolicy.BOTH, as_generator(rng))
 
 
-class CrossbarThresholdNetwork:
+class CrossbarThresholdNetwork(LayerEvents):
     """A :class:`ThresholdNetwork` with every layer on crossbars of ``device`` (see :class:`CrossbarThresholdLayer`).
 
     ``replicas``: independent copies of the whole network (Monte Carlo);
@@ -371,21 +371,6 @@ class CrossbarThresholdNetwork:
             if self.replicas == 1:
                 h = h[:, 0, :]
         return h[0] if single else h
-
-    @property
-    def layer_events(self) -> list[EventCounts]:
-        """Each layer's :attr:`CrossbarThresholdLayer.events` (definitions in :mod:`neurosim.events`)."""
-        return [layer.events for layer in self.layers]
-
-    @property
-    def events(self) -> EventCounts:
-        """The sum of :attr:`layer_events`."""
-        return total(self.layer_events)
-
-    def reset_events(self) -> None:
-        """Set every layer's events to zero."""
-        for layer in self.layers:
-            layer.reset_events()
 
     def classify(self, x, rng=None, batch_size: int = 2000) -> np.ndarray:
         """Index of the output that fires (the winner of a winner-take-all output layer), (batch,). ``replicas = 1``."""
