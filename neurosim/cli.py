@@ -12,20 +12,20 @@ import sys
 import numpy as np
 
 from neurosim import __version__
-from neurosim.cli_args import emit_json as _emit_json
+from neurosim.cli_args import Parser, emit_json as _emit_json
+from neurosim.cli_args import folder as _folder
+from neurosim.cli_args import nonnegative as _nonnegative
+from neurosim.cli_args import scheduler as _scheduler
 from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
+from neurosim.progress import show_on_stderr
 from neurosim.convert.snn.cli import add_snn_parser
 from neurosim.networks.insitu.cli import add_insitu_parser
 from neurosim.networks.threshold.cli import add_logic_parser
 
 log = logging.getLogger("neurosim")
-
-
-
-
 
 
 # -- neurosim devices ...------------------------------------------------------
@@ -194,7 +194,7 @@ def _add_evaluate(sub) -> None:
         default="direct",
         help="how conductances are programmed (default direct: target plus the card's programming noise)",
     )
-    p.add_argument("--time", type=float, metavar="SECONDS", help="read this long after programming (drift)")
+    p.add_argument("--time", type=_nonnegative, metavar="SECONDS", help="read this long after programming (drift)")
     p.add_argument("--test-images", type=_positive_int, help="use only the first N test images")
     p.add_argument("--threads", type=_positive_int, help="threads over the rows of each read (default: Numba's thread count)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -210,7 +210,7 @@ def _cmd_train_reference(args) -> None:
 
 def _add_train_reference(sub) -> None:
     p = sub.add_parser("train-reference", help="retrain the shipped reference models (needs the MNIST training set)")
-    p.add_argument("--out", default="models", help="output folder (default models)")
+    p.add_argument("--out", type=_folder, default="models", help="output folder (default models)")
     p.add_argument("--seed", type=_seed, default=0, help="training seed (default 0)")
     p.set_defaults(func=_cmd_train_reference)
 
@@ -240,15 +240,15 @@ def _add_sweep(sub) -> None:
         description="Run every point of an experiment spec (grid x seeds), writing each point as it finishes; "
         "a rerun skips finished points. Writes results.csv, sweep.json and the plot.",
     )
-    p.add_argument("spec", help="experiment spec, e.g. experiments/sige_prog_noise.toml")
-    p.add_argument("--out", help="results folder (default results/<spec name>)")
+    p.add_argument("spec", help="experiment spec, e.g. experiments/accuracy_vs_prog_noise.toml (or its name, accuracy_vs_prog_noise)")
+    p.add_argument("--out", type=_folder, help="results folder (default results/<spec name>)")
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--scheduler", type=_scheduler, metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.set_defaults(func=_cmd_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurosim", description="Simulate neuromorphic hardware: devices, crossbars, networks.")
+    parser = Parser(prog="neurosim", description="Simulate neuromorphic hardware: devices, crossbars, networks.")
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -266,6 +266,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    show_on_stderr()
     try:
         args.func(args)
     except NeurosimError as exc:

@@ -1,0 +1,45 @@
+"""Progress of long commands (sweep points, training epochs, spiking checkpoints).
+
+A :class:`Progress` draws a tqdm bar when stderr is a terminal; otherwise it
+logs one line per finished unit on the ``neurosim.progress`` logger, which the
+``neurosim`` command prints to stderr (so a job whose output goes to a file or
+a pipe still shows that it is moving). A library user sees these lines only
+when they configure logging.
+"""
+
+import logging
+import sys
+
+log = logging.getLogger("neurosim.progress")
+
+
+class Progress:
+    """Progress over ``total`` units of work (``done`` of them already finished) named ``desc``."""
+
+    def __init__(self, total: int, desc: str, unit: str, done: int = 0):
+        from tqdm import tqdm
+
+        self.total, self.desc, self.unit, self.done = total, desc, unit, done
+        self.bar = tqdm(total=total, initial=done, desc=desc, unit=unit, disable=not sys.stderr.isatty())
+
+    def update(self, detail: str = "") -> None:
+        """Count one finished unit; ``detail`` (e.g. ``"accuracy 91.2 %"``) goes into the line."""
+        self.done += 1
+        self.bar.update(1)
+        if self.bar.disable:
+            log.info("%s: %s %d of %d done%s", self.desc, self.unit, self.done, self.total, f" ({detail})" if detail else "")
+
+    def close(self) -> None:
+        """Finish the bar."""
+        self.bar.close()
+
+
+def show_on_stderr() -> None:
+    """Print progress lines (``neurosim: <line>``) to stderr: what the command line does."""
+    if log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("neurosim: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
