@@ -268,6 +268,8 @@ def _read_sidecar(json_path: Path) -> dict:
 
 def _read_weights(npz_path: Path, n_layers: int) -> list:
     expected = {f"{kind}{i}" for i in range(n_layers) for kind in "Wb"}
+    if npz_path.is_file() and not zipfile.is_zipfile(npz_path):
+        raise ModelError(f"model weights {npz_path} are not an npz file (a zip archive of arrays, as numpy.savez writes)")
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             keys = set(data.files)
@@ -287,8 +289,9 @@ def _read_weights(npz_path: Path, n_layers: int) -> list:
         if isinstance(exc, ModelError):
             raise
         raise ModelError(
-            f"model weights {npz_path} cannot be read without pickle (numeric arrays only): {exc}"
-        ) from exc
+            f"model weights {npz_path} hold arrays that are not numeric (objects or damaged data); "
+            "a model holds float arrays only"
+        ) from None
 
 
 def read_model_file(path) -> ModelFile:

@@ -60,7 +60,7 @@ from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode
 from neurosim.crossbar import kernels as core
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
-from neurosim.networks.mlp import Activation, check_params
+from neurosim.networks.mlp import Activation, check_labels, check_params
 from neurosim.rng import as_generator
 from neurosim.tasks import Task
 from neurosim.validation import parse_enum
@@ -438,9 +438,7 @@ class SNNRun:
 
     def accuracy(self, labels, readout=Readout.SPIKES) -> np.ndarray:
         """Fraction of samples classified as ``labels`` at every checkpoint ``(K,)``."""
-        y = np.asarray(labels)
-        if y.shape != (self.counts.shape[0],):
-            raise NeurosimError(f"labels must have shape ({self.counts.shape[0]},), got {y.shape}")
+        y = check_labels(labels, self.counts.shape[0], self.sizes[-1])
         return np.mean(self.predictions(readout) == y[:, None], axis=0)
 
     def rates(self) -> np.ndarray:
@@ -821,8 +819,10 @@ def accuracy_vs_steps(settings: dict, rng=None) -> dict:
     rng = as_generator(rng)
     model, device, crossbar, config, plain = resolve_settings(settings)
     x, y = _test_set(model)
-    n = plain.get("test_images") or len(y)
-    x, y = x[:n], y[:n]
+    from neurosim.data import first_images
+
+    x, y = first_images(x, y, plain.get("test_images"))
+    n = len(y)
     steps = plain.get("steps", 100)
     calib = model.prepare(calibration_images()[0])
     snn = CrossbarSNN(convert_mlp(model, calib, config.percentile), device, crossbar, config, rng=rng, calibration_x=calib)
