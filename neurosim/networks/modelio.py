@@ -114,8 +114,19 @@ class MLPModel:
         return check_params(self.params)
 
     def prepare(self, images) -> np.ndarray:
-        """Turn uint8 images ``(n, 28, 28)`` into this model's float32 inputs ``(n, sizes[0])``."""
-        return preprocess(images, self.preprocessing)
+        """Turn uint8 images ``(n, 28, 28)`` into this model's float32 inputs ``(n, sizes[0])``.
+
+        Raises :class:`NeurosimError` when the preprocessing gives another
+        number of inputs than the model's first layer takes.
+        """
+        x = preprocess(images, self.preprocessing)
+        n_in = self.params[0][0].shape[1]
+        if x.shape[1] != n_in:
+            raise NeurosimError(
+                f"the model takes {n_in} inputs, but its preprocessing {self.preprocessing.value!r} turns "
+                f"{images.shape[1]}x{images.shape[2]} images into {x.shape[1]}; a model for these images needs {x.shape[1]} inputs"
+            )
+        return x
 
     def forward(self, x) -> np.ndarray:
         """Return the logits ``(n, outputs)`` for prepared inputs ``x (n, sizes[0])``."""
