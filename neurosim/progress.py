@@ -22,10 +22,10 @@ class Progress:
         self.total, self.desc, self.unit, self.done = total, desc, unit, done
         self.bar = tqdm(total=total, initial=done, desc=desc, unit=unit, disable=not sys.stderr.isatty())
 
-    def update(self, detail: str = "") -> None:
-        """Count one finished unit; ``detail`` (e.g. ``"accuracy 91.2 %"``) goes into the line."""
-        self.done += 1
-        self.bar.update(1)
+    def update(self, detail: str = "", n: int = 1) -> None:
+        """Count ``n`` finished units; ``detail`` (e.g. ``"accuracy 91.2 %"``) goes into the line."""
+        self.done += n
+        self.bar.update(n)
         if self.bar.disable:
             log.info("%s: %s %d of %d done%s", self.desc, self.unit, self.done, self.total, f" ({detail})" if detail else "")
 

@@ -47,7 +47,6 @@ same input spikes.
 
 import logging
 import numbers
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -61,6 +60,7 @@ from neurosim.crossbar import kernels as core
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks.mlp import Activation, check_labels, check_params
+from neurosim.progress import Progress
 from neurosim.rng import as_generator
 from neurosim.tasks import Task
 from neurosim.validation import parse_enum
@@ -453,12 +453,6 @@ class SNNRun:
 
 
 # -- the network on crossbars ------------------------------------------------------------------------
-def _progress(total, desc):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="sample", disable=not sys.stderr.isatty(), leave=False)
-
-
 class CrossbarSNN:
     """A converted spiking network whose weight matrices are crossbar arrays of ``device``.
 
@@ -578,13 +572,13 @@ class CrossbarSNN:
         bs = self.config.batch_size
         chunks = [(s, min(s + bs, n)) for s in range(0, n, bs)]
         clips = np.zeros(2, np.int64)
-        bar = _progress(n, f"SNN {steps} steps")
+        bar = Progress(n, f"snn {steps} steps", "sample")
         log.info("SNN run: %d samples x %d steps, %s engine, %d chunk(s)", n, steps, engine.value, len(chunks))
         try:
             if engine is Engine.NETWORK:
                 for a, b in chunks:
                     clips += self._run_network(x[a:b], steps, ck, rng, {k: v[a:b] for k, v in out.items()})
-                    bar.update(b - a)
+                    bar.update(n=b - a)
             else:
                 arrays = self.read_arrays()
                 seeds = rng.integers(0, 2**64, size=n, dtype=np.uint64)
@@ -595,7 +589,7 @@ class CrossbarSNN:
                     a, b = chunk
                     got = self._run_fused(arrays, kernels, x[a:b], seeds[a:b], keys[a:b], steps, ck,
                                           {k: v[a:b] for k, v in out.items()})
-                    bar.update(b - a)
+                    bar.update(n=b - a)
                     return got
 
                 if n_threads == 1 or len(chunks) == 1:
