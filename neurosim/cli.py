@@ -15,6 +15,7 @@ from neurosim import __version__
 from neurosim.cli_args import Parser, emit_json as _emit_json
 from neurosim.cli_args import folder as _folder
 from neurosim.cli_args import nonnegative as _nonnegative
+from neurosim.cli_args import plot_file as _plot_file
 from neurosim.cli_args import scheduler as _scheduler
 from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
@@ -132,7 +133,7 @@ def _add_devices(sub) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--noiseless", action="store_true", help="switch off cycle-to-cycle noise (the model's curve)")
     p.add_argument("--json", action="store_true", help="JSON instead of CSV")
-    p.add_argument("-o", "--output", metavar="PLOT", help="also draw the curve to this file (.png, .pdf, .svg)")
+    p.add_argument("-o", "--output", type=_plot_file, metavar="PLOT", help="also draw the curve to this file (.png, .pdf, .svg)")
     p.set_defaults(func=_cmd_devices_curve)
 
 

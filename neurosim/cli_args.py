@@ -58,6 +58,23 @@ def folder(text: str) -> str:
     return text
 
 
+def plot_file(text: str) -> str:
+    """An argparse ``type`` for a plot file: a suffix matplotlib can write, in a folder (not under a file)."""
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    supported = Figure().canvas.get_supported_filetypes()
+    suffix = Path(text).suffix.lstrip(".").lower()
+    if suffix not in supported:
+        raise argparse.ArgumentTypeError(f"cannot save a plot as {text!r}: use one of the suffixes {', '.join(sorted(supported))}")
+    try:
+        validation.output_folder("folder", Path(text).parent)
+    except NeurosimError:
+        raise argparse.ArgumentTypeError(f"cannot save a plot as {text!r}: a folder above it is an existing file") from None
+    return text
+
+
 def scheduler(text: str) -> str:
     """An argparse ``type`` for a Dask scheduler address (see :func:`neurosim.validation.scheduler_address`)."""
     try:

@@ -34,11 +34,22 @@ class Progress:
         self.bar.close()
 
 
+class _StderrHandler(logging.Handler):
+    """Writes each record to the ``sys.stderr`` of the moment (not the one at set-up, which may be replaced)."""
+
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
 def show_on_stderr() -> None:
     """Print progress lines (``neurosim: <line>``) to stderr: what the command line does."""
     if log.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("neurosim: %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)

@@ -272,15 +272,17 @@ def run_sweep(
         whole("workers", workers, 1)
     out = output_folder("out_dir", out_dir)
     points_dir = out / "points"
-    points_dir.mkdir(parents=True, exist_ok=True)
     stamp = out / "spec.json"
     if stamp.exists():
-        previous = json.loads(stamp.read_text())
-        if previous.get("digest") != spec.digest():
-            raise NeurosimError(
-                f"{out} holds results of a different spec ({previous.get('name')}); use a new --out folder"
-            )
-    else:
+        try:
+            previous = json.loads(stamp.read_text())
+        except (OSError, ValueError) as exc:
+            raise NeurosimError(f"{stamp} cannot be read ({exc}); use a new --out folder") from None
+        if not isinstance(previous, dict) or previous.get("digest") != spec.digest():
+            name = previous.get("name") if isinstance(previous, dict) else None
+            raise NeurosimError(f"{out} holds results of a different spec ({name}); use a new --out folder")
+    points_dir.mkdir(parents=True, exist_ok=True)
+    if not stamp.exists():
         write_json(stamp, {"name": spec.name, "digest": spec.digest(), "spec": spec.to_dict()})
     points = spec.points()
     n = len(points)

@@ -35,10 +35,15 @@ def finite_number(field: str, value) -> None:
     real(field, value, "a finite number")
 
 
-def whole(field: str, value, low: int, allowed: str | None = None) -> None:
-    """Reject ``value`` unless it is an integer (not a bool) ``>= low``; ``allowed`` words the message."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        reject(field, value, allowed or f"a whole number >= {low}")
+def whole(field: str, value, low: int, allowed: str | None = None, high: int | None = None) -> None:
+    """Reject ``value`` unless it is an integer (not a bool) ``>= low`` (and ``<= high``); ``allowed`` words the message."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        reject(field, value, allowed or (f"a whole number >= {low}" if high is None else f"a whole number from {low} to {high}"))
 
 
 def bits(field: str, value, low: int, high: int) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
-from neurosim.cli_args import finite, folder
+from neurosim.cli_args import finite, folder, plot_file
 from neurosim.cli_args import seed as _nonnegative_int
 from neurosim.cli_args import whole_number as _int_at_least
 from neurosim.errors import NeurosimError
@@ -382,7 +382,7 @@ def add_logic_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pulses", type=_positive_int, default=2, help="pulses per update (default 2)")
     p.add_argument("--epochs", type=_positive_int, default=100, help="most epochs (default 100)")
     p.add_argument("--margin", type=finite, default=0.0, help="also update correct outputs within this margin (weight units)")
-    p.add_argument("-o", "--plot", metavar="PLOT", help="draw mistakes per epoch to this file")
+    p.add_argument("-o", "--plot", type=plot_file, metavar="PLOT", help="draw mistakes per epoch to this file")
     _add_hardware_options(p, mapping="reference_column", thresholds=False)
     p.set_defaults(func=_cmd_train)
 
@@ -401,7 +401,7 @@ def add_logic_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--levels", type=_levels, default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3], help="comma-separated noise levels")
     p.add_argument("--gate", action="append", metavar="NAME", help="only this gate (repeatable; default all)")
     p.add_argument("--trials", type=_int_at_least(2), default=2000, metavar="N", help="programmed copies per point (default 2000)")
-    p.add_argument("-o", "--output", metavar="PLOT", help="draw the error rates to this file (.png, .pdf, .svg)")
+    p.add_argument("-o", "--output", type=plot_file, metavar="PLOT", help="draw the error rates to this file (.png, .pdf, .svg)")
     _add_hardware_options(p)
     p.set_defaults(func=_cmd_margins)
 
