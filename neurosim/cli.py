@@ -222,6 +222,8 @@ def _cmd_sweep(args) -> None:
 
     spec = load_spec(args.spec)
     out = args.out or f"results/{spec.name}"
+    if args.scheduler and not args.verbose:  # a lost cluster is one error line, not distributed's tracebacks
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
     try:
         csv_path = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler)
     except KeyboardInterrupt:

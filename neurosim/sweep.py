@@ -355,7 +355,6 @@ def _run_local(spec, todo, n, workers, record):
 def _run_dask(spec, todo, n, scheduler, record, worker_timeout_s):
     try:
         from distributed import Client, wait
-        from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
     except ImportError:
         raise NeurosimError("--scheduler needs Dask: pip install 'neurosim[cluster]'") from None
@@ -392,8 +391,10 @@ def _run_dask(spec, todo, n, scheduler, record, worker_timeout_s):
                 )
     except KilledWorker as exc:
         raise NeurosimError(f"Dask workers died running a point ({exc}); {saved}") from None
-    except FutureCancelledError as exc:
-        raise NeurosimError(f"Dask cancelled a point ({exc}); {saved}") from None
+    except cf.CancelledError as exc:  # distributed's Future(s)CancelledError: the scheduler went away, or cancelled them
+        lost = "connection-lost" in str(exc)
+        what = f"lost the Dask scheduler at {scheduler}" if lost else f"the Dask scheduler at {scheduler} cancelled the points"
+        raise NeurosimError(f"{what}; {saved}") from None
     except (OSError, TimeoutError) as exc:
         raise NeurosimError(f"lost the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); {saved}") from None
     finally:
