@@ -7,6 +7,7 @@ and exit status 2; nothing here prints a traceback for them.
 import argparse
 import logging
 import os
+import re
 import sys
 
 import numpy as np
@@ -265,15 +266,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def as_typed(message: str, argv) -> str:
+    """``message`` with each field named by an option the user typed written as that option.
+
+    The library names a value by its field (``test_images = 20000 is not
+    allowed: ...``); on the command line the user typed ``--test-images 20000``.
+    """
+    for token in argv:
+        if token.startswith("--"):
+            option = token.split("=", 1)[0]
+            field = option[2:].replace("-", "_")
+            message = re.sub(rf"(?<![\w.]){re.escape(field)} = ", f"{option} ", message, count=1)
+    return message
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     show_on_stderr()
     try:
         args.func(args)
     except NeurosimError as exc:
-        print(f"neurosim: error: {exc}", file=sys.stderr)
+        print(f"neurosim: error: {as_typed(str(exc), argv)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
