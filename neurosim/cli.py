@@ -297,6 +297,9 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"neurosim: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
+    except MemoryError:  # a backstop: sizes are bounded where they enter, but memory is the machine's
+        print("neurosim: error: not enough memory for this run; use fewer images, steps or points", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return 130

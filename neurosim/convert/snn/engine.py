@@ -211,9 +211,13 @@ def convert_mlp(model, calibration_x, percentile: float = 99.9) -> ConvertedSNN:
     return ConvertedSNN(tuple(normalised), tuple(scales), float(percentile))
 
 
+#: Most time steps one run simulates (rate-coded conversions need tens to a few thousand).
+MAX_STEPS = 100_000
+
+
 def default_checkpoints(steps: int) -> tuple:
     """1-2-5 step counts below ``steps`` (from 10), then ``steps``: where accuracy is recorded by default."""
-    whole("steps", steps, 1, "a whole number of time steps >= 1")
+    whole("steps", steps, 1, f"a whole number of time steps from 1 to {MAX_STEPS}", high=MAX_STEPS)
     out, base = [], 10
     while base < steps:
         out += [c for c in (base, 2 * base, 5 * base) if c < steps]
@@ -222,7 +226,7 @@ def default_checkpoints(steps: int) -> tuple:
 
 
 def _checkpoints(checkpoints, steps) -> np.ndarray:
-    whole("steps", steps, 1, "a whole number of time steps >= 1")
+    whole("steps", steps, 1, f"a whole number of time steps from 1 to {MAX_STEPS}", high=MAX_STEPS)
     if checkpoints is None:
         return np.array(default_checkpoints(steps), np.int64)
     ck = list(checkpoints) if not isinstance(checkpoints, numbers.Integral) else [checkpoints]
@@ -784,7 +788,7 @@ def resolve_settings(settings: dict):
             options[name] = plain[key]
     config = SNNConfig(**options)
     steps = plain.get("steps", 100)
-    whole("steps", steps, 1, "a whole number of time steps >= 1")
+    whole("steps", steps, 1, f"a whole number of time steps from 1 to {MAX_STEPS}", high=MAX_STEPS)
     _checkpoints(plain.get("checkpoints"), steps)
     n_test = plain.get("test_images")
     if n_test is not None:
