@@ -166,9 +166,11 @@ def weights_sha256(arrays) -> str:
 
 def model_paths(path) -> tuple[Path, Path]:
     """Return ``(NAME.npz, NAME.json)`` for ``path`` given as ``NAME``, ``NAME.npz`` or ``NAME.json``."""
-    path = Path(path)
+    given, path = path, Path(path)
     if path.suffix in (".npz", ".json"):
         path = path.with_suffix("")
+    if not path.name or path.name in (".", ".."):
+        raise ModelError(f"model = {str(given)!r} is not allowed: a model name or a path NAME(.npz/.json)")
     return path.with_name(path.name + ".npz"), path.with_name(path.name + ".json")
 
 
