@@ -267,6 +267,8 @@ ARG_CASES = [
     ("snn_out_file", ["snn", "--out", "afile"], "afile", {"afile": "x"}),
     ("snn_test_images", ["snn", "--test-images", "20000", "--steps", "2", "--out", "o"], "--test-images 20000 is not allowed", None),
     ("insitu_software_device", ["insitu", "--software", "--device", "bogus"], "--device bogus", None),
+    ("insitu_software_adc", ["insitu", "--software", "--dataset", "digits", "--adc-bits", "4"], "adc_bits", None),
+    ("insitu_software_mapping", ["insitu", "--software", "--dataset", "digits", "--mapping", "differential"], "mapping", None),
     ("insitu_epochs", ["insitu", "--epochs", "0"], "--epochs", None),
     ("insitu_lr", ["insitu", "--lr-hidden", "-1"], "--lr-hidden", None),
     ("insitu_momentum_nan", ["insitu", "--momentum", "nan"], "--momentum", None),

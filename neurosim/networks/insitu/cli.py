@@ -132,6 +132,12 @@ def _settings(args) -> dict:
         if key in ("device", "dataset"):
             raise NeurosimError(f"use --{key} rather than --set {key}=...")
         settings[key] = value
+    hardware = sorted(k for k in settings if k.startswith("crossbar."))
+    if args.software and hardware:
+        raise NeurosimError(
+            f"{', '.join(hardware)} (--adc-bits, --mapping, --set crossbar.*) is not allowed with --software: "
+            "the float baseline has no crossbar"
+        )
     return settings
 
 
