@@ -120,3 +120,26 @@ def test_json_results_carry_the_shared_provenance(capsys):
     assert set(PROVENANCE_KEYS) <= set(out) and (out["functions"], out["unrestricted"]) == (16, 14)
     assert out["config"]["inputs"] == 2 and out["seed"] is None
     assert {k: out[k] for k in ("git_revision", "git_dirty")} == git_state()
+
+
+def test_help_texts_and_readme_name_only_specs_that_exist():
+    """`sweep --help` once named experiments/sige_prog_noise.toml, which did not exist."""
+    import re
+    from pathlib import Path
+
+    from neurosim.cli import build_parser
+
+    root = Path(__file__).resolve().parents[1]
+    parser = build_parser()
+    texts = [(root / "README.md").read_text()]
+    stack = [parser]
+    while stack:
+        p = stack.pop()
+        texts.append(p.format_help())
+        for action in p._actions:
+            if isinstance(action.choices, dict):
+                stack += action.choices.values()
+    named = {m for t in texts for m in re.findall(r"experiments/(\w+)\.toml", t.replace("\n", " "))}
+    assert "accuracy_vs_prog_noise" in named
+    named.discard("SPEC")  # the placeholder of the usage lines
+    assert [n for n in sorted(named) if not (root / "experiments" / f"{n}.toml").exists()] == []
