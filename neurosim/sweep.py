@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import NeurosimError
-from neurosim.validation import file_name, output_folder, real, scheduler_address, whole
+from neurosim.validation import file_name, output_folder, real, reject, scheduler_address, whole
 from neurosim.progress import Progress
 from neurosim.provenance import with_provenance, write_json
 from neurosim.resources import shipped_dir
@@ -54,7 +54,13 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "N
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A validated experiment grid."""
+    """A validated experiment grid.
+
+    The fields are checked on construction (a name that is a plain file name,
+    a task name, a non-empty grid of non-empty lists, seed counts and the
+    number of points within bounds); the settings themselves are checked by
+    the task (:func:`check_spec`).
+    """
 
     name: str
     task: str
@@ -64,6 +70,47 @@ class SweepSpec:
     seed: int = 0
     description: str = ""
     plot: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        file_name("name", self.name)
+        if not isinstance(self.task, str):
+            reject("task", self.task, f"a task name ({', '.join(sorted(TASKS))}) or 'module:function'")
+        if not isinstance(self.grid, dict) or not self.grid:
+            raise NeurosimError("the [grid] table is empty: give at least one axis, e.g. \"device.read_noise_frac\" = [0, 0.01]")
+        for key, values in self.grid.items():
+            if not isinstance(values, list) or not values:
+                raise NeurosimError(f"grid axis '{key}' must be a non-empty list of values, got {values!r}")
+        if not isinstance(self.base, dict):
+            raise NeurosimError("[base] must be a table of settings")
+        overlap = sorted(set(self.base) & set(self.grid))
+        if overlap:
+            raise NeurosimError(f"setting(s) {overlap} appear in both [base] and [grid]")
+        whole("seeds", self.seeds, 1, high=MAX_SEEDS)
+        n_points = self.seeds * math.prod(len(v) for v in self.grid.values())
+        if n_points > MAX_POINTS:
+            raise NeurosimError(f"the grid times seeds gives {n_points} points; at most {MAX_POINTS} are allowed")
+        whole("seed", self.seed, 0, high=2**63 - 1)
+        if not isinstance(self.description, str):
+            reject("description", self.description, "a string")
+        self._check_plot()
+
+    def _check_plot(self):
+        plot = self.plot
+        if not isinstance(plot, dict):
+            raise NeurosimError("[plot] must be a table")
+        unknown = sorted(set(plot) - _PLOT_KEYS)
+        if unknown:
+            raise NeurosimError(f"unknown [plot] key(s) {unknown}; allowed: {sorted(_PLOT_KEYS)}")
+        for key, value in plot.items():
+            if not isinstance(value, str):
+                raise NeurosimError(f"[plot] {key} = {value!r} is not allowed: a string")
+        for key in ("x", "series"):
+            if key in plot and plot[key] not in self.grid:
+                raise NeurosimError(f"[plot] {key} = {plot[key]!r} must be one of the grid axes {sorted(self.grid)}")
+        if plot.get("kind", "line") not in ("line", "bar"):
+            raise NeurosimError(f"[plot] kind = {plot['kind']!r} must be 'line' or 'bar'")
+        if plot.get("xscale", "linear") not in ("linear", "log", "symlog"):
+            raise NeurosimError(f"[plot] xscale = {plot['xscale']!r} must be 'linear', 'log' or 'symlog'")
 
     def configurations(self) -> list[dict]:
         """Every combination of the grid axes (base settings included), in a fixed order."""
@@ -125,63 +172,21 @@ def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
         bad(f"unknown key(s) {unknown}; allowed: {sorted(_SPEC_KEYS)}")
     if "task" not in data:
         bad(f"missing key 'task' (one of {sorted(TASKS)} or 'module:function')")
-    grid = data.get("grid", {})
-    if not isinstance(grid, dict) or not grid:
-        bad("the [grid] table is empty: give at least one axis, e.g. \"device.read_noise_frac\" = [0, 0.01]")
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            bad(f"grid axis '{key}' must be a non-empty list of values, got {values!r}")
-    base = data.get("base", {})
-    if not isinstance(base, dict):
-        bad("[base] must be a table of settings")
-    overlap = sorted(set(base) & set(grid))
-    if overlap:
-        bad(f"setting(s) {overlap} appear in both [base] and [grid]")
-    seeds = data.get("seeds", 5)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
-        bad(f"seeds = {seeds!r} is not allowed: a whole number from 1 to {MAX_SEEDS}")
-    n_points = seeds * math.prod(len(v) for v in grid.values())
-    if n_points > MAX_POINTS:
-        bad(f"the grid times seeds gives {n_points} points; at most {MAX_POINTS} are allowed")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        bad(f"seed = {seed!r} is not allowed: a whole number from 0 to 2**63 - 1")
     # without a name, the spec file's stem made into a plain name
     name = data.get("name", re.sub(r"[^A-Za-z0-9_.-]", "_", Path(source).stem).lstrip(".")[:100] or "sweep")
     try:
-        file_name("name", name)
+        spec = SweepSpec(
+            name=name,
+            task=data["task"],
+            base=data.get("base", {}),
+            grid=data.get("grid", {}),
+            seeds=data.get("seeds", 5),
+            seed=data.get("seed", 0),
+            description=data.get("description", ""),
+            plot=data.get("plot", {}),
+        )
     except NeurosimError as exc:
-        bad(f"{exc} (it names the plot file inside --out)")
-    if not isinstance(data["task"], str):
-        bad(f"task = {data['task']!r} is not allowed: a task name ({', '.join(sorted(TASKS))}) or 'module:function'")
-    plot = data.get("plot", {})
-    if not isinstance(plot, dict):
-        bad("[plot] must be a table")
-    unknown_plot = sorted(set(plot) - _PLOT_KEYS)
-    if unknown_plot:
-        bad(f"unknown [plot] key(s) {unknown_plot}; allowed: {sorted(_PLOT_KEYS)}")
-    for key, value in plot.items():
-        if not isinstance(value, str):
-            bad(f"[plot] {key} = {value!r} is not allowed: a string")
-    if not isinstance(data.get("description", ""), str):
-        bad(f"description = {data['description']!r} is not allowed: a string")
-    for key in ("x", "series"):
-        if key in plot and plot[key] not in grid:
-            bad(f"[plot] {key} = {plot[key]!r} must be one of the grid axes {sorted(grid)}")
-    if plot.get("kind", "line") not in ("line", "bar"):
-        bad(f"[plot] kind = {plot['kind']!r} must be 'line' or 'bar'")
-    if plot.get("xscale", "linear") not in ("linear", "log", "symlog"):
-        bad(f"[plot] xscale = {plot['xscale']!r} must be 'linear', 'log' or 'symlog'")
-    spec = SweepSpec(
-        name=name,
-        task=data["task"],
-        base=base,
-        grid=grid,
-        seeds=seeds,
-        seed=seed,
-        description=data.get("description", ""),
-        plot=plot,
-    )
+        bad(str(exc))
     check_spec(spec, source)
     return spec
 

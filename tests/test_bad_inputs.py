@@ -411,6 +411,10 @@ def test_api_refusals_name_the_value(tmp_path):
                            ({"worker_timeout_s": math.nan}, "worker_timeout_s")):
         with pytest.raises(NeurosimError, match=needle):
             run_sweep(good, tmp_path / "out", **kwargs)
+    for kwargs, needle in (({"name": "../up"}, "name"), ({"name": "/abs"}, "name"), ({"seeds": 10**8}, "seeds"),
+                           ({"plot": {"x": "nope"}}, "grid axes"), ({"task": 3}, "task")):
+        with pytest.raises(NeurosimError, match=needle):
+            dataclasses.replace(good, **kwargs)
     (tmp_path / "afile").write_text("x")
     with pytest.raises(NeurosimError, match="afile"):
         run_sweep(good, tmp_path / "afile")
