@@ -7,25 +7,27 @@ and exit status 2; nothing here prints a traceback for them.
 import argparse
 import logging
 import os
+import re
 import sys
 
 import numpy as np
 
 from neurosim import __version__
-from neurosim.cli_args import emit_json as _emit_json
+from neurosim.cli_args import Parser, emit_json as _emit_json
+from neurosim.cli_args import folder as _folder
+from neurosim.cli_args import nonnegative as _nonnegative
+from neurosim.cli_args import plot_file as _plot_file
+from neurosim.cli_args import scheduler as _scheduler
 from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
 from neurosim.errors import NeurosimError
+from neurosim.progress import show_on_stderr
 from neurosim.convert.snn.cli import add_snn_parser
 from neurosim.networks.insitu.cli import add_insitu_parser
 from neurosim.networks.threshold.cli import add_logic_parser
 
 log = logging.getLogger("neurosim")
-
-
-
-
 
 
 # -- neurosim devices ...------------------------------------------------------
@@ -132,7 +134,7 @@ def _add_devices(sub) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--noiseless", action="store_true", help="switch off cycle-to-cycle noise (the model's curve)")
     p.add_argument("--json", action="store_true", help="JSON instead of CSV")
-    p.add_argument("-o", "--output", metavar="PLOT", help="also draw the curve to this file (.png, .pdf, .svg)")
+    p.add_argument("-o", "--output", type=_plot_file, metavar="PLOT", help="also draw the curve to this file (.png, .pdf, .svg)")
     p.set_defaults(func=_cmd_devices_curve)
 
 
@@ -200,7 +202,7 @@ def _add_evaluate(sub) -> None:
         default="direct",
         help="how conductances are programmed (default direct: target plus the card's programming noise)",
     )
-    p.add_argument("--time", type=float, metavar="SECONDS", help="read this long after programming (drift)")
+    p.add_argument("--time", type=_nonnegative, metavar="SECONDS", help="read this long after programming (drift)")
     p.add_argument("--test-images", type=_positive_int, help="use only the first N test images")
     p.add_argument("--threads", type=_positive_int, help="threads over the rows of each read (default: Numba's thread count)")
     p.add_argument(
@@ -223,7 +225,7 @@ def _cmd_train_reference(args) -> None:
 
 def _add_train_reference(sub) -> None:
     p = sub.add_parser("train-reference", help="retrain the shipped reference models (needs the MNIST training set)")
-    p.add_argument("--out", default="models", help="output folder (default models)")
+    p.add_argument("--out", type=_folder, default="models", help="output folder (default models)")
     p.add_argument("--seed", type=_seed, default=0, help="training seed (default 0)")
     p.set_defaults(func=_cmd_train_reference)
 
@@ -234,6 +236,8 @@ def _cmd_sweep(args) -> None:
 
     spec = load_spec(args.spec)
     out = args.out or f"results/{spec.name}"
+    if args.scheduler and not args.verbose:  # a lost cluster is one error line, not distributed's tracebacks
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
     try:
         csv_path = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler)
     except KeyboardInterrupt:
@@ -253,15 +257,15 @@ def _add_sweep(sub) -> None:
         description="Run every point of an experiment spec (grid x seeds), writing each point as it finishes; "
         "a rerun skips finished points. Writes results.csv, sweep.json and the plot.",
     )
-    p.add_argument("spec", help="experiment spec, e.g. experiments/sige_prog_noise.toml")
-    p.add_argument("--out", help="results folder (default results/<spec name>)")
+    p.add_argument("spec", help="experiment spec, e.g. experiments/accuracy_vs_prog_noise.toml (or its name, accuracy_vs_prog_noise)")
+    p.add_argument("--out", type=_folder, help="results folder (default results/<spec name>)")
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--scheduler", type=_scheduler, metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.set_defaults(func=_cmd_sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurosim", description="Simulate neuromorphic hardware: devices, crossbars, networks.")
+    parser = Parser(prog="neurosim", description="Simulate neuromorphic hardware: devices, crossbars, networks.")
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -275,20 +279,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def as_typed(message: str, argv) -> str:
+    """``message`` with each field named by an option the user typed written as that option.
+
+    The library names a value by its field (``test_images = 20000 is not
+    allowed: ...``); on the command line the user typed ``--test-images 20000``.
+    """
+    for token in argv:
+        if token.startswith("--"):
+            option = token.split("=", 1)[0]
+            field = option[2:].replace("-", "_")
+            message = re.sub(rf"(?<![\w.]){re.escape(field)} = ", f"{option} ", message, count=1)
+    return message
+
+
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    show_on_stderr()
     try:
         args.func(args)
     except NeurosimError as exc:
-        print(f"neurosim: error: {exc}", file=sys.stderr)
+        print(f"neurosim: error: {as_typed(str(exc), argv)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
         print(f"neurosim: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except MemoryError:  # a backstop: sizes are bounded where they enter, but memory is the machine's
+        print("neurosim: error: not enough memory for this run; use fewer images, steps or points", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)

@@ -26,3 +26,28 @@ def write_atomic(path, write) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_npz(path, what: str) -> dict:
+    """Every array of the ``.npz`` file ``path`` (never unpickling), or :class:`NeurosimError` saying why not.
+
+    ``what`` names the file's role in the message ("the checkpoint"). A file
+    that is not a zip archive, or that holds object (pickled) arrays, is
+    reported as not being such a file, never with numpy's hint to unpickle it.
+    """
+    import zipfile
+
+    import numpy as np
+
+    from neurosim.errors import NeurosimError
+
+    path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise NeurosimError(f"{path}: not {what} (not an npz file, the zip archive of arrays numpy.savez writes)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError:
+        raise NeurosimError(f"{path}: not {what} (it holds object arrays or damaged data; neurosim writes numeric arrays only)") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise NeurosimError(f"{path}: cannot read {what} ({exc})") from None

@@ -11,7 +11,11 @@ carries the same provenance keys (:data:`PROVENANCE_KEYS`):
   source tree that ran* (the folder of the imported ``neurosim`` package), not
   of the current working directory: results are usually written outside the
   repository, and what matters is which code produced them. ``None`` when the
-  package is not in a git checkout (an installed wheel) or git is missing;
+  package is not in a git checkout, or git is missing, or the repository
+  around it does not track it (an installed, non-editable package in a
+  ``site-packages`` that happens to lie inside some other repository, such as a
+  virtual environment in a project folder: that repository's commit says
+  nothing about the code);
 - ``git_dirty``: ``True`` when tracked files of that repository differ from
   ``HEAD`` (uncommitted changes, so the revision alone does not reproduce the
   run), ``False`` when clean, ``None`` when there is no revision;
@@ -50,11 +54,14 @@ def _git(args, cwd: Path) -> str | None:
 def git_state(path=None) -> dict:
     """``{"git_revision": HEAD or None, "git_dirty": bool or None}`` of the repository holding ``path``.
 
-    ``path`` defaults to :func:`source_root`. Dirty means a tracked file is
+    ``path`` defaults to :func:`source_root`. The repository must track files
+    in that folder, else both are None (see the module docstring). Dirty means a tracked file is
     modified, staged or deleted (untracked files, such as result folders, do
     not count).
     """
     cwd = Path(path) if path is not None else source_root()
+    if not (_git(["ls-files", "--", "."], cwd) or "").strip():
+        return {"git_revision": None, "git_dirty": None}  # no repository, or one that does not track this folder
     revision = _git(["rev-parse", "HEAD"], cwd)
     revision = revision.strip() if revision else None
     if not revision:

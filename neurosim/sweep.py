@@ -24,8 +24,9 @@ import hashlib
 import itertools
 import json
 import logging
+import math
+import re
 import os
-import sys
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import NeurosimError
+from neurosim.validation import file_name, output_folder, real, reject, scheduler_address, whole
+from neurosim.progress import Progress
 from neurosim.provenance import with_provenance, write_json
 from neurosim.resources import shipped_dir
 from neurosim.serial import to_plain
@@ -45,12 +48,21 @@ _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "p
 _PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale", "published", "note"}
 #: Plot kinds: a metric against a grid axis (line, bar), or a list metric against its epochs (epochs).
 _PLOT_KINDS = ("line", "bar", "epochs")
+#: Most seeds per configuration and most points per sweep: one point file each, listed in memory.
+MAX_SEEDS = 10_000
+MAX_POINTS = 1_000_000
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A validated experiment grid."""
+    """A validated experiment grid.
+
+    The fields are checked on construction (a name that is a plain file name,
+    a task name, a non-empty grid of non-empty lists, seed counts and the
+    number of points within bounds); the settings themselves are checked by
+    the task (:func:`check_spec`).
+    """
 
     name: str
     task: str
@@ -60,6 +72,54 @@ class SweepSpec:
     seed: int = 0
     description: str = ""
     plot: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        file_name("name", self.name)
+        if not isinstance(self.task, str):
+            reject("task", self.task, f"a task name ({', '.join(sorted(TASKS))}) or 'module:function'")
+        if not isinstance(self.grid, dict) or not self.grid:
+            raise NeurosimError("the [grid] table is empty: give at least one axis, e.g. \"device.read_noise_frac\" = [0, 0.01]")
+        for key, values in self.grid.items():
+            if not isinstance(values, list) or not values:
+                raise NeurosimError(f"grid axis '{key}' must be a non-empty list of values, got {values!r}")
+        if not isinstance(self.base, dict):
+            raise NeurosimError("[base] must be a table of settings")
+        overlap = sorted(set(self.base) & set(self.grid))
+        if overlap:
+            raise NeurosimError(f"setting(s) {overlap} appear in both [base] and [grid]")
+        whole("seeds", self.seeds, 1, high=MAX_SEEDS)
+        n_points = self.seeds * math.prod(len(v) for v in self.grid.values())
+        if n_points > MAX_POINTS:
+            raise NeurosimError(f"the grid times seeds gives {n_points} points; at most {MAX_POINTS} are allowed")
+        whole("seed", self.seed, 0, high=2**63 - 1)
+        if not isinstance(self.description, str):
+            reject("description", self.description, "a string")
+        self._check_plot()
+
+    def _check_plot(self):
+        plot = self.plot
+        if not isinstance(plot, dict):
+            raise NeurosimError("[plot] must be a table")
+        unknown = sorted(set(plot) - _PLOT_KEYS)
+        if unknown:
+            raise NeurosimError(f"unknown [plot] key(s) {unknown}; allowed: {sorted(_PLOT_KEYS)}")
+        for key, value in plot.items():
+            if key != "published" and not isinstance(value, str):
+                raise NeurosimError(f"[plot] {key} = {value!r} is not allowed: a string")
+        for key in ("x", "series"):
+            if key in plot and plot[key] not in self.grid:
+                raise NeurosimError(f"[plot] {key} = {plot[key]!r} must be one of the grid axes {sorted(self.grid)}")
+        if plot.get("kind", "line") not in _PLOT_KINDS:
+            raise NeurosimError(f"[plot] kind = {plot['kind']!r} must be one of {list(_PLOT_KINDS)}")
+        published = plot.get("published", {})
+        if not isinstance(published, dict) or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100 for v in published.values()
+        ):
+            raise NeurosimError(f"[plot] published = {published!r} must be a table of series value = accuracy in percent (0-100)")
+        if published and plot.get("kind") != "epochs":
+            raise NeurosimError("[plot] published is drawn only by kind = 'epochs'")
+        if plot.get("xscale", "linear") not in ("linear", "log", "symlog"):
+            raise NeurosimError(f"[plot] xscale = {plot['xscale']!r} must be 'linear', 'log' or 'symlog'")
 
     def configurations(self) -> list[dict]:
         """Every combination of the grid axes (base settings included), in a fixed order."""
@@ -121,52 +181,21 @@ def parse_spec(data: dict, source: str = "<spec>") -> SweepSpec:
         bad(f"unknown key(s) {unknown}; allowed: {sorted(_SPEC_KEYS)}")
     if "task" not in data:
         bad(f"missing key 'task' (one of {sorted(TASKS)} or 'module:function')")
-    grid = data.get("grid", {})
-    if not isinstance(grid, dict) or not grid:
-        bad("the [grid] table is empty: give at least one axis, e.g. \"device.read_noise_frac\" = [0, 0.01]")
-    for key, values in grid.items():
-        if not isinstance(values, list) or not values:
-            bad(f"grid axis '{key}' must be a non-empty list of values, got {values!r}")
-    base = data.get("base", {})
-    if not isinstance(base, dict):
-        bad("[base] must be a table of settings")
-    overlap = sorted(set(base) & set(grid))
-    if overlap:
-        bad(f"setting(s) {overlap} appear in both [base] and [grid]")
-    seeds = data.get("seeds", 5)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        bad(f"seeds = {seeds!r} must be a whole number >= 1")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        bad(f"seed = {seed!r} must be a whole number >= 0")
-    plot = data.get("plot", {})
-    unknown_plot = sorted(set(plot) - _PLOT_KEYS)
-    if unknown_plot:
-        bad(f"unknown [plot] key(s) {unknown_plot}; allowed: {sorted(_PLOT_KEYS)}")
-    for key in ("x", "series"):
-        if key in plot and plot[key] not in grid:
-            bad(f"[plot] {key} = {plot[key]!r} must be one of the grid axes {sorted(grid)}")
-    if plot.get("kind", "line") not in _PLOT_KINDS:
-        bad(f"[plot] kind = {plot['kind']!r} must be one of {list(_PLOT_KINDS)}")
-    published = plot.get("published", {})
-    if not isinstance(published, dict) or any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100 for v in published.values()
-    ):
-        bad(f"[plot] published = {published!r} must be a table of series value = accuracy in percent (0-100)")
-    if published and plot.get("kind") != "epochs":
-        bad("[plot] published is drawn only by kind = 'epochs'")
-    if plot.get("xscale", "linear") not in ("linear", "log", "symlog"):
-        bad(f"[plot] xscale = {plot['xscale']!r} must be 'linear', 'log' or 'symlog'")
-    spec = SweepSpec(
-        name=str(data.get("name", Path(source).stem)),
-        task=str(data["task"]),
-        base=base,
-        grid=grid,
-        seeds=seeds,
-        seed=seed,
-        description=str(data.get("description", "")),
-        plot=plot,
-    )
+    # without a name, the spec file's stem made into a plain name
+    name = data.get("name", re.sub(r"[^A-Za-z0-9_.-]", "_", Path(source).stem).lstrip(".")[:100] or "sweep")
+    try:
+        spec = SweepSpec(
+            name=name,
+            task=data["task"],
+            base=data.get("base", {}),
+            grid=data.get("grid", {}),
+            seeds=data.get("seeds", 5),
+            seed=data.get("seed", 0),
+            description=data.get("description", ""),
+            plot=data.get("plot", {}),
+        )
+    except NeurosimError as exc:
+        bad(str(exc))
     check_spec(spec, source)
     return spec
 
@@ -198,7 +227,17 @@ def run_point(task_name: str, settings: dict, seed_seq: np.random.SeedSequence) 
     """Run one point (in whatever process) and return its metrics plus its run time (s)."""
     task = resolve_task(task_name)
     start = time.perf_counter()
-    metrics = task.run(dict(settings), np.random.default_rng(seed_seq))
+    if task.plain_settings is None:  # a user task: its own mistakes are reported, not raised as a traceback
+        try:
+            metrics = task.run(dict(settings), np.random.default_rng(seed_seq))
+        except NeurosimError:
+            raise
+        except Exception as exc:
+            raise NeurosimError(f"task {task_name!r} failed on settings {settings}: {type(exc).__name__}: {exc}") from None
+    else:
+        metrics = task.run(dict(settings), np.random.default_rng(seed_seq))
+    if not isinstance(metrics, dict) or not all(isinstance(k, str) for k in metrics):
+        raise NeurosimError(f"task {task_name!r} returned {type(metrics).__name__}; a task returns a dict of metric name -> value")
     metrics = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in metrics.items()}
     metrics["time_s"] = time.perf_counter() - start
     return metrics
@@ -227,56 +266,51 @@ def _restore_env(saved):
             os.environ[k] = v
 
 
-class _Progress:
-    """A tqdm bar when stderr is a terminal, log lines otherwise."""
-
-    def __init__(self, total, done, desc):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, initial=done, desc=desc, unit="point", disable=not sys.stderr.isatty())
-
-    def update(self, index, metrics):
-        self.bar.update(1)
-        log.info("point %d done in %.1f s", index, metrics.get("time_s", float("nan")))
-
-    def close(self):
-        self.bar.close()
-
-
-def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler: str | None = None) -> Path:
+def run_sweep(
+    spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler: str | None = None, worker_timeout_s: float = 60.0
+) -> Path:
     """Run every unfinished point of ``spec`` into ``out_dir`` and write the tables and plot.
 
     ``workers``: local processes (default: all cores; 1 runs in this process).
     ``scheduler``: a Dask scheduler address (``tcp://host:port``) to run on a
-    cluster instead. Every configuration is checked (:func:`check_spec`)
+    cluster instead; the sweep stops with :class:`NeurosimError` when the
+    scheduler is lost or has had no worker for ``worker_timeout_s`` seconds
+    (finished points stay saved). Every configuration is checked (:func:`check_spec`)
     before any point runs. Returns the path of ``results.csv``.
     """
     check_spec(spec)
-    out = Path(out_dir)
+    if scheduler is not None:
+        scheduler_address("scheduler", scheduler)
+    real("worker_timeout_s", worker_timeout_s, "a time > 0 s", lambda v: v > 0)
+    if workers is not None:
+        whole("workers", workers, 1)
+    out = output_folder("out_dir", out_dir)
     points_dir = out / "points"
-    points_dir.mkdir(parents=True, exist_ok=True)
     stamp = out / "spec.json"
     if stamp.exists():
-        previous = json.loads(stamp.read_text())
-        if previous.get("digest") != spec.digest():
-            raise NeurosimError(
-                f"{out} holds results of a different spec ({previous.get('name')}); use a new --out folder"
-            )
-    else:
+        try:
+            previous = json.loads(stamp.read_text())
+        except (OSError, ValueError) as exc:
+            raise NeurosimError(f"{stamp} cannot be read ({exc}); use a new --out folder") from None
+        if not isinstance(previous, dict) or previous.get("digest") != spec.digest():
+            name = previous.get("name") if isinstance(previous, dict) else None
+            raise NeurosimError(f"{out} holds results of a different spec ({name}); use a new --out folder")
+    points_dir.mkdir(parents=True, exist_ok=True)
+    if not stamp.exists():
         write_json(stamp, {"name": spec.name, "digest": spec.digest(), "spec": spec.to_dict()})
     points = spec.points()
     n = len(points)
     todo = [p for p in points if not _finished(points_dir / f"{p[0]:06d}.json")]
     log.info("%s: %d points, %d to run", spec.name, n, len(todo))
-    progress = _Progress(n, n - len(todo), spec.name)
+    progress = Progress(n, spec.name, "point", done=n - len(todo))
 
     def record(index, seed_index, settings, metrics):
         write_json(points_dir / f"{index:06d}.json", {"point": index, "seed_index": seed_index, "settings": settings, "metrics": metrics})
-        progress.update(index, metrics)
+        progress.update(f"point {index} in {metrics.get('time_s', float('nan')):.1f} s")
 
     try:
         if scheduler:
-            _run_dask(spec, todo, n, scheduler, record)
+            _run_dask(spec, todo, n, scheduler, record, worker_timeout_s)
         elif (workers or os.cpu_count() or 1) <= 1 or len(todo) <= 1:
             for index, seed_index, settings in todo:
                 record(index, seed_index, settings, run_point(spec.task, settings, point_seed(spec, index, n)))
@@ -287,13 +321,32 @@ def run_sweep(spec: SweepSpec, out_dir, *, workers: int | None = None, scheduler
     return write_results(spec, out)
 
 
+def _watch_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker process as soon as its parent (the sweep) is gone.
+
+    A killed sweep (SIGKILL, or SIGTERM, which Python does not turn into an
+    exception) cannot shut its pool down; without this its workers would run
+    on, orphaned.
+    """
+    import threading
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="neurosim-parent-watch").start()
+
+
 def _run_local(spec, todo, n, workers, record):
     import multiprocessing
 
     saved = _single_thread_env()
     try:
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
+        ) as pool:
             futures = {
                 pool.submit(run_point, spec.task, settings, point_seed(spec, index, n)): (index, seed_index, settings)
                 for index, seed_index, settings in todo
@@ -301,6 +354,10 @@ def _run_local(spec, todo, n, workers, record):
             try:
                 for fut in cf.as_completed(futures):
                     record(*futures[fut], fut.result())
+            except cf.process.BrokenProcessPool:
+                raise NeurosimError(
+                    "a sweep worker process died (killed, or out of memory); finished points are saved: rerun to finish"
+                ) from None
             except BaseException:
                 for fut in futures:
                     fut.cancel()
@@ -309,24 +366,56 @@ def _run_local(spec, todo, n, workers, record):
         _restore_env(saved)
 
 
-def _run_dask(spec, todo, n, scheduler, record):
+def _run_dask(spec, todo, n, scheduler, record, worker_timeout_s):
     try:
-        from distributed import Client, as_completed
+        from distributed import Client, wait
+        from distributed.scheduler import KilledWorker
     except ImportError:
         raise NeurosimError("--scheduler needs Dask: pip install 'neurosim[cluster]'") from None
     try:
         client = Client(scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise NeurosimError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    saved = "finished points are saved: rerun the sweep to finish"
     try:
         futures = {}
         for index, seed_index, settings in todo:
             fut = client.submit(run_point, spec.task, settings, point_seed(spec, index, n), pure=False, key=f"{spec.name}-{spec.digest()}-{index}")
             futures[fut] = (index, seed_index, settings)
-        for fut in as_completed(futures):
-            record(*futures[fut], fut.result())
+        pending = set(futures)
+        no_workers_since = None
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=min(5.0, worker_timeout_s), return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            for fut in done:
+                record(*futures[fut], fut.result())
+            if done or not pending:
+                no_workers_since = None
+                continue
+            if client.scheduler_info()["workers"]:
+                no_workers_since = None
+            elif no_workers_since is None:
+                no_workers_since = time.monotonic()
+            elif time.monotonic() - no_workers_since > worker_timeout_s:
+                raise NeurosimError(
+                    f"the Dask scheduler at {scheduler} has had no workers for {worker_timeout_s:g} s "
+                    f"with {len(pending)} point(s) left; {saved}"
+                )
+    except KilledWorker as exc:
+        raise NeurosimError(f"Dask workers died running a point ({exc}); {saved}") from None
+    except cf.CancelledError as exc:  # distributed's Future(s)CancelledError: the scheduler went away, or cancelled them
+        lost = "connection-lost" in str(exc)
+        what = f"lost the Dask scheduler at {scheduler}" if lost else f"the Dask scheduler at {scheduler} cancelled the points"
+        raise NeurosimError(f"{what}; {saved}") from None
+    except (OSError, TimeoutError) as exc:
+        raise NeurosimError(f"lost the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); {saved}") from None
     finally:
-        client.close()
+        try:
+            client.close(timeout=5)
+        except (OSError, TimeoutError):
+            pass
 
 
 # -- results -----------------------------------------------------------------

@@ -10,6 +10,7 @@ with :meth:`Task.validate` before any point runs.
 """
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,4 +103,11 @@ def resolve_task(name: str) -> Task:
     for value in vars(module).values():
         if isinstance(value, Task) and value.run is obj:
             return value
+    try:
+        inspect.signature(obj).bind({}, None)
+    except (TypeError, ValueError):
+        raise NeurosimError(
+            f"task {name!r} is not allowed: {target} cannot be called as f(settings, rng); "
+            "a task is a function (settings: dict, rng: numpy Generator) -> dict of metrics"
+        ) from None
     return Task(name=name, run=obj, description=f"user task {target}")

@@ -239,18 +239,32 @@ def test_shipped_test_split_works_offline():
 
 
 def test_missing_train_split_without_download_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEUROSIM_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("NEUROSIM_DATA", raising=False)
     with pytest.raises(MnistError) as info:
         load_mnist("train", download=False)
     message = str(info.value)
-    for expected in (
-        str(mnist_cache_dir()),
-        "NEUROSIM_DATA",
-        str(tmp_path / "nowhere"),
-        "download=False",
-        "path=FOLDER",
-    ):
+    for expected in (str(mnist_cache_dir()), "NEUROSIM_DATA is not set", "download=False", "path=FOLDER"):
         assert expected in message
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "empty folder"])
+def test_env_var_that_holds_no_mnist_is_an_error_not_a_fallback(tmp_path, monkeypatch, kind):
+    target = tmp_path / "data"
+    if kind == "file":
+        target.write_text("not a folder")
+    elif kind == "empty folder":
+        target.mkdir()
+    write_split(mnist_cache_dir(), "test", *fake_split(np.random.default_rng(5), 3))
+    monkeypatch.setenv("NEUROSIM_DATA", str(target))
+    with pytest.raises(MnistError, match="NEUROSIM_DATA") as info:
+        load_mnist("test")
+    assert str(target) in str(info.value)
+
+
+def test_a_split_of_zero_images_is_refused(tmp_path):
+    folder = write_split(tmp_path / "zero", "test", np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8))
+    with pytest.raises(MnistError, match="0 images"):
+        load_mnist("test", path=folder)
 
 
 def test_unknown_split():

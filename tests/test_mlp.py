@@ -337,7 +337,7 @@ BAD_MODELS = {
     "integer weights": (lambda npz, js: _rewrite_npz(npz, W0=np.ones((5, 8), np.int64)), "floats"),
     "pickled object array": (
         lambda npz, js: _rewrite_npz(npz, W0=np.array([None] * 40, dtype=object).reshape(5, 8)),
-        "pickle",
+        "not numeric",
     ),
     "weights changed": (lambda npz, js: _rewrite_npz(npz, W0=np.zeros((5, 8), np.float32)), "SHA-256"),
 }

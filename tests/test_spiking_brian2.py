@@ -157,3 +157,24 @@ def test_export_rejects_what_brian2_cannot_take():
         net.to_brian2()
     with pytest.raises(NeurosimError, match="sample"):
         Network([g]).to_brian2(sample=1)
+
+
+def test_to_brian2_with_tau_syn_equal_to_tau_m_is_finite_and_the_same():
+    """brian2's exact solver divides by tau_m - tau_syn when the two are separate symbols: equal taus gave NaN."""
+    params = NeuronParams(tau_m_s=10e-3, c_m_F=1e-10, v_rest_V=0.0, v_th_V=20e-3, v_reset_V=0.0,
+                          t_ref_s=0.0, tau_syn_s=(10e-3, 5e-3))
+    n_steps = 300
+    rng = np.random.default_rng(3)
+    times = np.arange(0, n_steps, 10) * DT
+    train = SpikeTrainInput(1, np.zeros(times.size, int), times, name="train")
+    group = NeuronGroup(3, params, name="G")
+    objects = [train, group, DenseConnection(train, group, rng.uniform(1e-10, 3e-10, (3, 1)), channel=0, name="c0"),
+               SpikeMonitor(group, name="spikes_G"), StateMonitor(group, [0], name="state_G")]
+    net = Network(objects, dt_s=DT)
+    ours = net.run(n_steps * DT)
+    theirs = net.to_brian2(sample=0)
+    theirs.run(n_steps * DT * b2.second)
+    v = np.asarray(theirs["state_G"].v)
+    assert np.all(np.isfinite(v))
+    np.testing.assert_allclose(ours["state_G"].v_V[0].T, v, rtol=0, atol=1e-9)
+    assert _assert_same_spikes(ours["spikes_G"], theirs["spikes_G"], 0, 3) > 0

@@ -263,6 +263,11 @@ def test_git_state_gives_the_revision_and_a_dirty_mark(tmp_path):
     (tmp_path / "a.txt").write_text("2")
     assert git_state(tmp_path) == {"git_revision": head, "git_dirty": True}
     assert git_state("/") == {"git_revision": None, "git_dirty": None}  # not in a repository
+    # an installed (non-editable) package in an untracked site-packages inside some other repository
+    installed = tmp_path / "venv" / "lib" / "site-packages" / "neurosim"
+    installed.mkdir(parents=True)
+    (installed / "__init__.py").write_text("")
+    assert git_state(installed) == {"git_revision": None, "git_dirty": None}
 
 
 def test_sweep_sidecar_has_the_provenance_of_the_source_tree(counting_task, tmp_path):

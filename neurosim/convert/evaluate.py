@@ -24,7 +24,7 @@ import numpy as np
 from neurosim import events
 from neurosim.convert.network import HardwareNetwork, resolve_model
 from neurosim.crossbar import CrossbarConfig, WireConfig
-from neurosim.data import load_mnist
+from neurosim.data import first_images, load_mnist
 from neurosim.data.calibration import calibration_images
 from neurosim.rng import as_generator
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
@@ -83,8 +83,8 @@ def evaluate_network(settings: dict, rng=None) -> tuple[dict, HardwareNetwork]:
     model, device, config, plain = resolve(settings)
     key = str(plain.get("model", "mlp784"))
     x, y = _test_set(key)
-    n = plain.get("test_images") or len(y)
-    x, y = x[:n], y[:n]
+    x, y = first_images(x, y, plain.get("test_images"))
+    n = len(y)
     calib, _ = calibration_images()
     net = HardwareNetwork.from_model(
         model,

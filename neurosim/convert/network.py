@@ -20,7 +20,7 @@ from neurosim.errors import NeurosimError
 from neurosim.events import LayerEvents
 from neurosim.networks.layers import activate, check_layers, mlp_layers
 from neurosim.networks.modelio import MLPModel, ModelError, load_model, model_paths
-from neurosim.networks.mlp import check_params
+from neurosim.networks.mlp import check_labels, check_params
 from neurosim.resources import shipped_dir
 from neurosim.rng import as_generator
 
@@ -148,7 +148,8 @@ class HardwareNetwork(LayerEvents):
 
     def accuracy(self, x, y, rng=None) -> float:
         """Fraction of inputs ``x`` whose arg-max logit is the label ``y``."""
-        return float(np.mean(np.argmax(self.forward(x, rng), axis=1) == np.asarray(y)))
+        logits = self.forward(x, rng)
+        return float(np.mean(np.argmax(logits, axis=1) == check_labels(y, len(logits), logits.shape[1])))
 
     def clip_fractions(self) -> dict:
         """Fractions of ADC and DAC conversions that clipped, over all layers and reads so far."""

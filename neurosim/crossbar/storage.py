@@ -18,7 +18,7 @@ from neurosim.crossbar.tile import Tile
 from neurosim.device import DeviceArray, device_from_mapping, device_to_mapping
 from neurosim.errors import NeurosimError
 from neurosim.serial import from_plain, to_plain
-from neurosim.files import write_atomic
+from neurosim.files import read_npz, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +51,7 @@ def save_layer(layer, path) -> None:
 
 def load_layer(cls, path, device=None):
     """Read a layer written by :func:`save_layer`; ``device`` defaults to the saved device model."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise NeurosimError(f"{path}: cannot read a saved crossbar layer ({exc})") from None
+    arrays = read_npz(path, "a saved crossbar layer")
     if "meta" not in arrays:
         raise NeurosimError(f"{path}: not a saved crossbar layer (no 'meta' entry)")
     try:

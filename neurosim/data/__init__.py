@@ -2,7 +2,7 @@
 
 from neurosim.data.digits import load_digits_split
 from neurosim.data.idx import IdxError, read_idx, write_idx
-from neurosim.data.mnist import MnistError, download_mnist, find_mnist, load_mnist, mnist_cache_dir
+from neurosim.data.mnist import MnistError, download_mnist, find_mnist, first_images, load_mnist, mnist_cache_dir
 from neurosim.data.preprocess import Preprocessing, binarize, crop_center, flatten, preprocess, scale_unit
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "crop_center",
     "download_mnist",
     "find_mnist",
+    "first_images",
     "flatten",
     "load_digits_split",
     "load_mnist",

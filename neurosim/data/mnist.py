@@ -4,7 +4,10 @@ Where :func:`load_mnist` looks, in order:
 
 1. the ``path`` argument, if given (used alone: a folder without the files is
    an error, never a silent fallback to other data);
-2. ``$NEUROSIM_DATA/mnist``, then ``$NEUROSIM_DATA`` itself;
+2. when ``$NEUROSIM_DATA`` is set (and not empty): ``$NEUROSIM_DATA/mnist``,
+   then ``$NEUROSIM_DATA`` itself, and nothing else (a variable naming a
+   missing folder, a file or a folder without the split is an error, never a
+   silent fallback to the cache or the shipped copy, and nothing is downloaded);
 3. the user cache, ``$XDG_CACHE_HOME/neurosim/mnist`` (``~/.cache/neurosim/mnist``);
 4. for the test split only, the copy shipped inside the package;
 5. a download from the mirrors into the user cache (``download=True``), each
@@ -113,10 +116,10 @@ def _search_dirs(split: str, path) -> list[tuple[str, Path]]:
     """Return the (description, folder) places to look, in order of preference."""
     if path is not None:
         return [("the path argument", Path(path))]
-    places = []
     root = os.environ.get(DATA_ENV)
     if root:
-        places += [(f"${DATA_ENV}/mnist", Path(root) / "mnist"), (f"${DATA_ENV}", Path(root))]
+        return [(f"${DATA_ENV}/mnist", Path(root) / "mnist"), (f"${DATA_ENV}", Path(root))]
+    places = []
     places.append(("the user cache", mnist_cache_dir()))
     if split == "test":
         places.append(("the copy shipped with neurosim", shipped_mnist_dir()))
@@ -195,6 +198,8 @@ def _read_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
             f"{label_path} holds {labels.dtype} data of shape {labels.shape}; "
             f"the labels must be uint8 of shape ({images.shape[0]},) to match {image_path}"
         )
+    if images.shape[0] == 0:
+        raise MnistError(f"{image_path} holds 0 images; an MNIST split needs at least one")
     if labels.size and labels.max() > 9:
         raise MnistError(f"{label_path} holds label {labels.max()}; MNIST labels are 0 to 9")
     logger.info("loaded MNIST %s split (%d images) from %s", split, len(labels), folder)
@@ -208,6 +213,8 @@ def _not_found_message(split: str, path, download: bool, download_failure, mirro
     names = " and ".join(f"{n}[.gz]" for n in MNIST_FILES[split])
     if path is not None:
         how = "put the files there, or call without path to search the usual places"
+    elif os.environ.get(DATA_ENV):
+        how = f"${DATA_ENV} is set, so no other place is searched: put the files there or unset it"
     elif download:
         how = f"the download failed: {download_failure}"
     else:
@@ -220,6 +227,13 @@ def _not_found_message(split: str, path, download: bool, download_failure, mirro
         f"or copy them into {mnist_cache_dir()}, or allow the download "
         f"(mirrors: {', '.join(mnist_mirrors(mirrors))}; override with ${MIRRORS_ENV})."
     )
+
+
+def first_images(images, labels, n: int | None, field: str = "test_images"):
+    """``(images[:n], labels[:n])``; all of them when ``n`` is None, an error when there are fewer than ``n``."""
+    if n is not None and n > len(labels):
+        raise MnistError(f"{field} = {n!r} is not allowed: the test set holds {len(labels)} images")
+    return (images, labels) if n is None else (images[:n], labels[:n])
 
 
 def load_mnist(split="train", path=None, download=True, *, mirrors=None):
@@ -238,9 +252,13 @@ def load_mnist(split="train", path=None, download=True, *, mirrors=None):
     labels : uint8 array (n,), digits 0 to 9.
     """
     split = _check_split(split)
+    root = os.environ.get(DATA_ENV)
+    if path is None and root and not Path(root).is_dir():
+        what = "an existing file" if Path(root).exists() else "no such folder"
+        raise MnistError(f"{DATA_ENV} = {root!r} is not allowed: a folder holding the MNIST files ({what}); unset it to use the usual places")
     folder = find_mnist(split, path)
     failure = None
-    if folder is None and path is None and download:
+    if folder is None and path is None and download and not root:
         try:
             folder = download_mnist(split, mirrors=mirrors)
         except MnistError as exc:

@@ -15,6 +15,9 @@ from neurosim.errors import NeurosimError
 from neurosim.rng import as_generator
 
 
+#: Most cycles one pulse response records (it holds every conductance of every cycle).
+MAX_CYCLES = 10_000
+
 @dataclass(frozen=True)
 class PulseResponse:
     """Conductance after each pulse of each cycle, and the noiseless model curve."""
@@ -57,8 +60,8 @@ def pulse_response(device: DeviceModel, cycles: int = 1, rng=None, noiseless: bo
     With ``noiseless`` the cycle-to-cycle noise is switched off (the result is
     then the model curve in every cycle).
     """
-    if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or cycles < 1:
-        raise NeurosimError(f"cycles must be a whole number >= 1, got {cycles!r}")
+    if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or not 1 <= cycles <= MAX_CYCLES:
+        raise NeurosimError(f"cycles = {cycles!r} is not allowed: a whole number from 1 to {MAX_CYCLES}")
     rng = as_generator(rng)
     if noiseless:
         device = replace(device, c2c_sigma_frac=0.0)

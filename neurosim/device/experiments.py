@@ -5,9 +5,13 @@ import numpy as np
 from neurosim.device.array import DeviceArray, ProgramMethod
 from neurosim.errors import NeurosimError
 from neurosim.tasks import Task
-from neurosim.validation import parse_enum, whole
+from neurosim.validation import parse_enum, real, whole
 
 _PLAIN = {"device", "method", "n_devices", "tol_frac", "max_iterations"}
+#: Most devices one point programs (each holds a few float arrays of this length).
+MAX_DEVICES = 10_000_000
+#: Most write-verify iterations a point allows per device.
+MAX_ITERATIONS = 10_000
 
 
 def _parse(settings: dict):
@@ -18,7 +22,9 @@ def _parse(settings: dict):
         raise NeurosimError("setting 'device' (a card name or path) is required")
     method = parse_enum(ProgramMethod, plain.get("method", "write_verify"), "method")
     n = plain.get("n_devices", 10_000)
-    whole("n_devices", n, 1)
+    whole("n_devices", n, 1, high=MAX_DEVICES)
+    real("tol_frac", plain.get("tol_frac", 0.02), "a fraction of the window in (0, 1]", lambda v: 0 < v <= 1)
+    whole("max_iterations", plain.get("max_iterations", 30), 1, high=MAX_ITERATIONS)
     return device_with_overrides(plain["device"], groups["device"]), method, n, plain
 
 

@@ -15,6 +15,9 @@ import numpy as np
 from neurosim.device import curve
 from neurosim.validation import reject
 
+#: Most pulses across the window a card may give (``levels_ltp``, ``levels_ltd``): measured
+#: devices have tens to a few thousand levels; curves and pulse trains allocate one value per level.
+MAX_LEVELS = 100_000
 
 class ProgNoise(Enum):
     """How programming a target conductance directly (``ProgramMethod.DIRECT``) misses it."""
@@ -104,8 +107,8 @@ class DeviceModel:
                     reject(f.name, value, "a finite number")
         for name in ("levels_ltp", "levels_ltd"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                reject(name, value, "an integer number of pulses >= 1")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LEVELS:
+                reject(name, value, f"a whole number of pulses from 1 to {MAX_LEVELS}")
         if not self.g_min_S >= 0:
             reject("g_min_S", self.g_min_S, "a conductance >= 0 S")
         if not self.g_max_S > self.g_min_S:
@@ -121,6 +124,8 @@ class DeviceModel:
             "prog_noise_frac",
             "drift_nu_sigma",
         )
+        if self.drift_nu < 0:
+            reject("drift_nu", self.drift_nu, "a drift exponent >= 0 (conductance decays after programming)")
         for name in nonnegative:
             if getattr(self, name) < 0:
                 reject(name, getattr(self, name), "a standard deviation >= 0")

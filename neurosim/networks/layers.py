@@ -78,6 +78,8 @@ class Dense:
         b = _finite_float_array(self.bias, "Dense bias", 1)
         if b.shape[0] != w.shape[0]:
             raise NeurosimError(f"Dense bias has {b.shape[0]} entries but the weight {w.shape} has {w.shape[0]} outputs")
+        if 0 in w.shape:
+            raise NeurosimError(f"Dense weight has shape {w.shape}; a layer needs at least one input and one output")
         object.__setattr__(self, "weight", w)
         object.__setattr__(self, "bias", b)
         object.__setattr__(self, "activation", parse_enum(Activation, self.activation, "layer activation"))

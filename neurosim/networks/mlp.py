@@ -91,6 +91,8 @@ def check_params(params) -> tuple[int, ...]:
             raise NeurosimError(
                 f"layer {i}: W must be (out, in) and b (out,), got W {w.shape} and b {b.shape}"
             )
+        if 0 in w.shape:
+            raise NeurosimError(f"layer {i}: W has shape {w.shape}; every layer needs at least one input and one output")
         for name, a in (("W", w), ("b", b)):
             if not np.issubdtype(a.dtype, np.floating):
                 raise NeurosimError(f"layer {i}: {name} must hold floats, got dtype {a.dtype}")
@@ -136,7 +138,8 @@ def _inputs(x, n_in: int, dtype) -> np.ndarray:
     return x
 
 
-def _labels(y, n: int, n_classes: int) -> np.ndarray:
+def check_labels(y, n: int, n_classes: int) -> np.ndarray:
+    """``y`` as class indices, refused unless it holds ``n`` integers in ``0 .. n_classes - 1``."""
     y = np.asarray(y)
     if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
         raise NeurosimError(f"labels must be integers of shape ({n},), got {y.dtype} of shape {y.shape}")
@@ -174,7 +177,7 @@ def predict(params, x, activation) -> np.ndarray:
 def accuracy(params, x, y, activation) -> float:
     """Return the fraction of rows of ``x`` whose predicted class equals the label in ``y``."""
     predicted = predict(params, x, activation)
-    y = _labels(y, len(predicted), params[-1][0].shape[0])
+    y = check_labels(y, len(predicted), params[-1][0].shape[0])
     return float(np.mean(predicted == y)) if len(y) else 0.0
 
 
@@ -214,7 +217,7 @@ def loss_and_gradients(params, x, y, *, activation, output=Output.SOFTMAX_CROSS_
     activation = trainable_activation(activation)
     output = parse_enum(Output, output, "output")
     x = _inputs(x, sizes[0], np.result_type(params[0][0].dtype, np.float32))
-    y = _labels(y, x.shape[0], sizes[-1])
+    y = check_labels(y, x.shape[0], sizes[-1])
     if x.shape[0] == 0:
         raise NeurosimError("the loss needs at least one sample, got an empty batch")
     return _loss_and_gradients(params, x, y, activation, output)
@@ -329,7 +332,7 @@ def train_mlp(
     optimizer = parse_enum(Optimizer, optimizer, "optimizer")
     _check_training(lr, epochs, batch_size, momentum, lr_decay, weight_clip, weight_noise)
     x = _inputs(x, sizes[0], np.float32)
-    y = _labels(y, x.shape[0], sizes[-1])
+    y = check_labels(y, x.shape[0], sizes[-1])
     if x.shape[0] == 0:
         raise NeurosimError("training needs at least one sample, got none")
     rng = as_generator(rng)

@@ -114,8 +114,19 @@ class MLPModel:
         return check_params(self.params)
 
     def prepare(self, images) -> np.ndarray:
-        """Turn uint8 images ``(n, 28, 28)`` into this model's float32 inputs ``(n, sizes[0])``."""
-        return preprocess(images, self.preprocessing)
+        """Turn uint8 images ``(n, 28, 28)`` into this model's float32 inputs ``(n, sizes[0])``.
+
+        Raises :class:`NeurosimError` when the preprocessing gives another
+        number of inputs than the model's first layer takes.
+        """
+        x = preprocess(images, self.preprocessing)
+        n_in = self.params[0][0].shape[1]
+        if x.shape[1] != n_in:
+            raise NeurosimError(
+                f"the model takes {n_in} inputs, but its preprocessing {self.preprocessing.value!r} turns "
+                f"{images.shape[1]}x{images.shape[2]} images into {x.shape[1]}; a model for these images needs {x.shape[1]} inputs"
+            )
+        return x
 
     def forward(self, x) -> np.ndarray:
         """Return the logits ``(n, outputs)`` for prepared inputs ``x (n, sizes[0])``."""
@@ -155,9 +166,11 @@ def weights_sha256(arrays) -> str:
 
 def model_paths(path) -> tuple[Path, Path]:
     """Return ``(NAME.npz, NAME.json)`` for ``path`` given as ``NAME``, ``NAME.npz`` or ``NAME.json``."""
-    path = Path(path)
+    given, path = path, Path(path)
     if path.suffix in (".npz", ".json"):
         path = path.with_suffix("")
+    if not path.name or path.name in (".", ".."):
+        raise ModelError(f"model = {str(given)!r} is not allowed: a model name or a path NAME(.npz/.json)")
     return path.with_name(path.name + ".npz"), path.with_name(path.name + ".json")
 
 
@@ -268,6 +281,8 @@ def _read_sidecar(json_path: Path) -> dict:
 
 def _read_weights(npz_path: Path, n_layers: int) -> list:
     expected = {f"{kind}{i}" for i in range(n_layers) for kind in "Wb"}
+    if npz_path.is_file() and not zipfile.is_zipfile(npz_path):
+        raise ModelError(f"model weights {npz_path} are not an npz file (a zip archive of arrays, as numpy.savez writes)")
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             keys = set(data.files)
@@ -287,8 +302,9 @@ def _read_weights(npz_path: Path, n_layers: int) -> list:
         if isinstance(exc, ModelError):
             raise
         raise ModelError(
-            f"model weights {npz_path} cannot be read without pickle (numeric arrays only): {exc}"
-        ) from exc
+            f"model weights {npz_path} hold arrays that are not numeric (objects or damaged data); "
+            "a model holds float arrays only"
+        ) from None
 
 
 def read_model_file(path) -> ModelFile:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
+from neurosim.cli_args import folder
 from neurosim.errors import NeurosimError
 from neurosim.provenance import write_result
 
@@ -248,7 +249,7 @@ def add_snn_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["fused", "network"], default="fused",
                    help="fused: Numba kernels (fast); network: neurosim's spiking Network with crossbar read hooks (reference, slow)")
     p.add_argument("--threads", type=_positive_int, help="threads over chunks of samples (default: Numba's thread count)")
-    p.add_argument("--out", default="results/snn", help="folder for the CSV, JSON and plot (default results/snn)")
+    p.add_argument("--out", type=folder, default="results/snn", help="folder for the CSV, JSON and plot (default results/snn)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
     p.add_argument("--from-sweep", metavar="DIR",
                    help="instead of simulating, draw accuracy vs steps (mean ± s.d. over seeds) from a finished snn sweep folder")

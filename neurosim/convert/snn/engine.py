@@ -47,7 +47,6 @@ same input spikes.
 
 import logging
 import numbers
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -63,7 +62,8 @@ from neurosim.errors import NeurosimError
 from neurosim.events import METRICS as EVENT_METRICS
 from neurosim.events import EventCounts, total
 from neurosim.events import metrics as event_metrics
-from neurosim.networks.mlp import Activation, check_params
+from neurosim.networks.mlp import Activation, check_labels, check_params
+from neurosim.progress import Progress
 from neurosim.rng import as_generator
 from neurosim.tasks import Task
 from neurosim.validation import parse_enum
@@ -214,9 +214,13 @@ def convert_mlp(model, calibration_x, percentile: float = 99.9) -> ConvertedSNN:
     return ConvertedSNN(tuple(normalised), tuple(scales), float(percentile))
 
 
+#: Most time steps one run simulates (rate-coded conversions need tens to a few thousand).
+MAX_STEPS = 100_000
+
+
 def default_checkpoints(steps: int) -> tuple:
     """1-2-5 step counts below ``steps`` (from 10), then ``steps``: where accuracy is recorded by default."""
-    whole("steps", steps, 1, "a whole number of time steps >= 1")
+    whole("steps", steps, 1, f"a whole number of time steps from 1 to {MAX_STEPS}", high=MAX_STEPS)
     out, base = [], 10
     while base < steps:
         out += [c for c in (base, 2 * base, 5 * base) if c < steps]
@@ -225,7 +229,7 @@ def default_checkpoints(steps: int) -> tuple:
 
 
 def _checkpoints(checkpoints, steps) -> np.ndarray:
-    whole("steps", steps, 1, "a whole number of time steps >= 1")
+    whole("steps", steps, 1, f"a whole number of time steps from 1 to {MAX_STEPS}", high=MAX_STEPS)
     if checkpoints is None:
         return np.array(default_checkpoints(steps), np.int64)
     ck = list(checkpoints) if not isinstance(checkpoints, numbers.Integral) else [checkpoints]
@@ -451,9 +455,7 @@ class SNNRun:
 
     def accuracy(self, labels, readout=Readout.SPIKES) -> np.ndarray:
         """Fraction of samples classified as ``labels`` at every checkpoint ``(K,)``."""
-        y = np.asarray(labels)
-        if y.shape != (self.counts.shape[0],):
-            raise NeurosimError(f"labels must have shape ({self.counts.shape[0]},), got {y.shape}")
+        y = check_labels(labels, self.counts.shape[0], self.sizes[-1])
         return np.mean(self.predictions(readout) == y[:, None], axis=0)
 
     def rates(self) -> np.ndarray:
@@ -468,12 +470,6 @@ class SNNRun:
 
 
 # -- the network on crossbars ------------------------------------------------------------------------
-def _progress(total, desc):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="sample", disable=not sys.stderr.isatty(), leave=False)
-
-
 class CrossbarSNN:
     """A converted spiking network whose weight matrices are crossbar arrays of ``device``.
 
@@ -594,7 +590,7 @@ class CrossbarSNN:
         chunks = [(s, min(s + bs, n)) for s in range(0, n, bs)]
         clips = np.zeros(2, np.int64)
         reads = np.zeros((n_layers, 4), np.int64)  # per layer: DAC, ADC conversions, cell reads, tile reads
-        bar = _progress(n, f"SNN {steps} steps")
+        bar = Progress(n, f"snn {steps} steps", "sample")
         log.info("SNN run: %d samples x %d steps, %s engine, %d chunk(s)", n, steps, engine.value, len(chunks))
         try:
             if engine is Engine.NETWORK:
@@ -602,7 +598,7 @@ class CrossbarSNN:
                     got_clips, got_reads = self._run_network(x[a:b], steps, ck, rng, {k: v[a:b] for k, v in out.items()})
                     clips += got_clips
                     reads += got_reads
-                    bar.update(b - a)
+                    bar.update(n=b - a)
             else:
                 arrays = self.read_arrays()
                 seeds = rng.integers(0, 2**64, size=n, dtype=np.uint64)
@@ -613,7 +609,7 @@ class CrossbarSNN:
                     a, b = chunk
                     got = self._run_fused(arrays, kernels, x[a:b], seeds[a:b], keys[a:b], steps, ck,
                                           {k: v[a:b] for k, v in out.items()})
-                    bar.update(b - a)
+                    bar.update(n=b - a)
                     return got
 
                 if n_threads == 1 or len(chunks) == 1:
@@ -828,7 +824,7 @@ def resolve_settings(settings: dict):
             options[name] = plain[key]
     config = SNNConfig(**options)
     steps = plain.get("steps", 100)
-    whole("steps", steps, 1, "a whole number of time steps >= 1")
+    whole("steps", steps, 1, f"a whole number of time steps from 1 to {MAX_STEPS}", high=MAX_STEPS)
     _checkpoints(plain.get("checkpoints"), steps)
     n_test = plain.get("test_images")
     if n_test is not None:
@@ -864,8 +860,10 @@ def simulate(settings: dict, rng=None) -> tuple[dict, SNNRun]:
     rng = as_generator(rng)
     model, device, crossbar, config, plain = resolve_settings(settings)
     x, y = _test_set(model)
-    n = plain.get("test_images") or len(y)
-    x, y = x[:n], y[:n]
+    from neurosim.data import first_images
+
+    x, y = first_images(x, y, plain.get("test_images"))
+    n = len(y)
     steps = plain.get("steps", 100)
     calib = model.prepare(calibration_images()[0])
     snn = CrossbarSNN(convert_mlp(model, calib, config.percentile), device, crossbar, config, rng=rng, calibration_x=calib)

@@ -14,7 +14,9 @@ import tomllib
 from neurosim import events
 from neurosim.cli_args import positive_int as _positive_int
 from neurosim.cli_args import seed as _seed
+from neurosim.cli_args import finite, folder
 from neurosim.errors import NeurosimError
+from neurosim.progress import Progress
 
 log = logging.getLogger("neurosim")
 
@@ -76,7 +78,7 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
         "learning_curve.png and checkpoint.npz (the trained conductances), and resumes an interrupted run "
         "from DIR's checkpoint.",
     )
-    p.add_argument("--device", default="sige_epiram", help="device card name or path (default sige_epiram)")
+    p.add_argument("--device", help="device card name or path (default sige_epiram; not with --software)")
     p.add_argument(
         "--software",
         action="store_true",
@@ -96,7 +98,7 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mapping", choices=_CHOICES["mapping"], help="weight mapping (default reference_column)")
     p.add_argument("--rounding", dest="pulse_rounding", choices=_CHOICES["pulse_rounding"], help="weight change to pulses (default nearest)")
     p.add_argument("--optimizer", choices=_CHOICES["optimizer"], help="update rule (default sgd)")
-    p.add_argument("--momentum", type=float, help="velocity decay of --optimizer momentum (default 0.9)")
+    p.add_argument("--momentum", type=finite, help="velocity decay of --optimizer momentum (default 0.9)")
     p.add_argument("--backward", choices=_CHOICES["backward"], help="hidden error: digital or transposed read (default digital)")
     p.add_argument("--adc-bits", type=_adc_bits, default=argparse.SUPPRESS, metavar="BITS", help="ADC bits, or 'none' for an ideal ADC (default 8)")
     p.add_argument("--test-images", type=_positive_int, help="score only the first N test images (default all 10,000)")
@@ -114,14 +116,16 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
         metavar="FIELD=VALUE",
         help="any other protocol setting, e.g. --set adc_range_hidden=32 --set crossbar.rows=64 --set device.c2c_sigma_frac=0.01 (repeatable)",
     )
-    p.add_argument("--out", metavar="DIR", help="write history.csv, run.json, learning_curve.png, checkpoint.npz here; resume from it")
+    p.add_argument("--out", type=folder, metavar="DIR", help="write history.csv, run.json, learning_curve.png, checkpoint.npz here; resume from it")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of CSV")
     p.set_defaults(func=run_insitu_command)
     return p
 
 
 def _settings(args) -> dict:
-    settings = {"dataset": args.dataset, "device": "software" if args.software else args.device}
+    if args.software and args.device is not None:
+        raise NeurosimError(f"--device {args.device} is not allowed with --software: the software baseline uses no device")
+    settings = {"dataset": args.dataset, "device": "software" if args.software else (args.device or "sige_epiram")}
     for name in ("protocol", "epochs", "images_per_epoch", "lr_hidden", "lr_output", "pulse_rounding", "optimizer",
                  "momentum", "backward", "test_images"):  # fmt: skip
         value = getattr(args, name, None)
@@ -136,6 +140,12 @@ def _settings(args) -> dict:
         if key in ("device", "dataset"):
             raise NeurosimError(f"use --{key} rather than --set {key}=...")
         settings[key] = value
+    hardware = sorted(k for k in settings if k.startswith("crossbar."))
+    if args.software and hardware:
+        raise NeurosimError(
+            f"{', '.join(hardware)} (--adc-bits, --mapping, --set crossbar.*) is not allowed with --software: "
+            "the float baseline has no crossbar"
+        )
     return settings
 
 
@@ -147,8 +157,16 @@ def run_insitu_command(args) -> None:
     settings = _settings(args)
     stream = not args.json
     header = [True]
+    progress = [None]
 
     def show(record: EpochRecord):
+        if progress[0] is None:
+            from neurosim.networks.insitu.config import InsituConfig
+
+            total = settings.get("epochs", InsituConfig.epochs)
+            progress[0] = Progress(total, "insitu", "epoch", done=record.epoch - 1)
+        acc = record.test_accuracy
+        progress[0].update("" if acc is None else f"test accuracy {100 * acc:.2f} %")
         if stream:
             text = history_csv([record])
             sys.stdout.write(text if header[0] else text.split("\n", 1)[1])
@@ -157,6 +175,8 @@ def run_insitu_command(args) -> None:
 
     try:
         result = run_settings(settings, args.seed, out_dir=args.out, callback=show)
+        if progress[0] is not None:
+            progress[0].close()
     except KeyboardInterrupt:
         where = f"; the last checkpoint is in {args.out}: rerun the same command to resume" if args.out else ""
         print(f"neurosim: interrupted{where}", file=sys.stderr)

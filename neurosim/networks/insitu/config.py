@@ -158,6 +158,11 @@ REFERENCE_CROSSBAR = CrossbarConfig(
 )
 
 
+#: Most epochs one run trains (NeuroSim's protocol has 125) and most images an epoch draws
+#: (its order is held in memory, 8 bytes per image).
+MAX_EPOCHS = 100_000
+MAX_IMAGES_PER_EPOCH = 10_000_000
+
 @dataclass(frozen=True)
 class InsituConfig:
     """One in-situ training protocol. Variants: ``dataclasses.replace(config, ...)`` (validated again).
@@ -223,8 +228,8 @@ class InsituConfig:
         if sizes[2] < 2:
             _fail("sizes", sizes, "at least 2 output classes")
         object.__setattr__(self, "sizes", tuple(int(s) for s in sizes))
-        _whole("epochs", self.epochs, 1)
-        _whole("images_per_epoch", self.images_per_epoch, 1)
+        _whole("epochs", self.epochs, 1, high=MAX_EPOCHS)
+        _whole("images_per_epoch", self.images_per_epoch, 1, high=MAX_IMAGES_PER_EPOCH)
         for name in ("lr_hidden", "lr_output"):
             _real(name, getattr(self, name), "a learning rate > 0", lambda v: v > 0)
         _real("momentum", self.momentum, "a velocity decay in [0, 1)", lambda v: 0 <= v < 1)

@@ -84,12 +84,11 @@ class InsituData:
 
 def load_mnist_data(preprocessing, test_images: int | None = None) -> InsituData:
     """MNIST training and test sets through ``preprocessing`` (needs the training split: set NEUROSIM_DATA)."""
-    from neurosim.data import load_mnist, preprocess
+    from neurosim.data import first_images, load_mnist, preprocess
 
     train_images, train_labels = load_mnist("train")
     test_images_arr, test_labels = load_mnist("test")
-    if test_images is not None:
-        test_images_arr, test_labels = test_images_arr[:test_images], test_labels[:test_images]
+    test_images_arr, test_labels = first_images(test_images_arr, test_labels, test_images)
     return InsituData.from_arrays(
         preprocess(train_images, preprocessing),
         train_labels,

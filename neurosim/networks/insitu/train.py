@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.files import write_atomic
+from neurosim.files import read_npz, write_atomic
 from neurosim.device import DeviceModel, device_to_mapping, load_device
 from neurosim.errors import NeurosimError
 from neurosim.events import EventCounts, report
@@ -220,11 +220,7 @@ def _save_checkpoint(path: Path, network, meta: dict) -> None:
 
 def load_checkpoint(path) -> tuple[dict, dict]:
     """``(meta, arrays)`` of a run's ``checkpoint.npz``."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise NeurosimError(f"{path}: cannot read the checkpoint ({exc})") from None
+    arrays = read_npz(path, "an in-situ training checkpoint")
     try:
         meta = json.loads(str(arrays.pop("meta")))
     except (KeyError, json.JSONDecodeError) as exc:

@@ -54,7 +54,10 @@ def _group(b2, g, sample, drive, dt, has_direct):
         ns.update(tau_m=p.tau_m_s * b2.second, v_rest=p.v_rest_V * b2.volt)
         total = " + ".join([f"I_syn{k}" for k in range(p.n_channels)] + ["I_direct", "i_ext"])
         lines.append(f"dv/dt = (v_rest - v)/tau_m + ({total})/c_m : volt{flag}")
-        lines += [f"dI_syn{k}/dt = -I_syn{k}/tau_syn{k} : amp" for k in range(p.n_channels)]
+        # A channel whose tau_syn equals tau_m decays with the symbol tau_m itself: brian2's exact solver
+        # solves the equations symbolically, and with two symbols it divides by tau_m - tau_syn (NaN when equal).
+        taus = ["tau_m" if tau == p.tau_m_s else f"tau_syn{k}" for k, tau in enumerate(p.tau_syn_s)]
+        lines += [f"dI_syn{k}/dt = -I_syn{k}/{taus[k]} : amp" for k in range(p.n_channels)]
         method = "exact"
     else:
         # Written so that brian2's Euler step is the exact step (its exact solver needs a fixed point).

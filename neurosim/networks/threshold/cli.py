@@ -16,6 +16,7 @@ import numpy as np
 
 from neurosim.cli_args import emit_result as _emit_result
 from neurosim.cli_args import positive_int as _positive_int
+from neurosim.cli_args import finite, folder, plot_file
 from neurosim.cli_args import seed as _nonnegative_int
 from neurosim.cli_args import whole_number as _int_at_least
 from neurosim.errors import NeurosimError
@@ -109,9 +110,9 @@ def _add_hardware_options(p, *, mapping="differential", thresholds=True) -> None
             default="bias_row",
             help="threshold on a bias row of devices (default) or as the comparator's reference current",
         )
-        p.add_argument("--headroom", type=float, default=1.0, help="full-window weight / largest weight, >= 1 (default 1)")
+        p.add_argument("--headroom", type=finite, default=1.0, help="full-window weight / largest weight, >= 1 (default 1)")
     p.add_argument("--noise", type=_noise_item, action="append", metavar="KIND=LEVEL", help=_NOISE_HELP)
-    p.add_argument("--comparator-offset-A", type=float, default=0.0, metavar="AMPS", help="comparator offset in A (default 0)")
+    p.add_argument("--comparator-offset-A", type=finite, default=0.0, metavar="AMPS", help="comparator offset in A (default 0)")
     p.add_argument("--seed", type=_nonnegative_int, default=0, help="random seed (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -384,11 +385,11 @@ def add_logic_parser(subparsers) -> argparse.ArgumentParser:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--function", metavar="GATE", help="a gate's function: AND, OR, NAND, NOR, NOT, MAJ3, XOR")
     what.add_argument("--truth-table", metavar="BITS", help="outputs in truth-table order, e.g. 0110 (rows 00, 01, 10, 11)")
-    p.add_argument("--weight-max", type=float, default=1.0, help="weight at the full conductance window (default 1)")
+    p.add_argument("--weight-max", type=finite, default=1.0, help="weight at the full conductance window (default 1)")
     p.add_argument("--pulses", type=_positive_int, default=2, help="pulses per update (default 2)")
     p.add_argument("--epochs", type=_positive_int, default=100, help="most epochs (default 100)")
-    p.add_argument("--margin", type=float, default=0.0, help="also update correct outputs within this margin (weight units)")
-    p.add_argument("-o", "--plot", metavar="PLOT", help="draw mistakes per epoch to this file")
+    p.add_argument("--margin", type=finite, default=0.0, help="also update correct outputs within this margin (weight units)")
+    p.add_argument("-o", "--plot", type=plot_file, metavar="PLOT", help="draw mistakes per epoch to this file")
     _add_hardware_options(p, mapping="reference_column", thresholds=False)
     p.set_defaults(func=_cmd_train)
 
@@ -407,7 +408,7 @@ def add_logic_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--levels", type=_levels, default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.3], help="comma-separated noise levels")
     p.add_argument("--gate", action="append", metavar="NAME", help="only this gate (repeatable; default all)")
     p.add_argument("--trials", type=_int_at_least(2), default=2000, metavar="N", help="programmed copies per point (default 2000)")
-    p.add_argument("-o", "--output", metavar="PLOT", help="draw the error rates to this file (.png, .pdf, .svg)")
+    p.add_argument("-o", "--output", type=plot_file, metavar="PLOT", help="draw the error rates to this file (.png, .pdf, .svg)")
     _add_hardware_options(p)
     p.set_defaults(func=_cmd_margins)
 
@@ -423,7 +424,7 @@ def add_logic_parser(subparsers) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_mnist)
 
     p = sub.add_parser("train-mnist", help="retrain the shipped threshold MNIST model (needs the MNIST training set)")
-    p.add_argument("--out", default="models", help="output folder (default models)")
+    p.add_argument("--out", type=folder, default="models", help="output folder (default models)")
     p.add_argument("--seed", type=_nonnegative_int, default=0, help="training seed (default 0)")
     p.set_defaults(func=_cmd_train_mnist)
     return logic

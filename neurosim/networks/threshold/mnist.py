@@ -42,7 +42,7 @@ from neurosim.errors import NeurosimError
 from neurosim.events import METRICS as EVENT_METRICS
 from neurosim.events import metrics as event_metrics
 from neurosim.networks.layers import Activation, Dense, layer_params
-from neurosim.networks.mlp import Output, check_params
+from neurosim.networks.mlp import Output, check_labels, check_params
 from neurosim.networks.modelio import ModelError, check_info, model_paths, read_model_file, write_model_file
 from neurosim.networks.threshold.hardware import CrossbarThresholdNetwork, ThresholdConfig
 from neurosim.networks.threshold.units import Readout, ThresholdLayer, ThresholdNetwork
@@ -120,7 +120,8 @@ class ThresholdMLP:
         return np.argmax(self.logits(x), axis=1)
 
     def accuracy(self, x, y) -> float:
-        return float(np.mean(self.predict(x) == np.asarray(y))) if len(y) else 0.0
+        predicted = self.predict(x)
+        return float(np.mean(predicted == check_labels(y, len(predicted), self.params[-1][0].shape[0]))) if len(y) else 0.0
 
     def to_network(self) -> ThresholdNetwork:
         """The model as a :class:`ThresholdNetwork`: comparator hidden layer, winner-take-all read-out."""
@@ -367,8 +368,11 @@ def hardware_run(settings: dict, rng=None) -> tuple[dict, CrossbarThresholdNetwo
     rng = as_generator(rng)
     model, device, config, n = resolve_settings(settings)
     x, y = _test_set(model.preprocessing.value)
-    n = len(y) if n is None else min(n, len(y))
-    x, y = x[:n].astype(np.uint8), y[:n]
+    from neurosim.data.mnist import first_images
+
+    x, y = first_images(x, y, n)
+    n = len(y)
+    x = x.astype(np.uint8)
     network = model.to_network()
     software = float(np.mean(np.argmax(network.evaluate(x), axis=1) == y))
     hw = CrossbarThresholdNetwork(network, device, config, rng)
