@@ -113,7 +113,7 @@ def _plot_epochs(records, spec, ax):
     ax.set_title(title + f"\nmean{' ± 1 s.d.' if n_seeds > 1 else ''} over {n_seeds} seed{'s' if n_seeds > 1 else ''}",
                  fontsize=10)  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False, ncol=2)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves
     if opts.get("note"):
         ax.figure.supxlabel(textwrap.fill(opts["note"], 130), fontsize=6, color="0.35")
     return ax
