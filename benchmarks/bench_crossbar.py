@@ -43,6 +43,10 @@ import sys
 import time
 from dataclasses import replace
 
+# OpenBLAS's worker threads spin for a while after each call: after the multithreaded baseline they
+# would hold a core the crossbar's own threads need (before numpy is imported; 2^4 cycles).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits

@@ -439,8 +439,14 @@ class CrossbarLayer:
         cfg = self.config
         levels = 0 if cfg.dac_bits is None else 2**cfg.dac_bits - 1
         applied, squares = buffers[0][: x.shape[0]], buffers[1][: x.shape[0]]
-        nonzero = np.zeros(x.shape[1], dtype=np.int64)
-        clipped, finite = kernels.dac_levels_numba(x, full_scale, levels, applied, squares, nonzero)
+
+        def dac(r0, r1):  # one row block: its own non-zero counts, summed below (the same integers)
+            nz = np.zeros(x.shape[1], dtype=np.int64)
+            return (*kernels.dac_levels_numba(x[r0:r1], full_scale, levels, applied[r0:r1], squares[r0:r1], nz), nz)
+
+        blocks = parallel.map_blocks(dac, parallel.row_blocks(x.shape[0]))
+        clipped, finite = sum(b[0] for b in blocks), all(b[1] for b in blocks)
+        nonzero = sum(b[2] for b in blocks)
         if not finite:
             raise NeurosimError(f"{name} must be finite (found NaN or inf)")
         if counts is not None:
