@@ -62,14 +62,13 @@ Loss convention (NeuroSim's): ``sum_k (a_k - t_k)^2`` over the sigmoid outputs
 """
 
 import numbers
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import Enum
 
 from neurosim.crossbar.config import CrossbarConfig, DacMode, Mapping, PulsePolicy, WeightScale
 from neurosim.device.array import ProgramMethod
 from neurosim.serial import from_plain, to_plain
 from neurosim.data.preprocess import Preprocessing
-from neurosim.errors import NeurosimError
 from neurosim.validation import real as _real
 from neurosim.validation import reject as _fail
 from neurosim.validation import whole as _whole
