@@ -7,8 +7,9 @@ crossbar reads split a batch chunk's rows across threads here, the spiking
 engines their samples. Sweep worker processes run with one thread each.
 
 The jitted kernels release the GIL, so plain Python threads run them in
-parallel. While they do, BLAS is held to one thread per caller
-(threadpoolctl), so threads x BLAS threads never exceeds the thread count.
+parallel. While they do, BLAS is held to one thread (threadpoolctl, for the
+whole process: each reading thread's BLAS calls then run on that thread), so
+threads x BLAS threads never exceeds the thread count.
 Every random draw is a pure function of a stream key and the row's index
 (:mod:`neurosim.streams`), so a split of the rows gives the draws of the whole.
 """
@@ -54,9 +55,7 @@ def row_blocks(n: int, n_threads: int | None = None) -> list[tuple[int, int]]:
 def _executor(size: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
     with _lock:
-        if _pool is None or _pool_size < size:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
+        if _pool is None or _pool_size < size:  # a smaller pool left behind finishes what it was given
             _pool, _pool_size = ThreadPoolExecutor(size, thread_name_prefix="neurosim"), size
         return _pool
 

@@ -860,3 +860,15 @@ def test_hzo_fefet_learns_with_its_positive_ltd_label():
     config = InsituConfig(epochs=5)
     data = load_mnist_data(config.preprocessing)
     assert train_insitu("hzo_fefet", config, data=data, rng=0, progress=False).final_accuracy > 0.65
+
+
+def test_neurosim_v3_evaluation_reads_are_counted():
+    """The batch evaluation read under the preset counts its events like the project's read."""
+    net = DeviceNetwork(load_device("sige_epiram"), _v3(epochs=1, images_per_epoch=10), 0)
+    x = (np.random.default_rng(1).random((7, 400)) < 0.25).astype(np.float64)
+    net.forward(x)
+    hidden = net.read_events[0]
+    assert hidden.dac_conversions == x.size and hidden.tile_reads == 7 * 4  # 400 rows: 4 tiles of 128
+    assert hidden.cell_reads == np.count_nonzero(x) * (100 + 1)  # each driven row: 100 weights and its reference
+    net.forward(x)
+    assert net.read_events[0].dac_conversions == 2 * x.size

@@ -620,6 +620,8 @@ class CrossbarLayer:
                     if noisy:
                         keys = rng.integers(0, 2**64, size=n_tiles, dtype=np.uint64)
                     sparse = self._sparse_test(nonzero, inputs.shape[0])
+                    for tile, _, _ in self._tile_items():  # fill the tiles' matrix caches before the threads read them
+                        tile.read_matrices(self.t_s, transposed, inputs.dtype)
 
                     def convert(r0, r1, inputs=inputs, squares=squares, sparse=sparse, keys=keys, gain=gain, block=block):
                         return self._convert_block(

@@ -23,6 +23,7 @@ import numpy as np
 
 from neurosim.crossbar import mapping as mp
 from neurosim.crossbar.config import Mapping
+from neurosim.crossbar.wires import cell_conductance_S
 from neurosim.crossbar.kernels import POLICY_CODES, dac_levels_numba, readout_numba
 from neurosim.device import DeviceArray, DeviceModel, ReadNoise
 from neurosim.errors import NeurosimError
@@ -256,7 +257,8 @@ class DeviceNetwork:
                 raise NeurosimError(f"device.read_noise_frac = {device.read_noise_frac} is not allowed with "
                                     "protocol = neurosim_v3: 0 (its read-out is modelled without read noise)")  # fmt: skip
             # a cell's read current per volt at the window's ends, through its series resistance
-            fp[K.FP_I_MAX], fp[K.FP_I_MIN] = (g / (1.0 + g * fp[K.FP_R_SERIES]) for g in (device.g_max_S, device.g_min_S))
+            fp[K.FP_I_MAX], fp[K.FP_I_MIN] = (float(cell_conductance_S(g, fp[K.FP_R_SERIES]))
+                                              for g in (device.g_max_S, device.g_min_S))  # fmt: skip
             bits = config.crossbar.adc_bits
             fp[K.FP_PSUM_LEVELS] = 0.0 if bits is None else 2.0**bits - 1
         self.ip, self.fp = ip, fp
@@ -293,13 +295,15 @@ class DeviceNetwork:
         return out
 
     def _layer_read(self, x, layer: int, keys) -> np.ndarray:
-        """A batch read of one layer, as the training kernel reads one vector: DAC, tiles of
+        """A batch read of one layer with the training kernel's physics: DAC, tiles of
         ``crossbar.rows`` rows, read noise drawn at the output, a partial-sum ADC per tile
-        (:func:`~neurosim.crossbar.kernels.readout_numba`, tile ``r`` keyed by ``keys[r]``), digital sum."""
+        (:func:`~neurosim.crossbar.kernels.readout_numba`, tile ``r`` keyed by ``keys[r]``: a stream
+        of the batch read's own, not the kernel's per-image one), digital sum."""
         fp, k = self.fp, self.k_S
         gA, _, gB, _ = self._layers[4 * (layer - 1) : 4 * layer]
         if self.ip[K.IP_PROTOCOL] == 1:  # NeuroSim V3's read-out (binary inputs: no DAC)
             n_rows = x.shape[1]
+            self._count_reads(layer, x, np.count_nonzero(x, axis=0), n_rows)
             return K._layer_read_v3_numpy(gA.reshape(n_rows, -1)[:, :-1], x, fp)
         pos, neg = self._pos_neg(layer)
         raw_pos, raw_neg = K._layer_views(gA, gB, pos.shape[0], pos.shape[1], int(self.reference))
@@ -323,11 +327,16 @@ class DeviceNetwork:
                 np.ascontiguousarray(mean), np.ascontiguousarray(var), bool(self.reference and cells),
                 float(fp[K.FP_OUT_VAR]), step, max_code, 1.0, np.uint64(keys[tile]), out, 0,
             )  # fmt: skip
-        n_tiles, n_cols = -(-pos.shape[0] // tile_rows), pos.shape[1]
-        row_devices = n_cols + 1 if self.reference else 2 * n_cols  # devices one driven row reads
-        self._reads[layer - 1] += (x.size, x.shape[0] * n_cols * n_tiles, int(nonzero.sum()) * row_devices,
-                                   x.shape[0] * n_tiles)  # fmt: skip
+        self._count_reads(layer, x, nonzero, pos.shape[0])
         return out
+
+    def _count_reads(self, layer: int, x, nonzero, n_rows: int) -> None:
+        """Add a batch read's events (DAC and ADC conversions, cell reads, tile reads) to ``layer``'s counts."""
+        n_cols = self.config.sizes[layer]  # the layer's outputs
+        n_tiles = -(-n_rows // self.config.crossbar.rows)
+        row_devices = n_cols + 1 if self.reference else 2 * n_cols  # devices one driven row reads
+        self._reads[layer - 1] += (x.size, x.shape[0] * n_cols * n_tiles, int(np.sum(nonzero)) * row_devices,
+                                   x.shape[0] * n_tiles)  # fmt: skip
 
     def forward(self, x, key=0) -> np.ndarray:
         """Hardware forward pass of a batch ``x`` (n, inputs): the output layer's ADC-coded outputs.
