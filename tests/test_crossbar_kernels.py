@@ -187,3 +187,38 @@ def test_readout_row_is_a_row_of_the_tile_readout(dtype, var_cols, has_common, o
         assert total == clips
     if step > 0:
         assert clips > 0
+
+
+@pytest.mark.parametrize("noise", ["constant", "proportional"])
+@pytest.mark.parametrize("r_series_ohm", [0.0, 15e3])
+def test_cell_read_variance_is_the_tiles_and_its_twins(noise, r_series_ohm):
+    """The jitted per-cell read variance (on-chip training's) equals its twin and the tile's read matrices."""
+    from dataclasses import replace
+
+    from neurosim.crossbar import Mapping
+    from neurosim.crossbar.tile import Tile
+    from neurosim.crossbar.wires import cell_conductance_S
+    from neurosim.device import ReadNoise, load_device
+
+    device = replace(load_device("sige_epiram"), read_noise_frac=0.03, read_noise=ReadNoise(noise))
+    tile = Tile(device, Mapping.REFERENCE_COLUMN, (5, 4), None, rng=2, r_series_ohm=r_series_ohm)
+    g = tile.conductances_S()["main"]
+    sd = device.read_noise_frac * device.g_max_S if noise == "constant" else 0.0
+    frac = 0.0 if noise == "constant" else device.read_noise_frac
+    jitted = np.array([[kernels.cell_read_var(v, sd, frac, r_series_ohm) for v in row] for row in g])
+    np.testing.assert_allclose(jitted, kernels.cell_read_var_numpy(g, sd, frac, r_series_ohm), rtol=1e-14)
+    np.testing.assert_allclose(jitted / tile.k_S**2, tile.read_matrices(0.0, False, np.float64).var, rtol=1e-12)
+    seen = np.array([[kernels.cell_conductance(v, r_series_ohm) for v in row] for row in g])
+    np.testing.assert_array_equal(seen, cell_conductance_S(g, r_series_ohm))
+    assert (r_series_ohm == 0) == np.array_equal(seen, g)
+
+
+def test_adc_clip_test_is_the_conversion_reaching_its_top_code():
+    """``adc_clipped`` is true exactly where ``adc_value`` had to cap the code."""
+    step, top = 0.25, 7.0
+    y = np.linspace(-3, 3, 601)
+    capped = np.array([abs(kernels.adc_value(v, 1 / step, step, top, 0.5)) == top * step for v in y])
+    uncapped = np.floor(np.abs(y) / step + 0.5) > top
+    clipped = np.array([kernels.adc_clipped(v, 1 / step, 0.5, top + 1) for v in y])
+    np.testing.assert_array_equal(clipped, uncapped)
+    assert clipped.any() and not clipped.all() and np.all(capped[clipped])

@@ -35,6 +35,37 @@ def _in_dtype(a, values):
     return out
 
 
+# -- one cell: what a read sees of a device through its series resistance ------------------
+@njit(cache=True, nogil=True, inline="always")
+def cell_conductance(g, r):
+    """Conductance (S) a read sees of a device at ``g`` (S) in series with ``r`` ohm: ``g / (1 + g r)``.
+
+    The jitted twin of :func:`neurosim.crossbar.wires.cell_conductance_S`; ``g`` itself when ``r = 0``
+    (callers hoist ``r`` out of their loops, so the common case compiles to the loop without it).
+    """
+    return g if r == 0.0 else g / (1.0 + g * r)
+
+
+@njit(cache=True, nogil=True)
+def cell_read_var(g, sd_S, frac, r):
+    """Read-noise variance (S^2) a read sees of a device at ``g`` (S) in series with ``r`` ohm.
+
+    The device's own standard deviation is ``sd_S`` (constant read noise:
+    ``read_noise_frac * G_max``) plus ``frac * g`` (proportional read
+    noise), one of the two zero, as :func:`neurosim.device.noise.read_sigma_S`
+    says; the series resistor scales it by ``(1 + g r)^-2``, the derivative
+    of :func:`cell_conductance` (the tile's read matrices do the same).
+    """
+    att = 1.0 / (1.0 + g * r)
+    att2 = att * att
+    return (sd_S * sd_S + frac * frac * g * g) * (att2 * att2)
+
+
+def cell_read_var_numpy(g, sd_S, frac, r):
+    """NumPy twin of :func:`cell_read_var` (``g`` an array)."""
+    return (sd_S**2 + frac**2 * g * g) * (1.0 / (1.0 + g * r)) ** 4
+
+
 # -- converters of one value: the DAC and ADC arithmetic every read uses ---------------------
 @njit(cache=True, nogil=True, inline="always")
 def dac_value(x, to_steps, step, top, half):
@@ -59,6 +90,15 @@ def adc_value(y, inv_step, step, top, half):
     """
     code = min(np.floor(abs(y) * inv_step + half), top) * step
     return code if y >= 0 else -code
+
+
+@njit(cache=True, nogil=True, inline="always")
+def adc_clipped(y, inv_step, half, limit):
+    """Whether the conversion of ``y`` by :func:`adc_value` clipped: ``|y| / step + 0.5 >= max_code + 1``.
+
+    ``limit = max_code + 1``; the other arguments as :func:`adc_value`'s.
+    """
+    return abs(y) * inv_step + half >= limit
 
 
 # -- weight updates: which devices a pulse train moves ----------------------------------------
@@ -379,8 +419,8 @@ def readout_row_numba(mean, var, has_common, consts, z, out, work):
     if st > 0:
         for j in range(c):
             out[j] += gn * adc_value(y[j], inv, st, top, half)
-        for j in range(c):  # code > top, i.e. |y| / step + 0.5 >= top + 1 (rare: a predictable branch)
-            if abs(y[j]) * inv + half >= limit:
+        for j in range(c):  # rare: a predictable branch
+            if adc_clipped(y[j], inv, half, limit):
                 clipped += 1
     else:
         for j in range(c):

@@ -63,7 +63,11 @@ import numpy as np
 from numba import njit
 
 from neurosim.crossbar.kernels import (
+    adc_clipped,
     adc_value,
+    cell_conductance,
+    cell_read_var,
+    cell_read_var_numpy,
     dac_levels_numpy,
     dac_value,
     pulse_directions,
@@ -71,6 +75,7 @@ from neurosim.crossbar.kernels import (
     readout_numba,
     readout_numpy,
 )
+from neurosim.crossbar.wires import cell_conductance_S
 from neurosim.device.kernels import pulse_write, pulse_write_numpy
 from neurosim.events import EventCounts
 from neurosim.streams import (
@@ -288,22 +293,10 @@ def _dac(x, ip, fp):
 
 
 @njit(cache=True, inline="always")
-def _cell_g(g, r):
-    """Conductance (S) a read sees of a device at ``g`` in series with its cell's ``r = fp[FP_R_SERIES]`` ohm.
-
-    ``g / (1 + g r)``; ``g`` itself when ``r = 0`` (callers hoist ``r`` out of their loops, so the
-    common case compiles to the loop without the resistor).
-    """
-    return g if r == 0.0 else g / (1.0 + g * r)
-
-
-@njit(cache=True)
 def _cell_var(g, fp):
-    """Read-noise variance (S^2) a read sees of a device at conductance ``g``: constant plus proportional part,
-    through the cell's series resistance (``sigma (1 + g R)^-2``, the derivative of :func:`_cell_g`; 1 when ``R = 0``)."""
-    att = 1.0 / (1.0 + g * fp[FP_R_SERIES])
-    att2 = att * att
-    return (fp[FP_READ_SD] * fp[FP_READ_SD] + fp[FP_READ_NOISE] * fp[FP_READ_NOISE] * g * g) * (att2 * att2)
+    """Read-noise variance (S^2) a read sees of a device at ``g`` (:func:`~neurosim.crossbar.kernels.cell_read_var`
+    with the layer's noise and series resistance)."""
+    return cell_read_var(g, fp[FP_READ_SD], fp[FP_READ_NOISE], fp[FP_R_SERIES])
 
 
 @njit(cache=True)
@@ -334,7 +327,7 @@ def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
         vsum += v
         row = rows[p] * stride
         for j in range(n_cols):
-            o[j] += v * _cell_g(gA[row + j], rs)
+            o[j] += v * cell_conductance(gA[row + j], rs)
     i_ref = vsum * 0.5 * (i_max + i_min)
     if levels > 0.0:
         q = swing / levels
@@ -352,7 +345,7 @@ def _readback_v3(g, fp):
     """NeuroSim V3's digital weight of a device at ``g`` (``Array.cpp`` ``ConductanceToWeight``, read back after
     every image, ``Train.cpp`` 617-618): linear in its read current, ``2 (I - I_min) / (I_max - I_min) - 1`` in [-1, 1]."""
     i_max, i_min = fp[FP_I_MAX], fp[FP_I_MIN]
-    w = 2.0 * (_cell_g(g, fp[FP_R_SERIES]) - i_min) / (i_max - i_min) - 1.0
+    w = 2.0 * (cell_conductance(g, fp[FP_R_SERIES]) - i_min) / (i_max - i_min) - 1.0
     return min(max(w, -1.0), 1.0)
 
 
@@ -426,12 +419,12 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
                 continue
             row = i * stride
             if ref == 1:
-                gr = _cell_g(gA[row + n_cols], rs)
+                gr = cell_conductance(gA[row + n_cols], rs)
                 for j in range(n_cols):
-                    m[j] += v * (_cell_g(gA[row + j], rs) - gr)
+                    m[j] += v * (cell_conductance(gA[row + j], rs) - gr)
             else:
                 for j in range(n_cols):
-                    m[j] += v * (_cell_g(gA[row + j], rs) - _cell_g(gB[row + j], rs))
+                    m[j] += v * (cell_conductance(gA[row + j], rs) - cell_conductance(gB[row + j], rs))
             if cells:
                 v2 = v * v * inv_k2
                 for j in range(n_cols):
@@ -584,7 +577,7 @@ def train_hw_numba(
                 tot = 0.0
                 for c in range(n_out):
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += (_cell_g(gA2[row + c], rs) - _cell_g(gb, rs)) * s2[c]
+                    tot += (cell_conductance(gA2[row + c], rs) - cell_conductance(gb, rs)) * s2[c]
                 e[j] = tot / k
         else:
             scale = 0.0
@@ -612,7 +605,7 @@ def train_hw_numba(
                 for c in range(n_out):
                     ga = gA2[row + c]
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
-                    tot += d[c] * (_cell_g(ga, rs) - _cell_g(gb, rs))
+                    tot += d[c] * (cell_conductance(ga, rs) - cell_conductance(gb, rs))
                     if cells:
                         vv += d[c] * d[c] * _cell_var(ga, fp)
                         if ref == 0:
@@ -623,7 +616,7 @@ def train_hw_numba(
                 if noisy == 1:
                     y += math.sqrt(out_var + vv / (k * k)) * zbuf[j]
                 yq = _adc_scalar(y, fp[FP_STEPB], fp[FP_MAXB])
-                if fp[FP_STEPB] > 0.0 and math.floor(abs(y) * (1.0 / fp[FP_STEPB]) + 0.5) > fp[FP_MAXB]:
+                if fp[FP_STEPB] > 0.0 and adc_clipped(y, 1.0 / fp[FP_STEPB], 0.5, fp[FP_MAXB] + 1.0):
                     stats[ST_CLIP_BACKWARD] += 1
                 e[j] = yq * scale
         for j in range(n_h):
@@ -796,13 +789,13 @@ def _dac_numpy(x, ip, fp):
 
 
 def _cell_g_numpy(g, fp):
-    """NumPy twin of :func:`_cell_g`."""
-    return g / (1.0 + g * fp[FP_R_SERIES])
+    """NumPy twin of :func:`~neurosim.crossbar.kernels.cell_conductance` with the layer's series resistance."""
+    return cell_conductance_S(g, fp[FP_R_SERIES])
 
 
 def _cell_var_numpy(g, fp):
     """NumPy twin of :func:`_cell_var`."""
-    return (fp[FP_READ_SD] ** 2 + fp[FP_READ_NOISE] ** 2 * g * g) * (1.0 / (1.0 + g * fp[FP_R_SERIES])) ** 4
+    return cell_read_var_numpy(g, fp[FP_READ_SD], fp[FP_READ_NOISE], fp[FP_R_SERIES])
 
 
 def _layer_read_v3_numpy(pos, vals_by_row, fp):
