@@ -1,0 +1,237 @@
+"""Energy, latency and area estimates: conductance sums against brute force, hand-computed 2 x 2 numbers, scaling."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+
+from neurosim.crossbar import CrossbarConfig, CrossbarLayer
+from neurosim.crossbar.config import DacMode, Mapping
+from neurosim.device import DeviceArray, DeviceModel, ProgramMethod, load_device
+from neurosim.energy import circuit_from_mapping, circuit_with_overrides, layer_estimate, load_circuit, shape_of
+from neurosim.energy.card import CircuitCard, circuits_dir, list_circuits
+from neurosim.energy.runs import crossbar_estimates
+from neurosim.energy.sums import AnalogSums, read_v2g_brute_force
+from neurosim.errors import CardError, NeurosimError
+from neurosim.events import EventCounts
+
+DEVICE = DeviceModel(name="lin", g_min_S=1e-6, g_max_S=11e-6, levels_ltp=10, levels_ltd=10,
+                     write_voltage_ltp_V=2.0, write_pulse_width_ltp_s=1e-6,
+                     write_voltage_ltd_V=-1.0, write_pulse_width_ltd_s=2e-6)  # fmt: skip
+
+#: A circuit with round numbers for hand computation.
+HAND = dict(name="hand", technology_node_m=10e-9, read_voltage_V=0.5, read_pulse_width_s=10e-9,
+            dac_type="binary_weighted", dac_energy_J=1e-13, dac_area_m2=1e-12, adc_type="sar",
+            adc_fom_J_per_step=1e-15, adc_clock_Hz=1e9, adc_area_per_level_m2=1e-11, cols_per_adc=2,
+            cell_type="1t1r", cell_area_F2=16.0, add_energy_J=1e-14, activation_energy_J=2e-14)  # fmt: skip
+CARD = circuit_from_mapping(HAND)
+
+
+def _layer(W, mapping=Mapping.DIFFERENTIAL, rows=128, **config):
+    cfg = CrossbarConfig(rows=rows, cols=128, mapping=mapping, program_method=ProgramMethod.EXACT, **config)
+    return CrossbarLayer(np.asarray(W, float), DEVICE, cfg, rng=0)
+
+
+def _line_devices(layer, transposed):
+    """Brute force: for each input line, the conductances of every device it drives (through the cell), and
+    the reference column's devices per tile (transposed reference-column reads), as plain lists."""
+    r = layer.config.r_series_ohm
+    cell = lambda g: g / (1 + g * r)  # noqa: E731
+    lines, refs = {}, []
+    for tile, rows, cols in layer._tile_items():
+        g = {n: cell(a.conductance_S) for n, a in tile.arrays.items()}
+        if not transposed:
+            devs = np.concatenate([g["plus"], g["minus"]], axis=1) if "plus" in g else g["main"]
+            for i, line in enumerate(range(rows.start, rows.stop)):
+                lines.setdefault(line, []).extend(devs[i])
+        else:
+            main = np.concatenate([g["plus"], g["minus"]], axis=0) if "plus" in g else g["main"][:, :-1]
+            for j, line in enumerate(range(cols.start, cols.stop)):
+                lines.setdefault(line, []).extend(main[:, j])
+            if "main" in g:
+                refs.append((cols, g["main"][:, -1]))
+    return lines, refs
+
+
+def _brute(layer, v, transposed):
+    """``sum (v/V_full)^2 G`` cell by cell for inputs ``v`` (fractions of full scale)."""
+    lines, refs = _line_devices(layer, transposed)
+    total = sum(v[b, i] ** 2 * g for b in range(v.shape[0]) for i, devs in lines.items() for g in devs)
+    for cols, ref in refs:  # the reference column, driven at minus the sum of the tile's column inputs
+        total += sum(v[b, cols].sum() ** 2 * g for b in range(v.shape[0]) for g in ref)
+    return total
+
+
+@pytest.mark.parametrize("mapping", [Mapping.DIFFERENTIAL, Mapping.REFERENCE_COLUMN])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_read_sum_equals_brute_force_on_tiled_layer(mapping, transposed):
+    rng = np.random.default_rng(3)
+    W = rng.uniform(-1, 1, (5, 7))
+    cfg = CrossbarConfig(rows=3, cols=3, mapping=mapping, program_method=ProgramMethod.EXACT, cell_r_series_ohm=15e3)
+    layer = CrossbarLayer(W, DEVICE, cfg, rng=0)
+    x = rng.uniform(-1, 1, (4, 5 if transposed else 7))
+    x[0, 1] = 0.0
+    (layer.backward if transposed else layer.forward)(x, rng=1)
+    v = x / np.abs(x).max(axis=1, keepdims=True) if transposed else x  # the DAC's inputs (ideal DAC)
+    assert layer.read_v2g_S == pytest.approx(_brute(layer, v, transposed), rel=1e-12)
+
+
+def test_read_sum_definition_on_a_plain_matrix():
+    v = np.array([[1.0, 0.5], [0.0, -1.0]])
+    g = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert read_v2g_brute_force(v, g) == pytest.approx(1 * 3 + 0.25 * 7 + 0 + 1 * 7)
+
+
+def test_two_by_two_by_hand():
+    """W = [[1, -1], [0.5, 0]] on a 1-11 uS linear device, differential, input (1, 0.5): every number by hand."""
+    layer = _layer([[1.0, -1.0], [0.5, 0.0]], adc_bits=4, dac_bits=2, adc_range=2.0)
+    x = np.array([[1.0, 2.0 / 3.0]])  # on the 2-bit DAC's levels (multiples of 1/3 of full scale 1)
+    layer.forward(x)
+    # G+ = 1 uS + 10 uS * max(w, 0), G- = 1 uS + 10 uS * max(-w, 0); W[out, in], tile (in, out):
+    # row 0 (input 1): G+ = [11, 6] uS, G- = [1, 1] uS -> 19 uS; row 1 (input 2/3): G+ = [1, 1], G- = [11, 1] -> 14 uS
+    v2g = 1.0 * 19e-6 + (2 / 3) ** 2 * 14e-6
+    assert layer.read_v2g_S == pytest.approx(v2g, rel=1e-12)
+    est = layer_estimate(layer.events, layer.analog_sums, shape_of(layer), CARD, DEVICE, activations=2)
+    assert est.energy_J["array"] == pytest.approx(0.5**2 * 10e-9 * v2g)  # 0.25 V^2 * 10 ns * 25.2 uS = 63 fJ
+    assert est.energy_J["dac"] == pytest.approx(2 * 2 * 1e-13)  # 2 inputs, 2 binary-weighted units each
+    assert est.energy_J["adc"] == pytest.approx(2 * 1e-15 * 2**4)  # 2 columns at 4 bits
+    assert est.energy_J["digital"] == pytest.approx(2 * 1e-14 + 2 * 2e-14)
+    assert est.energy_J["write"] == 0.0  # exact programming applies no pulses
+    # one tile read: 2 columns share one ADC: 2 x (10 ns + 4 SAR cycles of 1 ns)
+    assert est.latency_s == pytest.approx(2 * (10e-9 + 4e-9))
+    # 8 devices of 16 F^2 at F = 10 nm; one 4-bit ADC of 16 levels; 2 input lines x 2 DAC units
+    assert est.area_m2["cells"] == pytest.approx(8 * 16 * 1e-16)
+    assert est.area_m2["adc"] == pytest.approx(16 * 1e-11)
+    assert est.area_m2["dac"] == pytest.approx(2 * 2 * 1e-12)
+
+
+def test_write_energy_of_pulses_by_hand():
+    """A linear device from G_min: 2 potentiation pulses (1 uS each) then 1 depression pulse."""
+    arr = DeviceArray(DEVICE, (1, 1), rng=0)
+    arr.apply_pulses(np.array([[2]]))
+    arr.apply_pulses(np.array([[-1]]))
+    ltp, ltd = arr.write_conductance_S
+    assert ltp == pytest.approx(2 * (1e-6 + 3e-6) / 2)  # 2 pulses at the mean of 1 and 3 uS
+    assert ltd == pytest.approx(1 * (3e-6 + 2e-6) / 2)
+    events = arr.events
+    sums = AnalogSums(0.0, ltp, ltd)
+    shape = shape_of(_layer([[1.0]], adc_bits=4))
+    est = layer_estimate(events, sums, shape, CARD, DEVICE)
+    assert est.energy_J["write"] == pytest.approx(2.0**2 * 1e-6 * 4e-6 + 1.0**2 * 2e-6 * 2.5e-6)
+    arr.reset_events()
+    assert arr.write_conductance_S == (0.0, 0.0)
+
+
+def test_write_energy_unknown_without_a_pulse_on_the_card():
+    dev = dataclasses.replace(DEVICE, write_voltage_ltp_V=None, write_pulse_width_ltp_s=None)
+    shape = shape_of(_layer([[1.0]], adc_bits=4))
+    est = layer_estimate(EventCounts(pulses_ltp=3), AnalogSums(0, 1e-6, 0), shape, CARD, dev)
+    assert est.energy_J["write"] is None and est.total_energy_J is None
+    assert layer_estimate(EventCounts(), AnalogSums(), shape, CARD, dev).energy_J["write"] == 0.0
+
+
+def test_estimate_scales_with_adc_bits_batch_and_tiles():
+    rng = np.random.default_rng(0)
+    W = rng.uniform(-1, 1, (6, 8))
+    x = rng.uniform(0, 1, (5, 8))
+
+    def run(bits=4, batch=1, rows=128):
+        layer = _layer(W, rows=rows, adc_bits=bits, adc_range=8.0)
+        layer.forward(np.tile(x, (batch, 1)))
+        return layer_estimate(layer.events, layer.analog_sums, shape_of(layer), CARD, DEVICE), layer
+
+    base, _ = run()
+    six, _ = run(bits=6)
+    assert six.energy_J["adc"] == pytest.approx(4 * base.energy_J["adc"])  # 2^b
+    assert six.area_m2["adc"] == pytest.approx(4 * base.area_m2["adc"])
+    assert six.latency_s / base.latency_s == pytest.approx((10e-9 + 6e-9) / (10e-9 + 4e-9))  # SAR: b cycles
+    twice, _ = run(batch=2)
+    for part in ("array", "dac", "adc", "digital"):
+        assert twice.energy_J[part] == pytest.approx(2 * base.energy_J[part], rel=1e-12)
+    assert twice.latency_s == pytest.approx(2 * base.latency_s)
+    tiled, layer = run(rows=3)  # 3 row tiles: three times the conversions, the same cells and inputs
+    assert len(layer.row_edges) == 3
+    assert tiled.energy_J["array"] == pytest.approx(base.energy_J["array"], rel=1e-12)
+    assert tiled.energy_J["adc"] == pytest.approx(3 * base.energy_J["adc"])
+    assert tiled.latency_s == pytest.approx(base.latency_s)  # tiles read in parallel
+    one_by_one = circuit_with_overrides(CARD, {"tiles_in_parallel": False})
+    serial = layer_estimate(layer.events, layer.analog_sums, shape_of(layer), one_by_one, DEVICE)
+    assert serial.latency_s == pytest.approx(3 * base.latency_s)
+    assert tiled.area_m2["adc"] == pytest.approx(3 * base.area_m2["adc"])
+
+
+def test_bit_serial_reads_count_each_plane():
+    """A bit-serial DAC applies 0 or full scale per plane: the sum is over planes of the bits set."""
+    layer = _layer([[1.0, 0.5]], dac_bits=2, dac_mode=DacMode.BIT_SERIAL, adc_bits=4, adc_range=4.0)
+    layer.forward(np.array([[1.0, 1.0 / 3.0]]))  # codes 3 (both planes) and 1 (plane 0)
+    lines, _ = _line_devices(layer, False)
+    assert layer.read_v2g_S == pytest.approx(2 * sum(lines[0]) + 1 * sum(lines[1]))
+
+
+def test_reads_and_programming_are_split():
+    layer = _layer([[1.0, -1.0]], adc_bits=4, adc_range=2.0)
+    layer.apply_pulses(np.array([[-1, 1]]), np.array([[1, 0]]))
+    layer.forward(np.ones((3, 2)))
+    per, program = crossbar_estimates([layer], CARD, DEVICE, 3, [1])
+    assert per.energy_J["write"] == 0.0
+    ltp, ltd = layer.analog_sums.write_g_ltp_S, layer.analog_sums.write_g_ltd_S
+    assert program == pytest.approx(4.0 * 1e-6 * ltp + 1.0 * 2e-6 * ltd)
+    assert per.energy_J["adc"] == pytest.approx(1 * 1e-15 * 16)  # one column per image
+
+
+def test_shipped_cards_cite_every_number():
+    assert "sar_32nm" in list_circuits()
+    for path in circuits_dir().glob("*.toml"):
+        data = tomllib.loads(path.read_text())
+        card = load_circuit(path)
+        numeric = [f.name for f in dataclasses.fields(CircuitCard) if f.type in (float, int) and f.name in data]
+        assert numeric and set(numeric) <= set(card.sources), f"{path.name} lacks sources for {set(numeric) - set(card.sources)}"
+
+
+def test_bad_cards_are_named():
+    with pytest.raises(CardError, match="unknown circuit 'nope'"):
+        load_circuit("nope")
+    with pytest.raises(CardError, match="adc_type"):
+        circuit_from_mapping({**HAND, "adc_type": "pipeline"})
+    with pytest.raises(CardError, match="read_voltage_V"):
+        circuit_from_mapping({**HAND, "read_voltage_V": -1})
+    with pytest.raises(CardError, match="lacks the required"):
+        circuit_from_mapping({k: v for k, v in HAND.items() if k != "cols_per_adc"})
+    with pytest.raises(NeurosimError, match="circuit.colls_per_adc"):
+        circuit_with_overrides(CARD, {"colls_per_adc": 3})
+    with pytest.raises(NeurosimError, match="ideal ADC"):
+        layer_estimate(EventCounts(adc_conversions=1), AnalogSums(), shape_of(_layer([[1.0]])), CARD, DEVICE)
+
+
+def test_adc_types_time_and_energy():
+    for kind, cycles in (("sar", 6), ("flash", 1), ("ramp", 64)):
+        card = circuit_with_overrides(CARD, {"adc_type": kind})
+        assert card.adc_time_s(6) == pytest.approx(cycles / 1e9)
+        assert card.adc_energy_J(6) == pytest.approx(64e-15)
+    assert circuit_with_overrides(CARD, {"dac_type": "thermometer"}).dac_units(3) == 7
+
+
+def test_device_card_write_pulses():
+    dev = load_device("sige_epiram")
+    assert (dev.write_voltage_ltp_V, dev.write_pulse_width_ltp_s, dev.write_voltage_ltd_V, dev.write_pulse_width_ltd_s) == (
+        5.0, 5e-6, -3.0, 5e-6)  # fmt: skip
+    with pytest.raises(NeurosimError, match="both or neither"):
+        dataclasses.replace(dev, write_pulse_width_ltd_s=None)
+
+
+def test_cli_energy_json_and_errors(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "neurosim", *a], capture_output=True, text=True)  # noqa: E731
+    out = run("evaluate", "--test-images", "20", "--adc-bits", "6", "--energy", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    parts = ("array", "dac", "adc", "digital", "write")
+    assert result["energy_J"] == pytest.approx(sum(result[f"energy_{p}_J"] for p in parts))
+    assert result["energy_adc_J"] == pytest.approx(result["events"]["total"]["adc_conversions"] / 20 * 6.1e-15 * 64)
+    bad = run("evaluate", "--test-images", "5", "--energy", "--set", "circuit.cols_per_adc=0")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "cols_per_adc" in bad.stderr
+    ideal = run("evaluate", "--test-images", "5", "--energy")
+    assert ideal.returncode == 2 and "ideal ADC" in ideal.stderr
