@@ -8,8 +8,9 @@ Sweep tasks and the command line take a circuit as settings: ``circuit``
 
 from dataclasses import replace
 
+from neurosim.crossbar.config import Mapping
 from neurosim.energy.card import CircuitCard, circuit_with_overrides
-from neurosim.energy.estimate import Estimate, estimate, shape_of
+from neurosim.energy.estimate import Estimate, LayerShape, estimate, shape_of
 from neurosim.energy.sums import AnalogSums
 from neurosim.errors import NeurosimError
 from neurosim.events import EventCounts
@@ -59,3 +60,32 @@ def crossbar_estimates(layers, card: CircuitCard, device, items: int, activation
         reads.append((*reads_only(layer.events, layer.analog_sums), shape, acts * items))
         writes.append((*writes_only(layer.events, layer.analog_sums), shape, 0))
     return estimate(reads, card, device).per(items), estimate(writes, card, device).energy_J["write"]
+
+
+def insitu_shapes(config) -> list[LayerShape]:
+    """The :class:`LayerShape` of the hidden and output layer of an on-chip training
+    :class:`~neurosim.networks.insitu.config.InsituConfig` (tiles of ``crossbar.rows`` rows, one tile wide)."""
+    xb = config.crossbar
+    reference = xb.mapping is Mapping.REFERENCE_COLUMN
+    shapes = []
+    for n_in, n_out in zip(config.sizes[:-1], config.sizes[1:]):
+        devices = n_in * (n_out + 1) if reference else 2 * n_in * n_out
+        shapes.append(LayerShape(n_in, n_out, -(-n_in // xb.rows), 1, n_out, devices, xb.adc_bits, xb.dac_bits))
+    return shapes
+
+
+def insitu_estimates(result, card: CircuitCard) -> dict:
+    """Metrics of an on-chip training run (:class:`~neurosim.networks.insitu.train.InsituResult`): per training
+    image (``energy_*``: forward and transposed reads, digital activations, the pulses) and per test image
+    (``energy_test_*``: the evaluation reads)."""
+    config = result.config
+    shapes = insitu_shapes(config)
+    acts = config.sizes[1:]
+    trained = len(result.history) * config.images_per_epoch
+    tested = result.layer_events("evaluation")[0].dac_conversions // config.sizes[0]
+    out = {}
+    for phase, prefix, n in (("training", PREFIX, trained), ("evaluation", PREFIX + "test_", tested)):
+        layers = [(e, s, shape, a * n) for e, s, shape, a in
+                  zip(result.layer_events(phase), result.layer_sums(phase), shapes, acts)]  # fmt: skip
+        out.update(estimate(layers, card, result.device).per(max(n, 1)).metrics(prefix))
+    return out
