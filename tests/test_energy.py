@@ -235,3 +235,86 @@ def test_cli_energy_json_and_errors(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "cols_per_adc" in bad.stderr
     ideal = run("evaluate", "--test-images", "5", "--energy")
     assert ideal.returncode == 2 and "ideal ADC" in ideal.stderr
+
+
+# -- the spiking and on-chip training paths ---------------------------------------------------------
+def test_row_counting_kernel_matches_its_twin():
+    from neurosim.energy.counting import count_rows_numba, count_rows_numpy
+
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 9, (5, 7)).astype(np.int32)
+    cnt = rng.integers(0, 8, 5).astype(np.int32)
+    a, b = np.zeros(9, np.int64), np.zeros(9, np.int64)
+    count_rows_numba(idx, cnt, a)
+    count_rows_numpy(idx, cnt, b)
+    np.testing.assert_array_equal(a, b)
+    assert a.sum() == cnt.sum()
+
+
+@pytest.mark.parametrize("coding", ["poisson", "rate"])
+def test_fused_snn_read_sums_equal_the_network_engines(coding):
+    """The fused engine counts each row's drives; the network engine reads through CrossbarLayer.forward:
+    with the same spikes (fused T + 1 steps reads steps 0..T-1, as the network engine's T steps do)."""
+    from neurosim.convert import snn as S
+    from neurosim.convert.network import resolve_model
+    from neurosim.data import load_mnist
+    from neurosim.data.calibration import calibration_images
+
+    model = resolve_model("mlp784")
+    x = model.prepare(load_mnist("test")[0][:4])
+    calib = model.prepare(calibration_images()[0])
+    net = S.CrossbarSNN(S.convert_mlp(model, calib), "sige_epiram", config=S.SNNConfig(input_coding=coding), rng=0)
+    fused = net.run(x, 9, rng=2)
+    network = net.run(x, 8, rng=2, engine="network")
+    for a, b in zip(fused.layer_sums, network.layer_sums):
+        assert a.read_v2g_S == pytest.approx(b.read_v2g_S, rel=1e-6) and a.read_v2g_S > 0
+
+
+def test_insitu_sums_by_brute_force():
+    """One training image with no weight change: the kernel's read sums are the active rows' inputs squared
+    times the conductance of every device of their rows (both layers); the evaluation read sums agree."""
+    from neurosim.networks.insitu import kernels as K
+    from neurosim.networks.insitu.config import InsituConfig
+    from neurosim.networks.insitu.data import digits_data
+    from neurosim.networks.insitu.network import DeviceNetwork
+
+    data = digits_data()
+    config = dataclasses.replace(InsituConfig(sizes=(64, 24, 10), epochs=1, images_per_epoch=10), lr_hidden=1e-12,
+                                 lr_output=1e-12)  # fmt: skip
+    net = DeviceNetwork(load_device("sige_epiram"), config, 0)
+    g1 = net.arrays["layer1.main"].conductance_S.copy()  # (64, 24 + 1): the reference device last
+    g2 = net.arrays["layer2.main"].conductance_S.copy()
+    indptr, indices, values = data.csr
+    order = np.array([3])
+    stats, loss = np.zeros(K.ST_SIZE, np.int64), np.zeros(K.LS_SIZE)
+    net.train_chunk(data.csr, data.train_labels, order, 0, stats, loss, 7)
+    assert stats[K.ST_PULSES_LTP] + stats[K.ST_PULSES_LTD] == 0
+    rows, vals = indices[indptr[3] : indptr[4]], values[indptr[3] : indptr[4]]
+    x = np.zeros(64)
+    x[rows] = vals
+    hidden = K.layer_sums(loss)
+    assert hidden[0].read_v2g_S == pytest.approx(float(np.sum(x**2 * g1.sum(axis=1))), rel=1e-12)
+    assert hidden[1].read_v2g_S > 0
+    net.forward(x[None, :])  # no read noise: the same hidden spikes drive the output layer
+    assert net.read_sums[0].read_v2g_S == pytest.approx(hidden[0].read_v2g_S, rel=1e-12)
+    assert net.read_sums[1].read_v2g_S == pytest.approx(hidden[1].read_v2g_S, rel=1e-12)
+    assert g2.sum(axis=1).min() <= hidden[1].read_v2g_S <= 24 * g2.sum(axis=1).max()  # 1 to 24 active units
+
+
+def test_insitu_energy_metrics_and_sweep_declarations(tmp_path):
+    from neurosim.networks.insitu.tasks import TASK, energy_metrics, run_settings
+
+    settings = {"dataset": "digits", "epochs": 1, "images_per_epoch": 50, "circuit": "sar_32nm"}
+    TASK.validate(settings)
+    result = run_settings(settings, 0, progress=False)
+    m = energy_metrics(settings, result)
+    assert m["energy_write_J"] > 0 and m["energy_test_write_J"] == 0.0
+    assert TASK.returns("energy_J") and TASK.returns("energy_test_adc_J")
+    # the write energy is V^2 t times the pulses' mean conductance, between the window's ends
+    ev = result.layer_events("training")
+    pulses = sum(e.pulses_ltp for e in ev) * 25 + sum(e.pulses_ltd for e in ev) * 9
+    dev = load_device("sige_epiram")
+    per = 50
+    assert pulses * 5e-6 * dev.g_min_S / per <= m["energy_write_J"] <= pulses * 5e-6 * dev.g_max_S / per
+    with pytest.raises(NeurosimError, match="software"):
+        TASK.validate({"device": "software", "circuit": "sar_32nm"})
