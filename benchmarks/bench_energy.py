@@ -10,8 +10,9 @@ Each workload runs in one process with the sums (as shipped) and without them
    sige_epiram (8-bit DAC and ADC). Baseline: ``CrossbarLayer._read_v2g``
    replaced by a function that returns 0 (the read sum's only cost).
 2. ``insitu``: the training kernel on 8,000 images of NeuroSim's protocol.
-   Baseline: the same kernel without the sums, compiled from the main branch's
-   source (``--baseline-kernels PATH`` to its ``kernels.py``; skipped if absent).
+   Baseline: the same kernel without the sums, compiled from the source before
+   they were added (``git show REV:neurosim/networks/insitu/kernels.py``,
+   ``--baseline-rev``, default 4114359; skipped if git cannot show it).
 3. ``snn``: the converted network, fused engine, 1,000 test images x 100 steps.
    Baseline: the row-counting kernel replaced by a no-op.
 
@@ -22,7 +23,9 @@ microseconds of arithmetic over the counts.
 import argparse
 import importlib.util
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,15 +75,19 @@ def bench_evaluate(rounds, n_images):
     return with_s, without_s, est_s
 
 
-def bench_insitu(rounds, baseline_path):
+def bench_insitu(rounds, rev):
     from neurosim.device import load_device
     from neurosim.networks.insitu import InsituConfig, load_mnist_data
     from neurosim.networks.insitu import kernels as K
     from neurosim.networks.insitu.network import DeviceNetwork
 
-    if baseline_path is None or not Path(baseline_path).is_file():
+    shown = subprocess.run(["git", "show", f"{rev}:neurosim/networks/insitu/kernels.py"], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parent)  # fmt: skip
+    if shown.returncode != 0:
         return None
-    spec = importlib.util.spec_from_file_location("kernels_without_sums", baseline_path)
+    path = Path(tempfile.mkdtemp()) / "kernels_without_sums.py"
+    path.write_text(shown.stdout)
+    spec = importlib.util.spec_from_file_location("kernels_without_sums", path)
     old = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(old)
     config = InsituConfig()
@@ -123,17 +130,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and rounds (a smoke test)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--baseline-kernels", default="/work/main/neurosim/networks/insitu/kernels.py",
-                        help="kernels.py of the training kernel without the sums (the main branch's)")
+    parser.add_argument("--baseline-rev", default="4114359",
+                        help="git revision whose training kernel has no sums (default: the one before they were added)")
     args = parser.parse_args(argv)
     rounds = 2 if args.quick else args.rounds
     n_eval, n_snn = (1000, 100) if args.quick else (10_000, 1000)
     a, b, est = bench_evaluate(rounds, n_eval)
     print(f"evaluate, {n_eval} images: {a:.3f} s with the sums, {b:.3f} s without: ratio {a / b:.3f}; "
           f"the estimate itself {est * 1e6:.0f} us")
-    got = bench_insitu(rounds, args.baseline_kernels)
+    got = bench_insitu(rounds, args.baseline_rev)
     if got is None:
-        print("insitu: skipped (no baseline kernels file)", file=sys.stderr)
+        print(f"insitu: skipped (git cannot show revision {args.baseline_rev})", file=sys.stderr)
     else:
         print(f"insitu, 8000 training images: {got[0]:.3f} s with the sums, {got[1]:.3f} s without: ratio {got[0] / got[1]:.3f}")
     a, b = bench_snn(rounds, n_snn, 100)
