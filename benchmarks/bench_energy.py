@@ -12,7 +12,7 @@ Each workload runs in one process with the sums (as shipped) and without them
 2. ``insitu``: the training kernel on 8,000 images of NeuroSim's protocol.
    Baseline: the same kernel without the sums, compiled from the source before
    they were added (``git show REV:neurosim/networks/insitu/kernels.py``,
-   ``--baseline-rev``, default 4114359; skipped if git cannot show it).
+   ``--baseline-rev``, default 82b5fde, the main revision this branch started from; skipped if git cannot show it).
 3. ``snn``: the converted network, fused engine, 1,000 test images x 100 steps.
    Baseline: the row-counting kernel replaced by a no-op.
 
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and rounds (a smoke test)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--baseline-rev", default="4114359",
+    parser.add_argument("--baseline-rev", default="82b5fde",
                         help="git revision whose training kernel has no sums (default: the one before they were added)")
     args = parser.parse_args(argv)
     rounds = 2 if args.quick else args.rounds
