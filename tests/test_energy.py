@@ -2,8 +2,6 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
 import tomllib
 
 import numpy as np
@@ -223,18 +221,19 @@ def test_device_card_write_pulses():
         dataclasses.replace(dev, write_pulse_width_ltd_s=None)
 
 
-def test_cli_energy_json_and_errors(tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "neurosim", *a], capture_output=True, text=True)  # noqa: E731
-    out = run("evaluate", "--test-images", "20", "--adc-bits", "6", "--energy", "--json")
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+def test_cli_energy_json_and_errors(capsys):
+    from neurosim.cli import main
+
+    assert main(["evaluate", "--test-images", "20", "--adc-bits", "6", "--energy", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
     parts = ("array", "dac", "adc", "digital", "write")
     assert result["energy_J"] == pytest.approx(sum(result[f"energy_{p}_J"] for p in parts))
     assert result["energy_adc_J"] == pytest.approx(result["events"]["total"]["adc_conversions"] / 20 * 6.1e-15 * 64)
-    bad = run("evaluate", "--test-images", "5", "--energy", "--set", "circuit.cols_per_adc=0")
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "cols_per_adc" in bad.stderr
-    ideal = run("evaluate", "--test-images", "5", "--energy")
-    assert ideal.returncode == 2 and "ideal ADC" in ideal.stderr
+    for argv, what in ((["--energy", "--set", "circuit.cols_per_adc=0"], "cols_per_adc"), (["--energy"], "ideal ADC"),
+                       (["--energy", "--adc-bits", "6", "--circuit", "nope"], "unknown circuit 'nope'")):  # fmt: skip
+        assert main(["evaluate", "--test-images", "5", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and what in err
 
 
 # -- the spiking and on-chip training paths ---------------------------------------------------------
@@ -318,3 +317,25 @@ def test_insitu_energy_metrics_and_sweep_declarations(tmp_path):
     assert pulses * 5e-6 * dev.g_min_S / per <= m["energy_write_J"] <= pulses * 5e-6 * dev.g_max_S / per
     with pytest.raises(NeurosimError, match="software"):
         TASK.validate({"device": "software", "circuit": "sar_32nm"})
+
+
+def test_pareto_front_and_spec():
+    from neurosim.plots import pareto_front, plot_sweep
+    from neurosim.sweep import check_spec, load_spec, parse_spec
+
+    assert pareto_front([(1.0, 0.5), (2.0, 0.9), (1.5, 0.4), (3.0, 0.9), (0.5, 0.1)]) == [4, 0, 1]
+    spec = load_spec(circuits_dir().parent / "experiments" / "accuracy_vs_energy.toml")
+    check_spec(spec)  # every configuration valid for the evaluate task, which returns energy_J
+    assert spec.plot["kind"] == "pareto" and spec.plot["cost"] == "energy_J"
+    with pytest.raises(NeurosimError, match="cost"):
+        parse_spec({"name": "p", "task": "evaluate", "grid": {"device": ["ideal"]}, "plot": {"kind": "pareto"}})
+    with pytest.raises(NeurosimError, match="energy_J"):  # a task that returns no energy metrics
+        parse_spec({"name": "p", "task": "program_error", "grid": {"device": ["ideal"]},
+                    "plot": {"kind": "pareto", "cost": "energy_J"}})
+    records = [{"settings": {"device": d, "crossbar.adc_bits": b}, "metrics": {"accuracy": a, "energy_J": e}}
+               for d, b, a, e in (("ideal", 4, 0.5, 1e-9), ("ideal", 6, 0.9, 2e-9), ("sige_epiram", 4, 0.4, 3e-9))]  # fmt: skip
+    small = parse_spec({"name": "p", "task": "evaluate", "grid": {"device": ["ideal", "sige_epiram"], "crossbar.adc_bits": [4, 6]},
+                        "plot": {"kind": "pareto", "cost": "energy_J", "series": "device", "x": "crossbar.adc_bits"}})
+    ax = plot_sweep(records, small)
+    front = [line for line in ax.get_lines() if line.get_label() == "front"][0]
+    np.testing.assert_allclose(front.get_xdata(), [1e-9, 2e-9])
