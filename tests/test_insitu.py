@@ -421,7 +421,8 @@ def _fused_read(net, x, key, backend):
         args = (net.ip, net.fp, net.fp[K.FP_STEP1], int(net.fp[K.FP_MAX1]), np.uint64(key) ^ K.READ_SALT, b * 10)
         if backend == "numba":
             bufs = (np.zeros((1, n_h)), np.zeros((1, n_h + ref if cells else 0)), out[b : b + 1])
-            clipped += K._layer_read(gA, gB, 40, ref, rows, v[rows], rows.size, *args, *bufs)
+            clipped += K._layer_read(gA, gB, 40, ref, rows, v[rows], rows.size, *args, *bufs, np.zeros(n_h + 1),
+                                     np.zeros(1), 0)  # fmt: skip
         else:
             pos, neg = K._layer_views(gA, gB, 40, n_h, ref)
             out[b], c = K._layer_read_numpy(pos, neg, ref, rows, v[rows], *args)

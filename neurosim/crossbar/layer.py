@@ -343,8 +343,10 @@ class CrossbarLayer:
 
     def _read_v2g(self, inputs, squares, transposed: bool) -> float:
         """``sum (v/V_full)^2 G`` of one read of ``inputs`` (their ``squares``, in input units^2 of a full scale of 1):
-        per tile, the batch's summed squares of each input line times the conductance that line drives."""
-        line_squares = squares.sum(axis=0, dtype=np.float64)
+        per tile, the batch's summed squares of each input line times the conductance that line drives. The column
+        sums are taken in the inputs' precision (float32 reads: a relative error below ~1e-4 at 1,000 rows,
+        several times faster than summing in float64)."""
+        line_squares = squares.sum(axis=0).astype(np.float64)
         total = 0.0
         for tile, rows, cols in self._tile_items():
             g_lines, g_ref = tile.line_conductance_S(self.t_s, transposed)

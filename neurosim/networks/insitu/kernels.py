@@ -322,7 +322,7 @@ def _cell_var(g, fp):
 
 
 @njit(cache=True)
-def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
+def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out, acc, sums, slot):
     """NeuroSim V3's read-out of one layer (reference-column mapping, no read noise) into ``out`` (1, cols).
 
     Following ``Train.cpp`` (the hidden layer's read-out, lines 166-184, and the output layer's,
@@ -332,7 +332,8 @@ def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
     ``q = n_rows (I_max - I_min) / P`` (``P = fp[FP_PSUM_LEVELS]``; the whole layer's swing, no
     tiles), and the code difference is worth ``n_rows / P``: ``sum_i v_i w_ij / 2`` with
     ``w = 2 (I_cell - I_mid) / (I_max - I_min)``, quantised, never clipped. ``P = 0``: no
-    quantisation. Returns 0 (no clipping).
+    quantisation. Returns 0 (no clipping). Adds the read's ``sum v^2 G`` over the driven rows' devices
+    (the reference device included) to ``sums[slot]`` (``acc``: scratch of ``cols + 1``).
     """
     o = out[0]
     n_cols = o.shape[0]
@@ -344,12 +345,20 @@ def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
     for j in range(n_cols):
         o[j] = 0.0
     vsum = 0.0
+    for j in range(stride):
+        acc[j] = 0.0
     for p in range(n_active):
         v = vals[p]
         vsum += v
         row = rows[p] * stride
+        v2 = v * v
         for j in range(n_cols):
-            o[j] += v * cell_conductance(gA[row + j], rs)
+            g = cell_conductance(gA[row + j], rs)
+            o[j] += v * g
+            acc[j] += v2 * g
+        acc[n_cols] += v2 * cell_conductance(gA[row + n_cols], rs)  # the reference device (a cell here)
+    for j in range(stride):
+        sums[slot] += acc[j]
     i_ref = vsum * 0.5 * (i_max + i_min)
     if levels > 0.0:
         q = swing / levels
@@ -399,30 +408,6 @@ def _sum_writes(loss, layer, g_ltp0, g_ltd0):
 
 
 @njit(cache=True)
-def _forward_v2g(gA, gB, n_cols, ref, rows, vals, n_active, ip, fp):
-    """``sum (v / V_full)^2 G`` of one forward read: each driven row's input (after the DAC, as a fraction of
-    its full scale) squared, times the conductance of every device of the row (both of a pair; the
-    reference device), each through its cell's series resistance."""
-    rs = fp[FP_R_SERIES]
-    inv_fs = 1.0 if ip[IP_PROTOCOL] == 1 else 1.0 / fp[FP_DAC_FS]  # NeuroSim V3: binary inputs, no DAC
-    stride = n_cols + ref
-    total = 0.0
-    for p in range(n_active):
-        v = vals[p] if ip[IP_PROTOCOL] == 1 else _dac(vals[p], ip, fp)
-        if v == 0.0:
-            continue
-        row = rows[p] * stride
-        g = 0.0
-        for j in range(stride):
-            g += cell_conductance(gA[row + j], rs)
-        if ref == 0:
-            for j in range(n_cols):
-                g += cell_conductance(gB[row + j], rs)
-        total += v * v * inv_fs * inv_fs * g
-    return total
-
-
-@njit(cache=True)
 def _driven(vals, n_active, ip, fp):
     """Input lines driven by ``vals[:n_active]``: those whose DAC output is non-zero."""
     n = 0
@@ -433,7 +418,8 @@ def _driven(vals, n_active, ip, fp):
 
 
 @njit(cache=True)
-def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_code, rkey, read0, mean, var, out):
+def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_code, rkey, read0, mean, var, out,
+                acc, sums, slot):  # fmt: skip
     """Forward read of one layer for one input vector, tile by tile; returns the clipped conversions.
 
     The active rows ``rows[:n_active]`` (values ``vals``) go through the DAC;
@@ -443,10 +429,12 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
     devices' common variance; ``var`` is (1, 0) without read noise), then
     :func:`~neurosim.crossbar.kernels.readout_numba` draws the noise (stream
     ``counter_word(rkey, read0 + tile)``), converts with the ADC
-    (``step``, ``max_code``) and adds the codes into ``out`` (1, cols).
+    (``step``, ``max_code``) and adds the codes into ``out`` (1, cols). Adds the read's
+    ``sum (v / V_full)^2 G`` over every device of the driven rows (both of a pair; the reference
+    device) to ``sums[slot]``, per column in the scratch ``acc`` (cols + 1) as the read goes.
     """
     if ip[IP_PROTOCOL] == 1:
-        return _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out)
+        return _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out, acc, sums, slot)
     n_cols = mean.shape[1]
     stride = n_cols + ref
     cells = var.shape[1] > 0
@@ -457,6 +445,9 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
     m, vr, o = mean[0], var[0], out[0]
     for j in range(n_cols):
         o[j] = 0.0
+    for j in range(n_cols + 1):
+        acc[j] = 0.0
+    inv_fs2 = 1.0 / (fp[FP_DAC_FS] * fp[FP_DAC_FS])
     clipped = 0
     for tile, r0 in enumerate(range(0, n_rows, tile_rows)):
         r1 = r0 + tile_rows
@@ -472,13 +463,20 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
             if v == 0.0:
                 continue
             row = i * stride
+            vn2 = v * v * inv_fs2
             if ref == 1:
                 gr = cell_conductance(gA[row + n_cols], rs)
+                acc[n_cols] += vn2 * gr
                 for j in range(n_cols):
-                    m[j] += v * (cell_conductance(gA[row + j], rs) - gr)
+                    g = cell_conductance(gA[row + j], rs)
+                    m[j] += v * (g - gr)
+                    acc[j] += vn2 * g
             else:
                 for j in range(n_cols):
-                    m[j] += v * (cell_conductance(gA[row + j], rs) - cell_conductance(gB[row + j], rs))
+                    ga = cell_conductance(gA[row + j], rs)
+                    gb = cell_conductance(gB[row + j], rs)
+                    m[j] += v * (ga - gb)
+                    acc[j] += vn2 * (ga + gb)
             if cells:
                 v2 = v * v * inv_k2
                 for j in range(n_cols):
@@ -492,6 +490,8 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
             m[j] *= inv_k
         key = counter_word(rkey, read0 + tile)
         clipped += readout_numba(mean, var, ref == 1 and cells, fp[FP_OUT_VAR], step, max_code, 1.0, key, out, 0)
+    for j in range(n_cols + 1):
+        sums[slot] += acc[j]
     return clipped
 
 
@@ -564,6 +564,7 @@ def train_hw_numba(
     buf = np.zeros(2)
     mean1, out1 = np.zeros((1, n_h)), np.zeros((1, n_h))
     mean2, out2 = np.zeros((1, n_out)), np.zeros((1, n_out))
+    acc1, acc2 = np.zeros(n_h + 1), np.zeros(n_out + 1)  # per-column scratch of the reads' v^2 G sums
     var1 = np.zeros((1, (n_h + ref) if cells else 0))
     var2 = np.zeros((1, (n_out + ref) if cells else 0))
     z1 = out1[0]
@@ -599,10 +600,10 @@ def train_hw_numba(
         vals = values[p0:p1]
         # -- forward: hidden layer ------------------------------------------------------------
         stats[ST_CLIP_HIDDEN] += _layer_read(
-            gA1, gB1, n_in, ref, rows, vals, p1 - p0, ip, fp, fp[FP_STEP1], fp[FP_MAX1], rkey, read0, mean1, var1, out1
-        )
+            gA1, gB1, n_in, ref, rows, vals, p1 - p0, ip, fp, fp[FP_STEP1], fp[FP_MAX1], rkey, read0, mean1, var1, out1,
+            acc1, loss, LS_SUMS + SU_V2G,
+        )  # fmt: skip
         _count_read(stats, 0, n_in, n_h * tiles1, tiles1, _driven(vals, p1 - p0, ip, fp) * row_cells1)
-        loss[LS_SUMS + SU_V2G] += _forward_v2g(gA1, gB1, n_h, ref, rows, vals, p1 - p0, ip, fp)
         _hidden_activations(z1, a1, h, ip, fp)
         n_active = 0
         for j in range(n_h):
@@ -613,10 +614,9 @@ def train_hw_numba(
         # -- forward: output layer ------------------------------------------------------------
         stats[ST_CLIP_OUTPUT] += _layer_read(
             gA2, gB2, n_h, ref, hrows, hvals, n_active, ip, fp, fp[FP_STEP2], fp[FP_MAX2],
-            rkey, read0 + layout[L_OUTPUT_READS], mean2, var2, out2,
+            rkey, read0 + layout[L_OUTPUT_READS], mean2, var2, out2, acc2, loss, LS_SUMS + SU_SIZE + SU_V2G,
         )  # fmt: skip
         _count_read(stats, 1, n_h, n_out * tiles2, tiles2, _driven(hvals, n_active, ip, fp) * row_cells2)
-        loss[LS_SUMS + SU_SIZE + SU_V2G] += _forward_v2g(gA2, gB2, n_out, ref, hrows, hvals, n_active, ip, fp)
         _output_error(z2, labels[t], s2, loss, stats)
         # -- backward: hidden error -------------------------------------------------------------
         stride2 = n_out + ref
