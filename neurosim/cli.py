@@ -163,6 +163,8 @@ def _cmd_evaluate(args) -> None:
     for text in args.set:
         key, value = parse_assignment(text)
         settings[key] = value
+    if args.energy:
+        settings.setdefault("circuit", args.circuit)
     start = time.perf_counter()
     result, net = evaluate_network(settings, args.seed)
     result = {"model": args.model, "device": args.device, "seed": args.seed, **settings, **result}
@@ -179,6 +181,10 @@ def _cmd_evaluate(args) -> None:
     print(f"  hardware accuracy  {100 * result['accuracy']:.2f} %")
     print(f"  ADC clipped {100 * result['adc_clip_fraction']:.3f} % of conversions, DAC {100 * result['dac_clip_fraction']:.3f} % of inputs")
     print(f"  {events.summary(net.events)}")
+    if args.energy:
+        from neurosim.energy.cli import print_estimate
+
+        print_estimate(result, "test image")
     print(f"  {result['time_s']:.1f} s")
 
 
@@ -213,6 +219,9 @@ def _add_evaluate(sub) -> None:
         help="any other setting, e.g. --set crossbar.cell_r_series_ohm=15e3 --set device.read_noise_frac=0.02 (repeatable)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    from neurosim.energy.cli import add_energy_options
+
+    add_energy_options(p)
     p.set_defaults(func=_cmd_evaluate)
 
 

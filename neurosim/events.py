@@ -5,8 +5,9 @@ crossbar layers, the fused kernels that call the core's helpers), and each
 counts the same events, defined here. Counts are exact integers, accumulated
 per read chunk or per image (never per device in the hot path), so they scale
 exactly with the work: twice the images, twice every read count. Energy,
-latency and area models compute from these counts and a circuit card; they
-never re-run a model of the workload.
+latency and area models (:mod:`neurosim.energy`) compute from these counts,
+the conductance sums the core keeps beside them (:mod:`neurosim.energy.sums`)
+and a circuit card; they never re-run a model of the workload.
 
 Definitions (one *input vector* is one image, one time step's spike vector,
 or one error vector of a transposed read):

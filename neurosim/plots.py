@@ -119,6 +119,58 @@ def _plot_epochs(records, spec, ax):
     return ax
 
 
+def pareto_front(points) -> list[int]:
+    """Indices of the points ``(cost, value)`` that no other point beats (lower or equal cost and higher or equal
+    value, one of them strictly), sorted by cost."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], -np.inf
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _plot_pareto(records, spec, ax):
+    """``kind = "pareto"``: the metric (mean over seeds) against the ``cost`` metric (log axis), one marker per
+    configuration, coloured by ``series``, labelled by its ``x`` setting (default: all its other grid settings),
+    with the front of the configurations no other beats in both."""
+    opts = spec.plot
+    metric, cost = spec.plot_metric(), opts["cost"]
+    series_key = opts.get("series")
+    percent = "accuracy" in metric
+    scale = 100.0 if percent else 1.0
+    configs = {}
+    for r in records:
+        key = tuple(sorted((k, str(r["settings"].get(k))) for k in spec.grid))
+        configs.setdefault(key, []).append(r)
+    points, colours = [], {}
+    for key, runs in configs.items():
+        x = float(np.mean([r["metrics"][cost] for r in runs]))
+        y = float(np.mean([r["metrics"][metric] for r in runs])) * scale
+        series = dict(key).get(series_key) if series_key else None
+        if series not in colours:
+            colours[series] = f"C{len(colours) % 10}"
+        ax.plot([x], [y], "o", ms=5, color=colours[series])
+        shown = [opts["x"]] if "x" in opts else [k for k in spec.grid if k != series_key]  # [plot] x: the label
+        text = ", ".join(f"{k.split('.')[-1]} {dict(key)[k]}" for k in shown)
+        ax.annotate(text, (x, y), fontsize=5, xytext=(3, 2), textcoords="offset points", color="0.3")
+        points.append((x, y))
+    front = pareto_front(points)
+    ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "k-", lw=1, alpha=0.6, label="front")
+    for series, colour in colours.items():
+        ax.plot([], [], "o", color=colour, label=f"{series_key.split('.')[-1]} = {series}" if series_key else metric)
+    ax.set_xscale(opts.get("xscale", "log"))
+    ax.set_xlabel(opts.get("xlabel", cost.replace("_", " ")))
+    ax.set_ylabel(opts.get("ylabel", f"{metric.replace('_', ' ')}{' (%)' if percent else ''}"))
+    n_seeds = spec.seeds
+    ax.set_title(textwrap.fill(opts.get("title", spec.name), 75) + f"\nmean over {n_seeds} seed{'s' if n_seeds > 1 else ''}",
+                 fontsize=10)  # fmt: skip
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
 def plot_sweep(records, spec, ax=None):
     """Mean and spread over seeds of a sweep's metric against one grid axis.
 
@@ -134,6 +186,8 @@ def plot_sweep(records, spec, ax=None):
     opts = spec.plot
     if opts.get("kind") == "epochs":
         return _plot_epochs(records, spec, ax)
+    if opts.get("kind") == "pareto":
+        return _plot_pareto(records, spec, ax)
     x_key = opts.get("x", next(iter(spec.grid)))
     series_key = opts.get("series")
     metric = spec.plot_metric()

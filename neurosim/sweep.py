@@ -45,9 +45,11 @@ from neurosim.tasks import TASKS, resolve_task
 log = logging.getLogger(__name__)
 
 _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}
-_PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale", "published", "note"}
-#: Plot kinds: a metric against a grid axis (line, bar), or a list metric against its epochs (epochs).
-_PLOT_KINDS = ("line", "bar", "epochs")
+_PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale", "published", "note",
+              "cost"}
+#: Plot kinds: a metric against a grid axis (line, bar), a list metric against its epochs (epochs), or a
+#: metric against a cost metric with the trade-off's front (pareto: ``cost``, e.g. ``energy_J``).
+_PLOT_KINDS = ("line", "bar", "epochs", "pareto")
 #: Most seeds per configuration and most points per sweep: one point file each, listed in memory.
 MAX_SEEDS = 10_000
 MAX_POINTS = 1_000_000
@@ -118,6 +120,8 @@ class SweepSpec:
             raise NeurosimError(f"[plot] published = {published!r} must be a table of series value = accuracy in percent (0-100)")
         if published and plot.get("kind") != "epochs":
             raise NeurosimError("[plot] published is drawn only by kind = 'epochs'")
+        if (plot.get("kind") == "pareto") != ("cost" in plot):
+            raise NeurosimError("[plot] cost (the metric of the x axis, e.g. 'energy_J') goes with kind = 'pareto', and only with it")
         if plot.get("xscale", "linear") not in ("linear", "log", "symlog"):
             raise NeurosimError(f"[plot] xscale = {plot['xscale']!r} must be 'linear', 'log' or 'symlog'")
 
@@ -162,7 +166,7 @@ def check_spec(spec: SweepSpec, source: str | None = None) -> None:
         except NeurosimError as exc:
             raise NeurosimError(f"{source}: task {spec.task!r}: {exc}") from None
     if spec.plot:
-        for key in (spec.plot_metric(), spec.plot.get("reference")):
+        for key in (spec.plot_metric(), spec.plot.get("reference"), spec.plot.get("cost")):
             if key is not None and not task.returns(key):
                 raise NeurosimError(
                     f"{source}: [plot] names metric {key!r}, but task {spec.task!r} returns {sorted(task.metrics)}"
@@ -461,7 +465,7 @@ def write_results(spec: SweepSpec, out_dir) -> Path:
     if spec.plot:
         from neurosim.plots import plot_sweep, save_figure
 
-        for key in (spec.plot_metric(), spec.plot.get("reference")):
+        for key in (spec.plot_metric(), spec.plot.get("reference"), spec.plot.get("cost")):
             if key is not None and key not in metric_keys:
                 raise NeurosimError(f"{spec.name}: [plot] names metric '{key}', but the task returns {metric_keys}")
 

@@ -391,6 +391,7 @@ def test_save_and_load_round_trip(tmp_path, sige):
     assert loaded.config == config and loaded.device == device
     assert loaded.adc_range == layer.adc_range and loaded.t_s == 3.0
     assert loaded.clip_counts == layer.clip_counts
+    assert loaded.read_v2g_S == layer.read_v2g_S > 0  # the energy's read sum (neurosim.energy) is kept too
     np.testing.assert_array_equal(loaded.effective_weights(), layer.effective_weights())
     np.testing.assert_array_equal(loaded.forward(x, rng=2), layer.forward(x, rng=2))
     with np.load(path, allow_pickle=False) as data:

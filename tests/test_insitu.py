@@ -74,12 +74,12 @@ def _noisy_sige():
 
 def _chunk(net, data, order, t0=0, key=99, backend="numba"):
     stats = np.zeros(K.ST_SIZE, dtype=np.int64)
-    loss = np.zeros(1)
+    loss = np.zeros(K.LS_SIZE)
     if isinstance(net, DeviceNetwork):
         net.train_chunk(data.csr, data.train_labels, order, t0, stats, loss, key, backend)
     else:
         net.train_chunk(data.csr, data.train_labels, order, t0, stats, loss, backend)
-    return stats, loss[0]
+    return stats, loss  # the squared error and the conductance sums (K.LS_*)
 
 
 def _conductances(net):
@@ -421,7 +421,8 @@ def _fused_read(net, x, key, backend):
         args = (net.ip, net.fp, net.fp[K.FP_STEP1], int(net.fp[K.FP_MAX1]), np.uint64(key) ^ K.READ_SALT, b * 10)
         if backend == "numba":
             bufs = (np.zeros((1, n_h)), np.zeros((1, n_h + ref if cells else 0)), out[b : b + 1])
-            clipped += K._layer_read(gA, gB, 40, ref, rows, v[rows], rows.size, *args, *bufs)
+            clipped += K._layer_read(gA, gB, 40, ref, rows, v[rows], rows.size, *args, *bufs, np.zeros(n_h + 1),
+                                     np.zeros(1), 0)  # fmt: skip
         else:
             pos, neg = K._layer_views(gA, gB, 40, n_h, ref)
             out[b], c = K._layer_read_numpy(pos, neg, ref, rows, v[rows], *args)
@@ -493,15 +494,20 @@ def test_in_situ_write_is_the_device_array_write():
     g = arr.state_buffer_S.copy()
     key = np.random.default_rng(3).integers(2**63, dtype=np.uint64)  # the key apply_pulses draws from rng=3
     stats = np.zeros(K.ST_SIZE, dtype=np.int64)
+    loss, loss_numpy = np.zeros(K.LS_SIZE), np.zeros(K.LS_SIZE)
     z = normals_from_counters_numpy(key, np.arange(g.size))
     P = arr.write_params[:6]
     for d in range(g.size):
         if n.flat[d]:
-            K._write(g, P, device.c2c_sigma_frac, d, n.flat[d], z[d], stats)
+            K._write(g, P, device.c2c_sigma_frac, d, n.flat[d], z[d], stats, loss)
     g_numpy = arr.state_buffer_S.copy()
-    K._write_numpy(g_numpy, P, device.c2c_sigma_frac, np.arange(g.size), n.ravel(), key, 0, 0, stats)
+    K._write_numpy(g_numpy, P, device.c2c_sigma_frac, np.arange(g.size), n.ravel(), key, 0, 0, stats, loss_numpy)
+    arr.reset_events()
     arr.apply_pulses(n, rng=3)
     np.testing.assert_array_equal(g, arr.state_buffer_S)
+    # the write conductance sums (mean G over each train, times its pulses) agree with the device array's
+    np.testing.assert_allclose(loss[[K.LS_WRITE_LTP, K.LS_WRITE_LTD]], arr.write_conductance_S, rtol=1e-12)
+    np.testing.assert_allclose(loss_numpy[[K.LS_WRITE_LTP, K.LS_WRITE_LTD]], arr.write_conductance_S, rtol=1e-9)
     # the twin's d^n is a pow, the kernel's a product of squares: rounding of the window's scale
     np.testing.assert_allclose(g_numpy, g, rtol=0, atol=64 * EPS * device.g_max_S)
     assert stats[K.ST_PULSES_LTP] == 2 * n[n > 0].sum() and stats[K.ST_WRITES] == 2 * np.count_nonzero(n)

@@ -13,7 +13,10 @@ Settings are flat keys (see :mod:`neurosim.settings`):
 - ``t_s``: read the devices this many seconds after programming (drift);
 - ``test_images``: evaluate on the first N test images (default all 10,000);
 - ``input_percentile``, ``adc_percentile``: converter calibration (see
-  :class:`~neurosim.convert.network.HardwareNetwork`).
+  :class:`~neurosim.convert.network.HardwareNetwork`);
+- ``circuit``, ``circuit.<field>``: a circuit card (:mod:`neurosim.energy`); with either, the
+  result adds the energy, latency and area per test image (``energy_*``, reads only) and
+  ``energy_program_J``, the programming's write energy.
 """
 
 import dataclasses
@@ -26,13 +29,14 @@ from neurosim.convert.network import HardwareNetwork, resolve_model
 from neurosim.crossbar import CrossbarConfig, WireConfig
 from neurosim.data import first_images, load_mnist
 from neurosim.data.calibration import calibration_images
+from neurosim.energy.runs import PREFIX, circuit_from_settings, crossbar_estimates
 from neurosim.rng import as_generator
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
 from neurosim.tasks import Task
 from neurosim.validation import real, whole
 
-_PLAIN = {"model", "device", "on_off_ratio", "t_s", "test_images", "input_percentile", "adc_percentile"}
-_GROUPS = ("device", "crossbar", "wire")
+_PLAIN = {"model", "device", "on_off_ratio", "t_s", "test_images", "input_percentile", "adc_percentile", "circuit"}
+_GROUPS = ("device", "crossbar", "wire", "circuit")
 
 
 def resolve(settings: dict):
@@ -54,6 +58,7 @@ def resolve(settings: dict):
     if n_test is not None:
         whole("test_images", n_test, 1)
     real("t_s", plain.get("t_s", 0.0), "a time >= 0 s", lambda v: v >= 0)
+    circuit_from_settings(plain, groups["circuit"], config.adc_bits)
     return resolve_model(plain.get("model", "mlp784")), device, config, plain
 
 
@@ -98,7 +103,12 @@ def evaluate_network(settings: dict, rng=None) -> tuple[dict, HardwareNetwork]:
     if plain.get("t_s", 0.0):
         net.drift_to(float(plain["t_s"]))
     acc = net.accuracy(x, y, rng)
-    return {"accuracy": acc, "software_accuracy": model.accuracy(x, y), "test_images": int(n), **net.clip_fractions()}, net
+    result = {"accuracy": acc, "software_accuracy": model.accuracy(x, y), "test_images": int(n), **net.clip_fractions()}
+    card = circuit_from_settings(plain, split_settings(settings, _PLAIN, _GROUPS)[1]["circuit"])
+    if card is not None:
+        per_image, program_J = crossbar_estimates(net.layers, card, device, n, [l.out_features for l in net.layers])
+        result.update(per_image.metrics(PREFIX), energy_program_J=program_J)
+    return result, net
 
 
 def evaluate_point(settings: dict, rng: np.random.Generator) -> dict:
@@ -119,5 +129,6 @@ TASK = Task(
     setting_groups=_GROUPS,
     check=check_settings,
     metrics=("accuracy", "software_accuracy", "test_images", "adc_clip_fraction", "dac_clip_fraction", *events.METRICS),
+    metric_prefixes=(PREFIX,),
     description="accuracy of a trained model converted onto crossbars of a device",
 )

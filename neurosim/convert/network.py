@@ -130,7 +130,8 @@ class HardwareNetwork(LayerEvents):
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.layers[0].in_features:
             raise NeurosimError(f"x must be (batch, {self.layers[0].in_features}), got {x.shape}")
-        clips = [{k: v.copy() for k, v in layer._clips.items()} for layer in self.layers]
+        clips = [({k: v.copy() for k, v in layer._clips.items()}, {k: v.copy() for k, v in layer._v2g.items()})
+                 for layer in self.layers]
         rng_state = rng.bit_generator.state
         out = []
         try:
@@ -140,8 +141,8 @@ class HardwareNetwork(LayerEvents):
                     h = activate(layer.forward(h, rng) + b, activation)
                 out.append(h)
         except BaseException:  # such as a NaN input in a later batch: clip counts and rng stay as they were
-            for layer, saved in zip(self.layers, clips):
-                layer._clips = saved
+            for layer, (saved, v2g) in zip(self.layers, clips):
+                layer._clips, layer._v2g = saved, v2g
             rng.bit_generator.state = rng_state
             raise
         return np.concatenate(out) if out else np.zeros((0, self.layers[-1].out_features), np.float32)

@@ -38,6 +38,7 @@ def save_layer(layer, path) -> None:
         "adc_range": layer.adc_range,
         "adc_range_backward": layer.adc_range_backward,
         "clip_counts": {"forward": layer._clips[False].tolist(), "backward": layer._clips[True].tolist()},
+        "read_v2g_S": {"forward": float(layer._v2g[False][0]), "backward": float(layer._v2g[True][0])},
         "k_S": [[tile.k_S for tile in row] for row in layer.tiles],
     }
     arrays = {"meta": np.array(json.dumps(meta))}
@@ -97,6 +98,7 @@ def load_layer(cls, path, device=None):
         counts = meta["clip_counts"]
         for d, k in ((False, "forward"), (True, "backward")):  # files saved before cell reads were counted hold 4
             layer._clips[d][: len(counts[k])] = np.array(counts[k], dtype=np.int64)
+            layer._v2g[d][0] = float(meta.get("read_v2g_S", {}).get(k, 0.0))  # files saved before it was summed: 0
     except (KeyError, IndexError, TypeError) as exc:
         raise NeurosimError(f"{path}: incomplete saved crossbar layer (missing {exc})") from None
     return layer

@@ -140,6 +140,32 @@ class Tile:
             self._cache[key] = self._read_matrices(t_s, key[1], key[2])
         return self._cache[key]
 
+    def line_conductance_S(self, t_s: float, transposed: bool) -> tuple[np.ndarray, float]:
+        """The conductance (S) each input line of a read drives, for the array energy ``sum V^2 G t``.
+
+        Forward: per row, the sum over every device of the row (both devices of
+        a pair, the reference device); transposed: per weight column, the sum
+        over its devices. Each device is seen through its cell's series
+        resistance; wire resistance is ignored (an upper bound with wires). The
+        second value is the reference column's total (driven at minus the sum
+        of the column inputs in a transposed read of a reference-column tile;
+        0 otherwise). Cached until the next write.
+        """
+        key = (t_s, "lines", bool(transposed))
+        if key not in self._cache:
+            if any(k[0] != t_s for k in self._cache):
+                self._cache.clear()
+            g = {n: wires.cell_conductance_S(v, self.r_series_ohm) for n, v in self.conductances_S(t_s).items()}
+            ref = 0.0
+            if self.mapping is Mapping.DIFFERENTIAL:
+                devices = g["plus"] + g["minus"]
+            elif transposed:
+                devices, ref = g["main"][:, :-1], float(g["main"][:, -1].sum())
+            else:
+                devices = g["main"]
+            self._cache[key] = (devices.sum(axis=0 if transposed else 1), ref)
+        return self._cache[key]
+
     def _read_matrices(self, t_s, transposed, dtype) -> ReadMatrices:
         g = self.conductances_S(t_s)
         if self.wire is None and self.r_series_ohm == 0:

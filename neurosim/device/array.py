@@ -108,6 +108,7 @@ class DeviceArray:
         self._pin_stuck()
         self._kernel_params = self._make_kernel_params()
         self._counts = np.zeros(4, dtype=np.int64)
+        self._write_g = np.zeros(2)
 
     # -- state -------------------------------------------------------------
     @property
@@ -156,9 +157,17 @@ class DeviceArray:
         return EventCounts.from_counts(pulses_ltp=c[_LTP], pulses_ltd=c[_LTD], writes=c[_WRITES],
                                        program_iterations=c[_PASSES])  # fmt: skip
 
+    @property
+    def write_conductance_S(self) -> tuple[float, float]:
+        """``(LTP, LTD)``: the sum over the pulses applied (as :attr:`events` counts them) of the device's mean
+        conductance during its train, ``(G_before + G_after) / 2`` (S x pulses; write energy is
+        ``V^2 t`` times this, :mod:`neurosim.energy`). Stuck devices count at their rail."""
+        return float(self._write_g[0]), float(self._write_g[1])
+
     def reset_events(self) -> None:
-        """Set the write counters of :attr:`events` to zero."""
+        """Set the write counters of :attr:`events` (and :attr:`write_conductance_S`) to zero."""
         self._counts[:] = 0
+        self._write_g[:] = 0.0
 
     @property
     def stuck(self) -> np.ndarray:
@@ -210,7 +219,10 @@ class DeviceArray:
         if backend not in _KERNELS:
             raise NeurosimError(f"backend must be one of {sorted(_KERNELS)}, got {backend!r}")
         key = as_generator(rng).integers(2**63, dtype=np.uint64) if self.device.c2c_sigma_frac > 0 else _NO_KEY
+        g_before = self._g.copy()
         _KERNELS[backend](self._g.reshape(-1), pulses.reshape(-1), *self._kernel_params, key)
+        g_mean = 0.5 * (g_before + self._g)
+        self._write_g += (np.sum(np.maximum(pulses, 0) * g_mean), np.sum(np.maximum(-pulses, 0) * g_mean))
         self._counts[_LTP] += np.maximum(pulses, 0).sum(dtype=np.int64)
         self._counts[_LTD] -= np.minimum(pulses, 0).sum(dtype=np.int64)
         self._counts[_WRITES] += np.count_nonzero(pulses)
@@ -358,4 +370,5 @@ class DeviceArray:
         self.nu = np.array(arrays["nu"], dtype=float, order="C")
         self._kernel_params = self._make_kernel_params()
         self._counts = np.zeros(4, dtype=np.int64)
+        self._write_g = np.zeros(2)
         return self

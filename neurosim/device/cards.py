@@ -94,7 +94,7 @@ def _device_from_mapping(data: dict) -> DeviceModel:
             if value not in allowed:
                 raise NeurosimError(f"field '{key}' = {value!r} must be one of {allowed}")
             data[key] = enum(value)
-        elif _FIELDS[key].type is float:
+        elif _FIELDS[key].type is float or (_FIELDS[key].type == float | None and value is not None):
             data[key] = _number(data, key)
         elif _FIELDS[key].type is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise NeurosimError(f"field '{key}' = {value!r} must be a whole number")

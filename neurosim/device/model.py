@@ -92,6 +92,12 @@ class DeviceModel:
     stuck_on_frac: float = 0.0
     #: Programmed values snap to the conductances reachable by whole potentiation pulses.
     snap_to_levels: bool = True
+    #: Write pulses (optional; energy estimates only, :mod:`neurosim.energy`): amplitude (V, signed as
+    #: applied) and width (s) of one potentiation and one depression pulse. None = not given on the card.
+    write_voltage_ltp_V: float | None = None
+    write_pulse_width_ltp_s: float | None = None
+    write_voltage_ltd_V: float | None = None
+    write_pulse_width_ltd_s: float | None = None
     citation: str = ""
     description: str = ""
 
@@ -148,6 +154,20 @@ class DeviceModel:
                 reject(name, getattr(self, name), f"a {enum.__name__} ({allowed})")
         if not isinstance(self.snap_to_levels, bool):
             reject("snap_to_levels", self.snap_to_levels, "true or false")
+        for name in ("write_voltage_ltp_V", "write_voltage_ltd_V", "write_pulse_width_ltp_s", "write_pulse_width_ltd_s"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                reject(name, value, "None or a finite number")
+            if name.endswith("_s") and not value > 0:
+                reject(name, value, "a pulse width > 0 s")
+            if name.endswith("_V") and value == 0:
+                reject(name, value, "a non-zero pulse voltage (V)")
+        for d in ("ltp", "ltd"):
+            if (getattr(self, f"write_voltage_{d}_V") is None) != (getattr(self, f"write_pulse_width_{d}_s") is None):
+                reject(f"write_pulse_width_{d}_s", getattr(self, f"write_pulse_width_{d}_s"),
+                       f"given together with write_voltage_{d}_V (both or neither)")
 
     @property
     def window_S(self) -> float:

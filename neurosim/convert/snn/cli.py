@@ -96,6 +96,8 @@ def _settings(args, name: str, noise) -> dict:
                 "percentile": args.percentile, "batch_size": args.batch_size, "engine": args.engine}
     if args.checkpoints:
         settings["checkpoints"] = sorted(set(c for c in args.checkpoints if c <= args.steps) | {args.steps})
+    if args.energy:
+        settings["circuit"] = args.circuit
     for key, value in (("test_images", args.test_images), ("device.read_noise_frac", noise),
                        ("crossbar.adc_bits", args.adc_bits), ("crossbar.dac_bits", args.dac_bits),
                        ("crossbar.rows", args.array_size), ("crossbar.cols", args.array_size),
@@ -182,6 +184,10 @@ def _cmd_snn(args) -> None:
         print("  " + f"{t:>7}" + "".join(f"  {100 * _curve(r['metrics'], args.readout)[1][i]:>{width - 2}.2f} %" for r in runs))
     for r, label in zip(runs, labels):
         print(f"  {label}: {r['time_s']:.1f} s, {events.summary(events.EventCounts(**r['events']['total']))}")
+        if args.energy:
+            from neurosim.energy.cli import print_estimate
+
+            print_estimate(r["metrics"], f"test image ({args.steps} steps)", indent="    ")
     print(f"wrote {stem.with_suffix('.csv')}" + ("" if args.no_plot else f" and {stem.with_suffix('.png')}"))
 
 
@@ -254,5 +260,8 @@ def add_snn_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--from-sweep", metavar="DIR",
                    help="instead of simulating, draw accuracy vs steps (mean ± s.d. over seeds) from a finished snn sweep folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    from neurosim.energy.cli import add_energy_options
+
+    add_energy_options(p)
     p.set_defaults(func=_cmd_snn)
     return p

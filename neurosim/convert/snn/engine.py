@@ -59,6 +59,11 @@ from neurosim.crossbar import CrossbarConfig, CrossbarLayer, DacMode
 from neurosim.crossbar import kernels as core
 from neurosim.device import DeviceModel, load_device
 from neurosim.errors import NeurosimError
+from neurosim.energy.counting import count_rows_numba, row_conductance_S
+from neurosim.energy.estimate import estimate, shape_of
+from neurosim.energy.runs import PREFIX as ENERGY_PREFIX
+from neurosim.energy.runs import circuit_from_settings
+from neurosim.energy.sums import AnalogSums
 from neurosim.events import METRICS as EVENT_METRICS
 from neurosim.events import EventCounts, total
 from neurosim.events import metrics as event_metrics
@@ -438,6 +443,8 @@ class SNNRun:
     adc_clipped: int = 0
     adc_conversions: int = 0
     layer_events: tuple = ()
+    #: Each layer's read conductance sums (:class:`~neurosim.energy.sums.AnalogSums`), for the reads ``layer_events`` counts.
+    layer_sums: tuple = ()
 
     @property
     def events(self) -> EventCounts:
@@ -590,14 +597,17 @@ class CrossbarSNN:
         chunks = [(s, min(s + bs, n)) for s in range(0, n, bs)]
         clips = np.zeros(2, np.int64)
         reads = np.zeros((n_layers, 4), np.int64)  # per layer: DAC, ADC conversions, cell reads, tile reads
+        v2g = np.zeros(n_layers)  # per layer: the reads' sum (v / V_full)^2 G (S)
         bar = Progress(n, f"snn {steps} steps", "sample")
         log.info("SNN run: %d samples x %d steps, %s engine, %d chunk(s)", n, steps, engine.value, len(chunks))
         try:
             if engine is Engine.NETWORK:
                 for a, b in chunks:
-                    got_clips, got_reads = self._run_network(x[a:b], steps, ck, rng, {k: v[a:b] for k, v in out.items()})
+                    got_clips, got_reads, got_v2g = self._run_network(x[a:b], steps, ck, rng,
+                                                                      {k: v[a:b] for k, v in out.items()})  # fmt: skip
                     clips += got_clips
                     reads += got_reads
+                    v2g += got_v2g
                     bar.update(n=b - a)
             else:
                 arrays = self.read_arrays()
@@ -617,15 +627,17 @@ class CrossbarSNN:
                 else:
                     with ThreadPoolExecutor(min(n_threads, len(chunks))) as pool:
                         results = list(pool.map(work, chunks))
-                for got_clipped, got_conversions, got_reads in results:
+                for got_clipped, got_conversions, got_reads, got_v2g in results:
                     clips += (got_clipped, got_conversions)
                     reads += got_reads
+                    v2g += got_v2g
         finally:
             bar.close()
         layer_events = tuple(EventCounts.from_counts(dac_conversions=r[0], adc_conversions=r[1], cell_reads=r[2],
                                                      tile_reads=r[3]) for r in reads)  # fmt: skip
         return SNNRun(ck, out["counts"], out["potential"], out["layer_spikes"], out["input_spikes"], int(steps),
-                      self.config.dt_s, tuple(self.sizes), int(clips[0]), int(clips[1]), layer_events)
+                      self.config.dt_s, tuple(self.sizes), int(clips[0]), int(clips[1]), layer_events,
+                      tuple(AnalogSums(read_v2g_S=float(v)) for v in v2g))
 
     def _run_fused(self, arrays, kernels, x, seeds, keys, steps, ck, out) -> tuple:
         poisson, if_update, read = kernels
@@ -672,6 +684,8 @@ class CrossbarSNN:
             rate_driven = int(nonzero.sum())  # input rows driven by every read of the intensities
         clipped = conversions = 0
         driven = np.zeros(len(widths), np.int64)  # driven rows summed over the reads, per layer
+        drives = [np.zeros(n, np.int64) for n in sizes[:-1]]  # reads that drove each input row, per layer
+        silent = np.zeros(sizes[0], np.int64)  # Poisson coding: reads in which a high row (read by complement) was silent
         k = 0
         for s in range(steps):
             for l in range(len(widths)):
@@ -692,6 +706,10 @@ class CrossbarSNN:
                 driven[0] += rate_driven
             for l in range(1, len(widths)):
                 driven[l] += int(cnt[l - 1].sum())
+                count_rows_numba(idx[l - 1], cnt[l - 1], drives[l])
+            if poisson_coding:  # the low rows that fired, and the high rows that did not
+                count_rows_numba(in_idx, in_cnt, drives[0])
+                count_rows_numba(minus[0], minus[1], silent)
             for l, ra in enumerate(arrays):
                 src_idx, src_cnt = (in_idx, in_cnt) if l == 0 else (idx[l - 1], cnt[l - 1])
                 nidx, ncnt = minus if l == 0 else (_NO_IDX, _NO_CNT)
@@ -703,11 +721,18 @@ class CrossbarSNN:
         for l in range(len(widths)):
             out["layer_spikes"][:, l] = counts[l].sum(axis=1)
         n_reads = b * max(steps - 1, 0)  # reads per layer: every step but the last, every sample
+        row_g = [row_conductance_S(layer) for layer in self.layers]
+        if poisson_coding:  # a high row drives every read it is not silent in (a row with p >= 1: every read)
+            drives[0] += max(steps - 1, 0) * np.count_nonzero(high, axis=0) - silent
+            v2g = [float(d @ g) for d, g in zip(drives, row_g)]  # spikes are full-scale inputs
+        else:  # the same applied intensities at every read
+            v2g = [max(steps - 1, 0) * float(squares.sum(axis=0) @ row_g[0])] + [
+                float(d @ g) for d, g in zip(drives[1:], row_g[1:])]  # fmt: skip
         reads = np.array([[n_reads * layer.in_features, n_reads * layer.out_features * len(layer.row_edges),
                            driven[l] * layer.devices_per_driven_row,
                            n_reads * len(layer.row_edges) * len(layer.col_edges)]
                           for l, layer in enumerate(self.layers)], np.int64)  # fmt: skip
-        return clipped, conversions, reads
+        return clipped, conversions, reads, np.array(v2g)
 
     # -- the same network in the spiking simulator ---------------------------------------------
     def network(self, x, *, input_trains=None, monitors: bool = True):
@@ -786,13 +811,13 @@ class CrossbarSNN:
         reads = np.array([[c.dac_inputs, c.adc_conversions, c.cell_reads, c.tile_reads] for c in counts], np.int64)
         adc = self.crossbar.adc_bits is not None
         clips = np.array([sum(c.adc_clipped for c in counts), sum(c.adc_conversions for c in counts)]) if adc else np.zeros(2, np.int64)
-        return clips, reads
+        return clips, reads, np.array([layer.read_v2g_S for layer in self.layers])
 
 
 # -- experiments: accuracy against time steps ------------------------------------------------------
 _PLAIN = {"model", "device", "steps", "checkpoints", "input", "readout", "percentile", "test_images", "batch_size",
-          "engine", "adc_percentile", "on_off_ratio", "t_s"}
-_GROUPS = ["device", "crossbar", "wire"]
+          "engine", "adc_percentile", "on_off_ratio", "t_s", "circuit"}
+_GROUPS = ["device", "crossbar", "wire", "circuit"]
 
 
 def resolve_settings(settings: dict):
@@ -813,7 +838,7 @@ def resolve_settings(settings: dict):
     from neurosim.settings import split_settings
 
     plain, _ = split_settings(settings, _PLAIN, _GROUPS)
-    hardware = {k: v for k, v in settings.items() if "." in k or k in ("model", "device", "on_off_ratio", "t_s")}
+    hardware = {k: v for k, v in settings.items() if "." in k or k in ("model", "device", "on_off_ratio", "t_s", "circuit")}
     model, device, crossbar, _ = resolve_hardware(hardware)
     if model.activation is not Activation.RELU:
         raise NeurosimError(f"ANN-to-SNN conversion needs a ReLU model; {plain.get('model', 'mlp784')} uses {model.activation.value}")
@@ -878,6 +903,13 @@ def simulate(settings: dict, rng=None) -> tuple[dict, SNNRun]:
     for l, rate in enumerate(run.rates()):
         metrics[f"rate_layer{l}"] = float(rate)
     metrics.update({"adc_clip_fraction": run.adc_clip_fraction, "test_images": int(n), "steps": int(steps)})
+    from neurosim.settings import split_settings
+
+    card = circuit_from_settings(plain, split_settings(settings, _PLAIN, _GROUPS)[1]["circuit"])
+    if card is not None:  # per test image: its reads over the run's steps, every neuron updated every step
+        layers = [(e, sums, shape_of(layer), layer.out_features * steps * n)
+                  for e, sums, layer in zip(run.layer_events, run.layer_sums, snn.layers)]  # fmt: skip
+        metrics.update(estimate(layers, card, device).per(n).metrics(ENERGY_PREFIX))
     return metrics, run
 
 
@@ -895,5 +927,5 @@ def check_settings(settings: dict) -> None:
 TASK = Task(name="snn", run=snn_point, plain_settings=_PLAIN, setting_groups=_GROUPS, check=check_settings,
             metrics=("accuracy", "software_accuracy", "rate_input", "adc_clip_fraction", "test_images", "steps",
                      *EVENT_METRICS),
-            metric_prefixes=("accuracy_membrane_", "accuracy_spikes_", "rate_layer"),
+            metric_prefixes=("accuracy_membrane_", "accuracy_spikes_", "rate_layer", ENERGY_PREFIX),
             description="accuracy against time steps of a model converted to a spiking network on crossbars")

@@ -118,6 +118,9 @@ def add_insitu_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=folder, metavar="DIR", help="write history.csv, run.json, learning_curve.png, checkpoint.npz here; resume from it")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of CSV")
+    from neurosim.energy.cli import add_energy_options
+
+    add_energy_options(p)
     p.set_defaults(func=run_insitu_command)
     return p
 
@@ -146,15 +149,18 @@ def _settings(args) -> dict:
             f"{', '.join(hardware)} (--adc-bits, --mapping, --set crossbar.*) is not allowed with --software: "
             "the float baseline has no crossbar"
         )
+    if args.energy:
+        settings.setdefault("circuit", args.circuit)
     return settings
 
 
 def run_insitu_command(args) -> None:
     """Handler of ``neurosim insitu``."""
-    from neurosim.networks.insitu.tasks import run_settings
+    from neurosim.networks.insitu.tasks import check_settings, energy_metrics, run_settings
     from neurosim.networks.insitu.train import EpochRecord, history_csv
 
     settings = _settings(args)
+    check_settings(settings)  # a bad circuit fails before training
     stream = not args.json
     header = [True]
     progress = [None]
@@ -181,8 +187,9 @@ def run_insitu_command(args) -> None:
         where = f"; the last checkpoint is in {args.out}: rerun the same command to resume" if args.out else ""
         print(f"neurosim: interrupted{where}", file=sys.stderr)
         raise SystemExit(130) from None
+    estimate = energy_metrics(settings, result)
     if args.json:
-        json.dump(result.summary(), sys.stdout, indent=2)
+        json.dump({**result.summary(), **estimate}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     name = "software (float)" if result.device is None else result.device.name
@@ -193,5 +200,10 @@ def run_insitu_command(args) -> None:
     )
     if result.device is not None:
         print(events.summary(events.total(result.layer_events())), file=sys.stderr)
+    if estimate:
+        from neurosim.energy.cli import estimate_lines
+
+        for line in estimate_lines(estimate, "training image") + estimate_lines(estimate, "test image", "energy_test_"):
+            print(line, file=sys.stderr)
     for kind, path in result.files.items():
         print(f"wrote {path}", file=sys.stderr)

@@ -77,6 +77,7 @@ from neurosim.crossbar.kernels import (
 )
 from neurosim.crossbar.wires import cell_conductance_S
 from neurosim.device.kernels import pulse_write, pulse_write_numpy
+from neurosim.energy.sums import AnalogSums
 from neurosim.events import EventCounts
 from neurosim.streams import (
     SALT,
@@ -136,12 +137,29 @@ EV_DAC, EV_ADC, EV_CELLS, EV_TILES, EV_LTP, EV_LTD, EV_WRITES = range(7)
 EV_SIZE = 7
 ST_SIZE = ST_EVENTS + 2 * EV_SIZE
 
+# -- float statistics (the ``loss`` array, float64) ---------------------------------------------
+LS_LOSS = 0  # summed squared error of the images trained on
+LS_WRITE_LTP, LS_WRITE_LTD = 1, 2  # running totals of the write conductance sums (all layers)
+#: Per-layer conductance sums (:mod:`neurosim.energy.sums`) from ``LS_SUMS + layer * SU_SIZE``: the reads'
+#: ``sum (v / V_full)^2 G`` (forward reads, and the output layer's transposed read) and the potentiation
+#: and depression pulses' mean conductance.
+LS_SUMS = 3
+SU_V2G, SU_LTP, SU_LTD = range(3)
+SU_SIZE = 3
+LS_SIZE = LS_SUMS + 2 * SU_SIZE
+
 
 def layer_events(stats) -> list:
     """The per-layer :class:`~neurosim.events.EventCounts` (hidden, output) counted in ``stats``."""
     names = ("dac_conversions", "adc_conversions", "cell_reads", "tile_reads", "pulses_ltp", "pulses_ltd", "writes")
     blocks = (stats[ST_EVENTS + layer * EV_SIZE : ST_EVENTS + (layer + 1) * EV_SIZE] for layer in (0, 1))
     return [EventCounts.from_counts(**dict(zip(names, block))) for block in blocks]
+
+
+def layer_sums(loss) -> list:
+    """The per-layer :class:`~neurosim.energy.sums.AnalogSums` (hidden, output) summed in the float statistics ``loss``."""
+    blocks = (loss[LS_SUMS + layer * SU_SIZE : LS_SUMS + (layer + 1) * SU_SIZE] for layer in (0, 1))
+    return [AnalogSums(*(float(v) for v in block)) for block in blocks]
 
 
 def _even(n: int) -> int:
@@ -212,14 +230,18 @@ def _pulse_count(x, mode, u):
 
 
 @njit(cache=True)
-def _write(g, P, c2c_frac, d, n, z, stats):
-    """``n`` pulses (signed) on device ``d`` through the device core's write; counts them in ``stats``."""
+def _write(g, P, c2c_frac, d, n, z, stats, loss):
+    """``n`` pulses (signed) on device ``d`` through the device core's write; counts them in ``stats`` and adds
+    ``|n|`` times the device's mean conductance over the train to ``loss[LS_WRITE_LTP]`` (or ``LTD``)."""
+    g0 = g[d]
+    g[d] = pulse_write(g0, n, P[0][d], P[1][d], P[2][d], P[3][d], P[4][d], P[5][d], c2c_frac, z)
     if n > 0:
         stats[ST_PULSES_LTP] += n
+        loss[LS_WRITE_LTP] += n * 0.5 * (g0 + g[d])
     else:
         stats[ST_PULSES_LTD] -= n
+        loss[LS_WRITE_LTD] -= n * 0.5 * (g0 + g[d])
     stats[ST_WRITES] += 1
-    g[d] = pulse_write(g[d], n, P[0][d], P[1][d], P[2][d], P[3][d], P[4][d], P[5][d], c2c_frac, z)
 
 
 @njit(cache=True, inline="always")
@@ -244,7 +266,7 @@ def _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
 
 
 @njit(cache=True)
-def _change_weight(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, u, offA, offB, buf, stats):
+def _change_weight(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, u, offA, offB, buf, stats, loss):
     """Turn the weight change ``dw`` of the weight held by devices ``A[a]``, ``B[b]`` into pulses.
 
     Reference column: ``A[a]`` is potentiated (dw > 0) or depressed, by the
@@ -267,19 +289,19 @@ def _change_weight(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, u, offA
         if n == 0:
             return
         z = _normal1(key, c2c_base + offA + a, buf) if ip[IP_C2C] == 1 else 0.0
-        _write(gA, PA, c2c, a, n, z, stats)
+        _write(gA, PA, c2c, a, n, z, stats, loss)
         return
     da, db = pulse_directions(dw > 0, gA[a] - gB[b], True, ip[IP_POLICY])
     if da != 0:
         n = _pulse_count(abs(dw) / (fp[FP_DWP_LTP] if da > 0 else fp[FP_DWP_LTD]), mode, u)
         if n != 0:
             z = _normal1(key, c2c_base + offA + a, buf) if ip[IP_C2C] == 1 else 0.0
-            _write(gA, PA, c2c, a, da * n, z, stats)
+            _write(gA, PA, c2c, a, da * n, z, stats, loss)
     if db != 0:
         n = _pulse_count(abs(dw) / (fp[FP_DWP_LTP] if db > 0 else fp[FP_DWP_LTD]), mode, u)
         if n != 0:
             z = _normal1(key, c2c_base + offB + b, buf) if ip[IP_C2C] == 1 else 0.0
-            _write(gB, PB, c2c, b, db * n, z, stats)
+            _write(gB, PB, c2c, b, db * n, z, stats, loss)
 
 
 @njit(cache=True)
@@ -300,7 +322,7 @@ def _cell_var(g, fp):
 
 
 @njit(cache=True)
-def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
+def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out, acc, sums, slot):
     """NeuroSim V3's read-out of one layer (reference-column mapping, no read noise) into ``out`` (1, cols).
 
     Following ``Train.cpp`` (the hidden layer's read-out, lines 166-184, and the output layer's,
@@ -310,7 +332,8 @@ def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
     ``q = n_rows (I_max - I_min) / P`` (``P = fp[FP_PSUM_LEVELS]``; the whole layer's swing, no
     tiles), and the code difference is worth ``n_rows / P``: ``sum_i v_i w_ij / 2`` with
     ``w = 2 (I_cell - I_mid) / (I_max - I_min)``, quantised, never clipped. ``P = 0``: no
-    quantisation. Returns 0 (no clipping).
+    quantisation. Returns 0 (no clipping). Adds the read's ``sum v^2 G`` over the driven rows' devices
+    (the reference device included) to ``sums[slot]`` (``acc``: scratch of ``cols + 1``).
     """
     o = out[0]
     n_cols = o.shape[0]
@@ -322,12 +345,20 @@ def _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out):
     for j in range(n_cols):
         o[j] = 0.0
     vsum = 0.0
+    for j in range(stride):
+        acc[j] = 0.0
     for p in range(n_active):
         v = vals[p]
         vsum += v
         row = rows[p] * stride
+        v2 = v * v
         for j in range(n_cols):
-            o[j] += v * cell_conductance(gA[row + j], rs)
+            g = cell_conductance(gA[row + j], rs)
+            o[j] += v * g
+            acc[j] += v2 * g
+        acc[n_cols] += v2 * cell_conductance(gA[row + n_cols], rs)  # the reference device (a cell here)
+    for j in range(stride):
+        sums[slot] += acc[j]
     i_ref = vsum * 0.5 * (i_max + i_min)
     if levels > 0.0:
         q = swing / levels
@@ -369,6 +400,14 @@ def _count_writes(stats, layer, ltp0, ltd0, writes0):
 
 
 @njit(cache=True)
+def _sum_writes(loss, layer, g_ltp0, g_ltd0):
+    """Add the write conductance sums made since the totals were ``g_ltp0, g_ltd0`` to ``layer``'s sums."""
+    e = LS_SUMS + layer * SU_SIZE
+    loss[e + SU_LTP] += loss[LS_WRITE_LTP] - g_ltp0
+    loss[e + SU_LTD] += loss[LS_WRITE_LTD] - g_ltd0
+
+
+@njit(cache=True)
 def _driven(vals, n_active, ip, fp):
     """Input lines driven by ``vals[:n_active]``: those whose DAC output is non-zero."""
     n = 0
@@ -379,7 +418,8 @@ def _driven(vals, n_active, ip, fp):
 
 
 @njit(cache=True)
-def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_code, rkey, read0, mean, var, out):
+def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_code, rkey, read0, mean, var, out,
+                acc, sums, slot):  # fmt: skip
     """Forward read of one layer for one input vector, tile by tile; returns the clipped conversions.
 
     The active rows ``rows[:n_active]`` (values ``vals``) go through the DAC;
@@ -389,10 +429,12 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
     devices' common variance; ``var`` is (1, 0) without read noise), then
     :func:`~neurosim.crossbar.kernels.readout_numba` draws the noise (stream
     ``counter_word(rkey, read0 + tile)``), converts with the ADC
-    (``step``, ``max_code``) and adds the codes into ``out`` (1, cols).
+    (``step``, ``max_code``) and adds the codes into ``out`` (1, cols). Adds the read's
+    ``sum (v / V_full)^2 G`` over every device of the driven rows (both of a pair; the reference
+    device) to ``sums[slot]``, per column in the scratch ``acc`` (cols + 1) as the read goes.
     """
     if ip[IP_PROTOCOL] == 1:
-        return _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out)
+        return _layer_read_v3(gA, n_rows, rows, vals, n_active, fp, out, acc, sums, slot)
     n_cols = mean.shape[1]
     stride = n_cols + ref
     cells = var.shape[1] > 0
@@ -403,6 +445,9 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
     m, vr, o = mean[0], var[0], out[0]
     for j in range(n_cols):
         o[j] = 0.0
+    for j in range(n_cols + 1):
+        acc[j] = 0.0
+    inv_fs2 = 1.0 / (fp[FP_DAC_FS] * fp[FP_DAC_FS])
     clipped = 0
     for tile, r0 in enumerate(range(0, n_rows, tile_rows)):
         r1 = r0 + tile_rows
@@ -418,13 +463,20 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
             if v == 0.0:
                 continue
             row = i * stride
+            vn2 = v * v * inv_fs2
             if ref == 1:
                 gr = cell_conductance(gA[row + n_cols], rs)
+                acc[n_cols] += vn2 * gr
                 for j in range(n_cols):
-                    m[j] += v * (cell_conductance(gA[row + j], rs) - gr)
+                    g = cell_conductance(gA[row + j], rs)
+                    m[j] += v * (g - gr)
+                    acc[j] += vn2 * g
             else:
                 for j in range(n_cols):
-                    m[j] += v * (cell_conductance(gA[row + j], rs) - cell_conductance(gB[row + j], rs))
+                    ga = cell_conductance(gA[row + j], rs)
+                    gb = cell_conductance(gB[row + j], rs)
+                    m[j] += v * (ga - gb)
+                    acc[j] += vn2 * (ga + gb)
             if cells:
                 v2 = v * v * inv_k2
                 for j in range(n_cols):
@@ -438,6 +490,8 @@ def _layer_read(gA, gB, n_rows, ref, rows, vals, n_active, ip, fp, step, max_cod
             m[j] *= inv_k
         key = counter_word(rkey, read0 + tile)
         clipped += readout_numba(mean, var, ref == 1 and cells, fp[FP_OUT_VAR], step, max_code, 1.0, key, out, 0)
+    for j in range(n_cols + 1):
+        sums[slot] += acc[j]
     return clipped
 
 
@@ -510,6 +564,7 @@ def train_hw_numba(
     buf = np.zeros(2)
     mean1, out1 = np.zeros((1, n_h)), np.zeros((1, n_h))
     mean2, out2 = np.zeros((1, n_out)), np.zeros((1, n_out))
+    acc1, acc2 = np.zeros(n_h + 1), np.zeros(n_out + 1)  # per-column scratch of the reads' v^2 G sums
     var1 = np.zeros((1, (n_h + ref) if cells else 0))
     var2 = np.zeros((1, (n_out + ref) if cells else 0))
     z1 = out1[0]
@@ -545,8 +600,9 @@ def train_hw_numba(
         vals = values[p0:p1]
         # -- forward: hidden layer ------------------------------------------------------------
         stats[ST_CLIP_HIDDEN] += _layer_read(
-            gA1, gB1, n_in, ref, rows, vals, p1 - p0, ip, fp, fp[FP_STEP1], fp[FP_MAX1], rkey, read0, mean1, var1, out1
-        )
+            gA1, gB1, n_in, ref, rows, vals, p1 - p0, ip, fp, fp[FP_STEP1], fp[FP_MAX1], rkey, read0, mean1, var1, out1,
+            acc1, loss, LS_SUMS + SU_V2G,
+        )  # fmt: skip
         _count_read(stats, 0, n_in, n_h * tiles1, tiles1, _driven(vals, p1 - p0, ip, fp) * row_cells1)
         _hidden_activations(z1, a1, h, ip, fp)
         n_active = 0
@@ -558,7 +614,7 @@ def train_hw_numba(
         # -- forward: output layer ------------------------------------------------------------
         stats[ST_CLIP_OUTPUT] += _layer_read(
             gA2, gB2, n_h, ref, hrows, hvals, n_active, ip, fp, fp[FP_STEP2], fp[FP_MAX2],
-            rkey, read0 + layout[L_OUTPUT_READS], mean2, var2, out2,
+            rkey, read0 + layout[L_OUTPUT_READS], mean2, var2, out2, acc2, loss, LS_SUMS + SU_SIZE + SU_V2G,
         )  # fmt: skip
         _count_read(stats, 1, n_h, n_out * tiles2, tiles2, _driven(hvals, n_active, ip, fp) * row_cells2)
         _output_error(z2, labels[t], s2, loss, stats)
@@ -598,6 +654,8 @@ def train_hw_numba(
             _count_read(stats, 1, n_out, n_h, tiles2, (driven + 1) * n_h if ref == 1 else 2 * driven * n_h)
             if noisy == 1:
                 _normals(key_i, base + layout[L_BACKWARD], zbuf[: n_h + (n_h & 1)])
+            inv_fs2 = 1.0 / (fp[FP_DAC_FS] * fp[FP_DAC_FS])
+            v2g = 0.0  # each driven column's devices (both of a pair); the reference column at minus the sum
             for j in range(n_h):
                 row = j * stride2
                 tot = 0.0
@@ -606,10 +664,13 @@ def train_hw_numba(
                     ga = gA2[row + c]
                     gb = gA2[row + n_out] if ref == 1 else gB2[row + c]
                     tot += d[c] * (cell_conductance(ga, rs) - cell_conductance(gb, rs))
+                    v2g += d[c] * d[c] * (cell_conductance(ga, rs) + (0.0 if ref == 1 else cell_conductance(gb, rs)))
                     if cells:
                         vv += d[c] * d[c] * _cell_var(ga, fp)
                         if ref == 0:
                             vv += d[c] * d[c] * _cell_var(gb, fp)
+                if ref == 1:
+                    v2g += dsum * dsum * cell_conductance(gA2[row + n_out], rs)
                 if cells and ref == 1:
                     vv += dsum * dsum * _cell_var(gA2[row + n_out], fp)
                 y = tot / k
@@ -619,10 +680,12 @@ def train_hw_numba(
                 if fp[FP_STEPB] > 0.0 and adc_clipped(y, 1.0 / fp[FP_STEPB], 0.5, fp[FP_MAXB] + 1.0):
                     stats[ST_CLIP_BACKWARD] += 1
                 e[j] = yq * scale
+            loss[LS_SUMS + SU_SIZE + SU_V2G] += v2g * inv_fs2
         for j in range(n_h):
             s1[j] = a1[j] * (1.0 - a1[j]) * e[j]
         # -- updates: pulses ------------------------------------------------------------------
         ltp0, ltd0, writes0 = stats[ST_PULSES_LTP], stats[ST_PULSES_LTD], stats[ST_WRITES]
+        g_ltp0, g_ltd0 = loss[LS_WRITE_LTP], loss[LS_WRITE_LTD]
         lr1, lr2 = fp[FP_LR1], fp[FP_LR2]
         stride1 = n_h + ref
         if ip[IP_MOMENTUM] == 1:
@@ -642,7 +705,7 @@ def train_hw_numba(
                         continue
                     bb = i * stride1 + n_h if ref == 1 else a
                     _change_weight(gA1, PA1, gB1, PB1, a, bb, ref, dw, ip, fp, key_i, c2c_base,
-                                   u, off1a, off1b, buf, stats)  # fmt: skip
+                                   u, off1a, off1b, buf, stats, loss)  # fmt: skip
         else:
             for j in range(n_h):
                 e[j] = -lr1 * s1[j]  # reused: the first layer's weight change per unit input
@@ -657,9 +720,11 @@ def train_hw_numba(
                         continue
                     bb = i * stride1 + n_h if ref == 1 else a
                     _change_weight(gA1, PA1, gB1, PB1, a, bb, ref, dw, ip, fp, key_i, c2c_base,
-                                   u, off1a, off1b, buf, stats)  # fmt: skip
+                                   u, off1a, off1b, buf, stats, loss)  # fmt: skip
         _count_writes(stats, 0, ltp0, ltd0, writes0)
+        _sum_writes(loss, 0, g_ltp0, g_ltd0)
         ltp0, ltd0, writes0 = stats[ST_PULSES_LTP], stats[ST_PULSES_LTD], stats[ST_WRITES]
+        g_ltp0, g_ltd0 = loss[LS_WRITE_LTP], loss[LS_WRITE_LTD]
         if ip[IP_MOMENTUM] == 1:
             mu = fp[FP_MOMENTUM]
             for j in range(n_h):
@@ -679,8 +744,9 @@ def train_hw_numba(
                 if _no_pulse(dw, mode, reject, inv_dwp_min, ref, u):
                     continue
                 _change_weight(gA2, PA2, gB2, PB2, a, bb, ref, dw, ip, fp, key_i, c2c_base,
-                               u, off2a, off2b, buf, stats)  # fmt: skip
+                               u, off2a, off2b, buf, stats, loss)  # fmt: skip
         _count_writes(stats, 1, ltp0, ltd0, writes0)
+        _sum_writes(loss, 1, g_ltp0, g_ltd0)
     return stats
 
 
@@ -856,7 +922,7 @@ def _pulse_count_numpy(x, mode, u):
     return np.floor(x + u).astype(np.int64)
 
 
-def _write_numpy(g, P, c2c_frac, idx, n, key, c2c_base, off, stats):
+def _write_numpy(g, P, c2c_frac, idx, n, key, c2c_base, off, stats, loss):
     """Apply signed pulses ``n`` to devices ``idx`` of ``g`` through the device core's write (NumPy twin)."""
     keep = n != 0
     idx, n = idx[keep], n[keep]
@@ -866,10 +932,14 @@ def _write_numpy(g, P, c2c_frac, idx, n, key, c2c_base, off, stats):
     stats[ST_PULSES_LTD] += int(-n[n < 0].sum())
     stats[ST_WRITES] += idx.size
     z = normals_from_counters_numpy(key, c2c_base + off + idx) if c2c_frac > 0 else np.zeros(idx.size)
-    g[idx] = pulse_write_numpy(g[idx], n, *(p[idx] for p in P), c2c_frac, z)
+    g0 = g[idx].copy()
+    g[idx] = pulse_write_numpy(g0, n, *(p[idx] for p in P), c2c_frac, z)
+    mean = 0.5 * (g0 + g[idx])
+    loss[LS_WRITE_LTP] += float(np.sum(np.maximum(n, 0) * mean))
+    loss[LS_WRITE_LTD] += float(np.sum(np.maximum(-n, 0) * mean))
 
 
-def _change_weights_numpy(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, uni_base, offA, offB, stats):
+def _change_weights_numpy(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, uni_base, offA, offB, stats, loss):
     """Vectorised :func:`_change_weight` for weights held by devices ``A[a]``, ``B[b]`` (flat index arrays)."""
     a, b, dw = a.ravel(), b.ravel(), dw.ravel()
     nz = dw != 0
@@ -883,14 +953,14 @@ def _change_weights_numpy(gA, PA, gB, PB, a, b, ref, dw, ip, fp, key, c2c_base, 
     if ref:
         x = dw / np.where(up, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
         n = _pulse_count_numpy(x, mode, u)
-        _write_numpy(gA, PA, c2c, a, n, key, c2c_base, offA, stats)
+        _write_numpy(gA, PA, c2c, a, n, key, c2c_base, offA, stats, loss)
         return
     d_pos, d_neg = pulse_directions_numpy(up, gA[a] - gB[b], True, int(ip[IP_POLICY]))
     for g, P, idx, direction, off in ((gA, PA, a, d_pos, offA), (gB, PB, b, d_neg, offB)):
         moved = direction != 0
         x = np.abs(dw[moved]) / np.where(direction[moved] > 0, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
         n = direction[moved] * _pulse_count_numpy(x, mode, u[moved])
-        _write_numpy(g, P, c2c, idx[moved], n, key, c2c_base, off, stats)
+        _write_numpy(g, P, c2c, idx[moved], n, key, c2c_base, off, stats, loss)
 
 
 def _weight_indices(n_rows, n_cols, ref, rows=None):
@@ -918,8 +988,9 @@ def train_hw_numpy(
     ``s1 = a1 (1 - a1) e``; weight changes ``-lr1 s1 x`` (active rows only)
     and ``-lr2 s2 a1`` (or ``h``), through momentum if enabled, each turned
     into pulses on the devices the pulse policy picks (:func:`_change_weight`). Updates the
-    conductances ``gA*, gB*``, the velocities, ``stats`` and ``loss[0]``
-    (sum of squared errors) in place.
+    conductances ``gA*, gB*``, the velocities, ``stats`` and the float statistics ``loss``
+    (``loss[LS_LOSS]``: the sum of squared errors; the conductance sums of the reads and writes, ``LS_*``;
+    an array of ``LS_SIZE``) in place.
     """
     n_in, n_h, n_out = int(ip[IP_NIN]), int(ip[IP_NH]), int(ip[IP_NOUT])
     ref = int(ip[IP_REF])
@@ -949,10 +1020,16 @@ def train_hw_numpy(
             pos2, neg2, ref, hrows, h[hrows], ip, fp, fp[FP_STEP2], fp[FP_MAX2], rkey, read0 + int(layout[L_OUTPUT_READS])
         )
         stats[ST_CLIP_OUTPUT] += clipped
-        for layer, (x, n, n_out_l) in enumerate(((vals, n_in, n_h), (h[hrows], n_h, n_out))):
+        sums = loss[LS_SUMS:].reshape(2, SU_SIZE)  # a view: (layer, sum)
+        for layer, (x, r, n, n_out_l, pos, neg) in enumerate(((vals, rows, n_in, n_h, pos1, neg1),
+                                                              (h[hrows], hrows, n_h, n_out, pos2, neg2))):  # fmt: skip
             driven = np.count_nonzero(_dac_numpy(x, ip, fp))
             events[layer, [EV_DAC, EV_ADC, EV_CELLS, EV_TILES]] += (n, n_out_l * tiles[layer],
                                                                     driven * row_devices[layer], tiles[layer])  # fmt: skip
+            v = x if ip[IP_PROTOCOL] == 1 else _dac_numpy(x, ip, fp) / fp[FP_DAC_FS]
+            row_g = _cell_g_numpy(pos[r], fp).sum(axis=1) + (_cell_g_numpy(neg[r, 0], fp) if ref else
+                                                              _cell_g_numpy(neg[r], fp).sum(axis=1))  # fmt: skip
+            sums[layer, SU_V2G] += float(np.sum(v * v * row_g))
         a2 = _sigmoid_numpy(z2)
         target = np.zeros(n_out)
         target[labels[t]] = 1.0
@@ -972,6 +1049,9 @@ def train_hw_numpy(
             driven = np.count_nonzero(d) + (1 if ref else 0)  # the reference column is driven in every read
             events[1, [EV_DAC, EV_ADC, EV_CELLS, EV_TILES]] += (n_out, n_h, driven * n_h * (1 if ref else 2), tiles[1])
             y = (W2 @ d) / k
+            col_g = _cell_g_numpy(pos2, fp).sum(axis=0) + (0.0 if ref else _cell_g_numpy(neg2, fp).sum(axis=0))
+            ref_g = float(_cell_g_numpy(neg2[:, 0], fp).sum()) * np.sum(d) ** 2 if ref else 0.0
+            sums[1, SU_V2G] += (float(np.sum(d * d * col_g)) + ref_g) / fp[FP_DAC_FS] ** 2
             if noisy:
                 vv = _cell_var_numpy(pos2, fp) @ (d * d)
                 if ref:
@@ -1004,9 +1084,10 @@ def train_hw_numpy(
         for layer, (gA, PA, gB, PB, ai, bi, dw, oa, ob) in enumerate(
             ((gA1, PA1, gB1, PB1, a, bb, dw1, offsets[0], offsets[1]), (gA2, PA2, gB2, PB2, a2i, b2i, dw2, offsets[2], offsets[3]))
         ):
-            before = stats[[ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES]]
-            _change_weights_numpy(gA, PA, gB, PB, ai, bi, ref, dw, *args, int(oa), int(ob), stats)
+            before, g_before = stats[[ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES]], loss[[LS_WRITE_LTP, LS_WRITE_LTD]]
+            _change_weights_numpy(gA, PA, gB, PB, ai, bi, ref, dw, *args, int(oa), int(ob), stats, loss)
             events[layer, [EV_LTP, EV_LTD, EV_WRITES]] += stats[[ST_PULSES_LTP, ST_PULSES_LTD, ST_WRITES]] - before
+            sums[layer, [SU_LTP, SU_LTD]] += loss[[LS_WRITE_LTP, LS_WRITE_LTD]] - g_before
     return stats
 
 

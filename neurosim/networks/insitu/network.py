@@ -27,6 +27,7 @@ from neurosim.crossbar.wires import cell_conductance_S
 from neurosim.crossbar.kernels import POLICY_CODES, dac_levels_numba, readout_numba
 from neurosim.device import DeviceArray, DeviceModel, ReadNoise
 from neurosim.errors import NeurosimError
+from neurosim.energy.sums import AnalogSums
 from neurosim.events import EventCounts
 from neurosim.networks.insitu import kernels as K
 from neurosim.networks.insitu.config import Backward, HiddenUpdate, InsituConfig, Optimizer, Protocol, PulseRounding
@@ -216,9 +217,15 @@ class DeviceNetwork:
         return [EventCounts.from_counts(dac_conversions=c[0], adc_conversions=c[1], cell_reads=c[2], tile_reads=c[3])
                 for c in self._reads]  # fmt: skip
 
+    @property
+    def read_sums(self) -> list[AnalogSums]:
+        """Per layer (hidden, output): the conductance sums of the reads :attr:`read_events` counts."""
+        return [AnalogSums(read_v2g_S=float(v)) for v in self._v2g]
+
     def reset_read_events(self) -> None:
-        """Set :attr:`read_events` to zero."""
+        """Set :attr:`read_events` (and :attr:`read_sums`) to zero."""
         self._reads[:] = 0
+        self._v2g[:] = 0.0
 
     # -- kernel arguments ----------------------------------------------------------------------
     def _flat_and_params(self, name):
@@ -268,6 +275,8 @@ class DeviceNetwork:
         self.layout = np.array([layout[k] for k in K.LAYOUT_KEYS], dtype=np.int64)
         #: Forward-read counts per layer: DAC conversions, ADC conversions, cell reads, tile reads.
         self._reads = np.zeros((2, 4), dtype=np.int64)
+        #: Forward reads' ``sum (v / V_full)^2 G`` per layer (S; :mod:`neurosim.energy.sums`).
+        self._v2g = np.zeros(2)
 
     # -- training ------------------------------------------------------------------------------
     def train_chunk(self, csr, labels, order, t0, stats, loss, key, backend="numba") -> None:
@@ -304,6 +313,7 @@ class DeviceNetwork:
         if self.ip[K.IP_PROTOCOL] == 1:  # NeuroSim V3's read-out (binary inputs: no DAC)
             n_rows = x.shape[1]
             self._count_reads(layer, x, np.count_nonzero(x, axis=0), n_rows)
+            self._v2g[layer - 1] += float(np.square(x).sum(axis=0) @ K._cell_g_numpy(gA.reshape(n_rows, -1), fp).sum(axis=1))
             return K._layer_read_v3_numpy(gA.reshape(n_rows, -1)[:, :-1], x, fp)
         pos, neg = self._pos_neg(layer)
         raw_pos, raw_neg = K._layer_views(gA, gB, pos.shape[0], pos.shape[1], int(self.reference))
@@ -328,6 +338,8 @@ class DeviceNetwork:
                 float(fp[K.FP_OUT_VAR]), step, max_code, 1.0, np.uint64(keys[tile]), out, 0,
             )  # fmt: skip
         self._count_reads(layer, x, nonzero, pos.shape[0])
+        row_g = pos.sum(axis=1) + (neg[:, 0] if self.reference else neg.sum(axis=1))  # every device a row drives
+        self._v2g[layer - 1] += float(v2.sum(axis=0) @ row_g) / float(fp[K.FP_DAC_FS]) ** 2
         return out
 
     def _count_reads(self, layer: int, x, nonzero, n_rows: int) -> None:

@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from neurosim import events
-
+from neurosim.energy.runs import PREFIX, circuit_from_settings, insitu_estimates
 from neurosim.errors import NeurosimError
 from neurosim.networks.insitu.config import InsituConfig, Protocol, protocol_base
 from neurosim.settings import device_with_overrides, replace_fields, split_settings
@@ -43,12 +43,29 @@ from neurosim.tasks import Task
 SOFTWARE = "software"
 DATASETS = ("mnist", "digits")
 _CONFIG_FIELDS = {f.name for f in fields(InsituConfig)}
-_PLAIN = {"device", "dataset"} | (_CONFIG_FIELDS - {"crossbar"})
+_PLAIN = {"device", "dataset", "circuit"} | (_CONFIG_FIELDS - {"crossbar"})
+
+
+def circuit(settings: dict):
+    """The point's circuit card (``circuit``, ``circuit.<field>``; :mod:`neurosim.energy`), or None."""
+    plain, groups = split_settings(settings, _PLAIN, ["device", "crossbar", "circuit"])
+    device, config, _ = resolve(settings)
+    card = circuit_from_settings(plain, groups["circuit"], config.crossbar.adc_bits)
+    if card is not None and device is None:
+        raise NeurosimError("an energy estimate (circuit, circuit.*) needs a device: the software baseline has no chip")
+    return card
+
+
+def energy_metrics(settings: dict, result) -> dict:
+    """The run's ``energy_*`` metrics (per training image; ``energy_test_*`` per test image) if a circuit is set."""
+    card = circuit(settings)
+    return {} if card is None else insitu_estimates(result, card)
 
 
 def resolve(settings: dict):
     """``(device or None for software, config, dataset name)`` for a point's settings."""
-    plain, groups = split_settings(settings, _PLAIN, ["device", "crossbar"])
+    plain, groups = split_settings(settings, _PLAIN, ["device", "crossbar", "circuit"])
+    plain.pop("circuit", None)
     dataset = plain.pop("dataset", "mnist")
     if dataset not in DATASETS:
         raise NeurosimError(f"dataset = {dataset!r} must be one of {list(DATASETS)}")
@@ -106,16 +123,19 @@ def insitu_point(settings: dict, rng: np.random.Generator) -> dict:
         "accuracy_per_epoch": [float(a) for a in evaluated],
         "train_time_s": result.time_s,
         **events.metrics(events.total(result.layer_events())),
+        **energy_metrics(settings, result),
     }
 
 
 def check_settings(settings: dict) -> None:
     """Raise :class:`NeurosimError` if ``settings`` cannot be trained (vets a spec before it runs)."""
     resolve(settings)
+    circuit(settings)
 
 
 #: The sweep task ``insitu``.
-TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device", "crossbar"), check=check_settings,
+TASK = Task(name="insitu", run=insitu_point, plain_settings=_PLAIN, setting_groups=("device", "crossbar", "circuit"),
+            check=check_settings, metric_prefixes=(PREFIX,),
             metrics=("accuracy", "best_accuracy", "accuracy_last5", "train_accuracy", "pulses_per_image",
                      "writes_per_image", "epochs", "evaluated_epochs", "accuracy_per_epoch", "train_time_s",
                      *events.METRICS),

@@ -37,6 +37,7 @@ import numpy as np
 from neurosim.files import read_npz, write_atomic
 from neurosim.device import DeviceModel, device_to_mapping, load_device
 from neurosim.errors import NeurosimError
+from neurosim.energy.sums import AnalogSums
 from neurosim.events import EventCounts, report
 from neurosim.provenance import write_result
 from neurosim.networks.insitu import kernels as K
@@ -78,8 +79,9 @@ class EpochRecord:
     #: Wall time of the epoch (training and evaluation).
     time_s: float = 0.0
     #: The epoch's hardware events per layer (hidden, output; :mod:`neurosim.events`) as plain dicts:
-    #: ``{"training": [...], "evaluation": [...]}`` (the training kernel's reads and pulses, the test reads);
-    #: empty for the software baseline. Not a column of the history CSV.
+    #: ``{"training": [...], "evaluation": [...]}`` (the training kernel's reads and pulses, the test reads),
+    #: and their conductance sums (:mod:`neurosim.energy.sums`) as ``"sums": {"training": [...], "evaluation":
+    #: [...]}``; empty for the software baseline. Not a column of the history CSV.
     events: dict = field(default_factory=dict)
 
 
@@ -126,6 +128,17 @@ class InsituResult:
             for name in ("training", "evaluation") if phase is None else (phase,):
                 for i, counts in enumerate(record.events.get(name, ())):
                     out[i] = out[i] + EventCounts(**counts)
+        return out
+
+    def layer_sums(self, phase: str) -> list[AnalogSums]:
+        """Per layer (hidden, output): the conductance sums of ``phase`` (``"training"`` or ``"evaluation"``) summed
+        over the epochs (zero for the software baseline and for epochs recorded before they were kept)."""
+        if phase not in ("training", "evaluation"):
+            raise NeurosimError(f"phase must be 'training' or 'evaluation', got {phase!r}")
+        out = [AnalogSums(), AnalogSums()]
+        for record in self.history:
+            for i, sums in enumerate(record.events.get("sums", {}).get(phase, ())):
+                out[i] = out[i] + AnalogSums(**sums)
         return out
 
     def events_report(self) -> dict:
@@ -370,7 +383,7 @@ def _run(kind, device, config, data, rng, out_dir, progress, backend, chunk_imag
             start = time.perf_counter()
             order = order_rng.integers(0, data.n_train, ipe)
             stats = np.zeros(K.ST_SIZE, dtype=np.int64)
-            loss = np.zeros(1)
+            loss = np.zeros(K.LS_SIZE)  # the squared error, then the conductance sums (K.LS_*)
             for c0 in range(0, ipe, chunk_images):
                 chunk = order[c0 : c0 + chunk_images]
                 if kind == "software":
@@ -388,7 +401,9 @@ def _run(kind, device, config, data, rng, out_dir, progress, backend, chunk_imag
             events = {}
             if kind != "software":
                 events = {"training": [c.to_dict() for c in K.layer_events(stats)],
-                          "evaluation": [c.to_dict() for c in network.read_events]}  # fmt: skip
+                          "evaluation": [c.to_dict() for c in network.read_events],
+                          "sums": {"training": [c.to_dict() for c in K.layer_sums(loss)],
+                                   "evaluation": [c.to_dict() for c in network.read_sums]}}  # fmt: skip
             elapsed = time.perf_counter() - start
             spent_s += elapsed
             record = EpochRecord(
