@@ -189,16 +189,19 @@ def _one_step(x, sign, model, g_lo, g_hi, u):
 
 
 def _transitions(g, direction, sign):
-    """Readings before and after each pulse of direction ``sign``, and whether each after-reading is clipped.
+    """Readings before and after each pulse of direction ``sign``, and where each after-reading is clipped.
 
-    Clipped: at the trace's extreme in that direction when that value repeats
-    (a hard clip of the write, where its noise is cut off).
+    Clipped (``+1`` at the top, ``-1`` at the bottom, else 0): at one of the
+    trace's extremes when that value repeats (a hard clip of the write, where
+    its noise is cut off; a noisy pulse of either direction can land there).
     """
     rows = np.flatnonzero(direction == sign)
     rows = rows[rows > 0]
     x, y = g[rows - 1], g[rows]
-    edge = g.max() if sign > 0 else g.min()
-    clipped = (y == edge) if np.count_nonzero(g == edge) > 1 else np.zeros(y.shape, dtype=bool)
+    clipped = np.zeros(y.shape, dtype=np.int64)
+    for edge, side in ((g.max(), 1), (g.min(), -1)):
+        if np.count_nonzero(g == edge) > 1:
+            clipped[y == edge] = side
     return x, y, clipped
 
 
@@ -209,10 +212,12 @@ def _negative_log_likelihood(theta, x, y, clipped, sign, model, g_lo, g_hi):
     width = g_hi - g_lo
     f = (_one_step(x, sign, model, g_lo, g_hi, float(u)) - g_lo) / width
     z = (y - g_lo) / width
-    r = (z[~clipped] - f[~clipped]) / s
-    edge = 1.0 if sign > 0 else 0.0
-    tail = log_ndtr(sign * (f[clipped] - edge) / s)  # P(the unclipped write lands beyond the edge)
-    return 0.5 * np.sum(r * r) + r.size * log_s - np.sum(tail)
+    free = clipped == 0
+    r = (z[free] - f[free]) / s
+    top, bottom = clipped > 0, clipped < 0
+    # a clipped reading: P(the unclipped write lands at or beyond its edge)
+    tail = np.sum(log_ndtr((f[top] - 1.0) / s)) + np.sum(log_ndtr((0.0 - f[bottom]) / s))
+    return 0.5 * np.sum(r * r) + r.size * log_s - tail
 
 
 def _hessian(fun, theta, steps):
@@ -238,21 +243,20 @@ def _fit_label(x, y, clipped, sign, g_lo, g_hi, levels):
     then the censored likelihood from there (uncertainty from the inverse
     Hessian of the negative log-likelihood).
     """
-    if np.count_nonzero(~clipped) < 2:
+    if np.count_nonzero(clipped == 0) < 2:
         raise NeurosimError(f"too few {'potentiation' if sign > 0 else 'depression'} steps away from the window's edge to fit NL")
     width = g_hi - g_lo
-    free = ~clipped
+    free = clipped == 0
     model = DeviceModel(name="fit", g_min_S=g_lo, g_max_S=g_hi, levels_ltp=levels, levels_ltd=levels)
     bound = _curvature_bound()
 
     def residual(p):  # in fractions of the window: the solver's tolerances are not scaled to siemens
         return (y[free] - _one_step(x[free], sign, model, g_lo, g_hi, float(p[0]))) / width
 
-    best = None
-    for start in (-0.5 * bound, 0.1, 0.5 * bound):  # one parameter, cheap: a few starts guard against a local minimum
-        result = least_squares(residual, [start], bounds=([-bound], [bound]), diff_step=[1e-6])
-        if best is None or result.cost < best.cost:
-            best = result
+    def jacobian(p, h=1e-6):  # central differences with an absolute step: u = 0 (linear) is an ordinary point
+        return ((residual(p + h) - residual(p - h)) / (2 * h))[:, None]
+
+    best = least_squares(residual, [0.5], jac=jacobian, bounds=([-bound], [bound]))  # from a mildly curved device
     u, r = float(best.x[0]), best.fun
     noise = float(np.sqrt(np.mean(r**2)))
     jtj = float(best.jac[:, 0] @ best.jac[:, 0])
