@@ -127,10 +127,11 @@ def _parse(rows, path, read_voltage_V) -> Traces:
     if len(rows) > MAX_ROWS + 1:
         raise NeurosimError(f"{len(rows) - 1} rows is more than the {MAX_ROWS} allowed")
     header_line, header = rows[0]
-    if all(_is_number(c) for c in header):
-        raise NeurosimError("no header row: the first line must name the columns, e.g. 'pulse,phase,G1 (uS)'")
     plain = [_plain(h) for h in header]
     pulse_cols = [j for j, h in enumerate(plain) if h in _PULSE_NAMES]
+    if not pulse_cols and any(_is_number(c) for c in header):
+        raise NeurosimError(f"no header row (line {header_line} holds numbers): the first line must name the columns, "
+                            "e.g. 'pulse,phase,G1 (uS)'")  # fmt: skip
     phase_cols = [j for j, h in enumerate(plain) if h in _PHASE_NAMES]
     if len(pulse_cols) != 1:
         raise NeurosimError(f"expected one pulse-number column named 'pulse', found {len(pulse_cols)} in the header {header}")
