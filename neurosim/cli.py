@@ -47,8 +47,10 @@ def _cmd_devices_list(args) -> None:
 def _device_summary(device) -> dict:
     from neurosim.device import device_to_mapping
 
-    ltp = device.potentiation_curve()
-    ltd = device.depression_curve()
+    from neurosim.device.cycling import model_cycle_S
+
+    cycle = model_cycle_S(device)  # the analytic curve, or a measured card's table-driven cycle
+    ltp, ltd = cycle[: device.levels_ltp + 1], cycle[device.levels_ltp :]
     summary = device_to_mapping(device)
     summary.update(
         {
@@ -76,6 +78,8 @@ def _cmd_devices_show(args) -> None:
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         shown = f"{value:.6g}" if isinstance(value, float) else value
+        if key == "measured" and value is not None:
+            shown = f"measured-curve table at {len(value['x'])} conductances (--json shows it)"
         print(f"{key:<{width}}  {shown}")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from neurosim.device import list_cards, load_card, load_device
-from neurosim.device.cycling import cycle_traces
+from neurosim.device.cycling import cycle_directions, cycle_traces
 from neurosim.device.fit import fit_traces, fitted_device, label_of_curvature, phase_levels
 from neurosim.device.tracefile import Traces, infer_directions, read_traces
 
@@ -27,15 +27,9 @@ RESOLVED = {("ag_asi", "nl_ltp"), ("ag_asi", "nl_ltd"), ("alox_hfo2", "nl_ltp"),
 NOISELESS = {"ideal", "pcm_nandakumar", "rram_milo"}
 
 
-def directions(device, cycles):
-    """+1 / -1 of the pulse before each row of :func:`cycle_traces` (0 for the first row)."""
-    cycle = np.r_[np.ones(device.levels_ltp, int), -np.ones(device.levels_ltd, int)]
-    return np.concatenate([[0], np.tile(cycle, cycles)])
-
-
 def generated(device, devices=6, cycles=3, seed=1, rows=slice(None)):
     g = cycle_traces(device, devices, cycles, rng=seed)
-    d = directions(device, cycles)
+    d = cycle_directions(device, cycles)
     return Traces("generated", tuple(f"d{i}" for i in range(devices)), np.arange(g.shape[0])[rows], d[rows], g[rows])
 
 
@@ -195,3 +189,26 @@ def test_cli_fit_writes_a_card_that_loads(tmp_path, capsys):
     m = load_card(measured)
     assert m.name == "hzo_m" and m.measured is not None
     assert main(["devices", "show", str(measured)]) == 0
+
+
+def test_fitted_card_sweep_task(tmp_path):
+    """The task of experiments/insitu_fitted_vs_card.toml: a small digits run of its three cards through a sweep;
+    the fitted cards carry the fit's labels, and the shipped spec validates."""
+    from pathlib import Path
+
+    from neurosim.sweep import load_points, load_spec, parse_spec, run_sweep
+
+    shipped = load_spec(Path(__file__).resolve().parents[1] / "experiments" / "insitu_fitted_vs_card.toml")
+    assert shipped.grid["card"] == ["original", "fitted", "measured"]
+    spec = parse_spec({"name": "fitted_small", "task": "neurosim.device.fit_task:TASK", "seeds": 1,
+                       "base": {"device": "hzo_fefet", "dataset": "digits", "epochs": 1, "images_per_epoch": 300,
+                                "fit_devices": 4, "fit_cycles": 2},
+                       "grid": {"card": ["original", "fitted", "measured"]}, "plot": {"kind": "bar", "x": "card"}})  # fmt: skip
+    run_sweep(spec, tmp_path / "s", workers=1)
+    points = {p["settings"]["card"]: p for p in load_points(tmp_path / "s")}
+    assert points["original"]["metrics"]["card_nl_ltp"] == 1.75
+    for card in ("fitted", "measured"):
+        m = points[card]["metrics"]
+        assert m["card_nl_ltp"] != 1.75 and abs(m["card_nl_ltp"] - 1.75) < 0.5 and 0 <= m["accuracy"] <= 1
+    with pytest.raises(Exception, match="card"):
+        parse_spec({"name": "x", "task": "neurosim.device.fit_task:TASK", "grid": {"card": ["bogus"]}})

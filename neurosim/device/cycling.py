@@ -50,8 +50,20 @@ class PulseResponse:
 
 
 def model_cycle_S(device: DeviceModel) -> np.ndarray:
-    """Noiseless conductance (S) over one potentiation-then-depression cycle from G_min."""
+    """Noiseless conductance (S) over one potentiation-then-depression cycle from G_min.
+
+    The analytic curve; for a measured-curve device, one noiseless cycle of its table-driven write.
+    """
+    if device.measured is not None:
+        quiet = replace(device, c2c_sigma_frac=0.0, d2d_nl_sigma_frac=0.0, d2d_g_sigma_frac=0.0, stuck_off_frac=0.0, stuck_on_frac=0.0)
+        return cycle_traces(quiet, 1, 1, rng=0)[:, 0]
     return np.concatenate([device.potentiation_curve(), device.depression_curve()[1:]])
+
+
+def cycle_directions(device: DeviceModel, cycles: int) -> np.ndarray:
+    """Direction of the pulse before each row of :func:`cycle_traces`: +1 potentiation, -1 depression, 0 for row 0."""
+    cycle = np.concatenate([np.ones(device.levels_ltp, int), -np.ones(device.levels_ltd, int)])
+    return np.concatenate([[0], np.tile(cycle, cycles)])
 
 
 def cycle_traces(device: DeviceModel, devices: int = 1, cycles: int = 1, rng=None) -> np.ndarray:
@@ -68,10 +80,10 @@ def cycle_traces(device: DeviceModel, devices: int = 1, cycles: int = 1, rng=Non
         raise NeurosimError(f"cycles = {cycles!r} is not allowed: a whole number from 1 to {MAX_CYCLES}")
     rng = as_generator(rng)
     cell = DeviceArray(device, (devices,), rng)
-    train = np.tile(np.concatenate([np.ones(device.levels_ltp, int), -np.ones(device.levels_ltd, int)]), cycles)
-    g = np.empty((train.size + 1, devices))
+    train = cycle_directions(device, cycles)
+    g = np.empty((train.size, devices))
     g[0] = cell.conductance_S
-    for i, step in enumerate(train, start=1):
+    for i, step in enumerate(train[1:], start=1):
         cell.apply_pulses(np.full(devices, step), rng)
         g[i] = cell.conductance_S
     return g
