@@ -15,19 +15,23 @@ What is fitted, per device (trace) and then over devices:
   extremes / sqrt(phases).
 - ``nl_ltp``, ``nl_ltd`` (signed): the curve's one-step prediction is the
   device core's own write (:func:`~neurosim.device.kernels.pulse_write_numpy`
-  with the parameters :class:`~neurosim.device.DeviceArray` makes for the
-  label), so reading ``k`` is predicted from reading ``k - 1``; the label
-  minimises the squared one-step residuals (``scipy.optimize.least_squares``,
-  bounded to ``|NL| < 10``; uncertainty from the fit's Jacobian,
-  ``sigma^2 (J^T J)^-1``). One-step residuals are the right ones because
-  cycle-to-cycle noise moves the state (it accumulates over a train, it is
-  not independent read noise). A trace that clips (its extreme value
-  repeats: the write's noise is cut off there) biases least squares towards
-  a stronger saturation, so there the fit goes on to the censored Gaussian
-  likelihood (Tobit: a clipped reading counts as "the write landed at or
-  beyond the edge"), uncertainty from the inverse Hessian of its negative
-  log-likelihood. The card's label is the mean over devices (uncertainty:
-  their spread / sqrt(devices), or the single fit's for one device).
+  with the parameters :class:`~neurosim.device.DeviceArray` makes for a curve
+  constant), so reading ``k`` is predicted from reading ``k - 1``. The fitted
+  parameter is the curvature ``u = levels / A`` (0 = linear; the label
+  follows in closed form, :func:`label_of_curvature`), bounded to
+  ``|NL| < 10``; it minimises the squared one-step residuals
+  (``scipy.optimize.least_squares``; uncertainty from the fit's Jacobian,
+  ``sigma^2 (J^T J)^-1``, carried to NL by the derivative). One-step
+  residuals are the right ones because cycle-to-cycle noise moves the state
+  (it accumulates over a train; it is not independent read noise). Readings
+  at a hard clip (a trace's extreme value that repeats: the write's noise is
+  cut off there, at either edge, after a pulse of either direction) bias
+  least squares, so where there are any the fit goes on to the censored
+  Gaussian likelihood (Tobit: a clipped reading counts as "the write landed
+  at or beyond the edge"), uncertainty from the inverse Hessian of its
+  negative log-likelihood. The card's label is the mean over devices
+  (uncertainty: their spread / sqrt(devices), or the single fit's for one
+  device).
 - ``c2c_sigma_frac``: the fitted one-step noise as a fraction of the
   device's window (the rms residual; the censored likelihood's sigma where
   a trace clips), pooled over devices and directions; uncertainty
