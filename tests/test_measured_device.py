@@ -185,11 +185,12 @@ def test_in_situ_training_runs_on_a_measured_card(measured):
     P = (*arr.write_params[:6], arr.write_params[7])
     g = arr.state_buffer_S.copy()
     stats = np.zeros(K.ST_SIZE, dtype=np.int64)
+    loss, loss_numpy = np.zeros(K.LS_SIZE), np.zeros(K.LS_SIZE)
     for d in range(g.size):
         if n.flat[d]:
-            K._write(g, P, measured.c2c_sigma_frac, d, n.flat[d], z[d], stats)
+            K._write(g, P, measured.c2c_sigma_frac, d, n.flat[d], z[d], stats, loss)
     g_numpy = arr.state_buffer_S.copy()
-    K._write_numpy(g_numpy, P, measured.c2c_sigma_frac, np.arange(g.size), n.ravel(), key, 0, 0, stats)
+    K._write_numpy(g_numpy, P, measured.c2c_sigma_frac, np.arange(g.size), n.ravel(), key, 0, 0, stats, loss_numpy)
     arr.apply_pulses(n, rng=3)
     np.testing.assert_array_equal(g, arr.state_buffer_S)
     np.testing.assert_allclose(g_numpy, g, rtol=0, atol=8 * EPS * measured.g_max_S)
