@@ -433,7 +433,7 @@ def fitted_card_comments(result: FitResult, measured: bool) -> list[str]:
         f"  g_min_S {pm(result.g_min_S)}, g_max_S {pm(result.g_max_S)}",
         f"  levels_ltp {result.levels_ltp}, levels_ltd {result.levels_ltd} (pulses per phase of the protocol)",
         f"  nl_ltp {pm(result.nl_ltp)}, nl_ltd {pm(result.nl_ltd)}",
-        f"  c2c_sigma_frac {pm(result.c2c_sigma_frac)} (rms one-step residual of the fit, fraction of the window)",
+        f"  c2c_sigma_frac {pm(result.c2c_sigma_frac)} (the fit's one-step noise, fraction of the window)",
         f"  d2d_nl_sigma_frac {result.d2d_nl_sigma_frac:.4g}, d2d_g_sigma_frac {result.d2d_g_sigma_frac:.4g}",
     ]
     if measured:
