@@ -14,6 +14,7 @@ import numpy as np
 
 from neurosim import __version__
 from neurosim.cli_args import Parser, emit_json as _emit_json
+from neurosim.cli_args import finite as _finite
 from neurosim.cli_args import folder as _folder
 from neurosim.cli_args import nonnegative as _nonnegative
 from neurosim.cli_args import plot_file as _plot_file
@@ -46,8 +47,10 @@ def _cmd_devices_list(args) -> None:
 def _device_summary(device) -> dict:
     from neurosim.device import device_to_mapping
 
-    ltp = device.potentiation_curve()
-    ltd = device.depression_curve()
+    from neurosim.device.cycling import model_cycle_S
+
+    cycle = model_cycle_S(device)  # the analytic curve, or a measured card's table-driven cycle
+    ltp, ltd = cycle[: device.levels_ltp + 1], cycle[device.levels_ltp :]
     summary = device_to_mapping(device)
     summary.update(
         {
@@ -75,6 +78,8 @@ def _cmd_devices_show(args) -> None:
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         shown = f"{value:.6g}" if isinstance(value, float) else value
+        if key == "measured" and value is not None:
+            shown = f"measured-curve table at {len(value['x'])} conductances (--json shows it)"
         print(f"{key:<{width}}  {shown}")
 
 
@@ -113,9 +118,67 @@ def _cmd_devices_curve(args) -> None:
         print(f"{p},{ph},{g:.6e},{s:.6e},{m:.6e}")
 
 
+def _cmd_devices_fit(args) -> None:
+    from pathlib import Path
+
+    from neurosim.device.cardwrite import write_card
+    from neurosim.device.fit import fit_traces, fitted_card_comments, fitted_device, result_summary
+    from neurosim.device.tracefile import read_traces
+
+    traces = read_traces(args.data, read_voltage_V=args.read_voltage)
+    result = fit_traces(traces)
+    name = args.name or Path(args.out).stem
+    device = fitted_device(result, name, measured=args.measured)
+    write_card(device, args.out, fitted_card_comments(result, args.measured))
+    if args.plot:
+        from neurosim.plots import plot_device_fit, save_figure
+
+        ax = plot_device_fit(traces, result, device)
+        save_figure(ax[0].figure, args.plot)
+    if args.json:
+        out = {"card": str(args.out), "kind": "measured" if args.measured else "analytic", **result_summary(result)}
+        if args.plot:
+            out["plot"] = str(args.plot)
+        _emit_result(out, config={"data": str(args.data), "read_voltage_V": args.read_voltage, "name": name})
+        return
+    for line in fitted_card_comments(result, args.measured)[2:]:
+        print(line.strip())
+    print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+
+
+def _card_file(text: str) -> str:
+    """An argparse ``type`` for the card to write: a .toml file in a folder that exists."""
+    from pathlib import Path
+
+    path = Path(text)
+    if path.suffix != ".toml":
+        raise argparse.ArgumentTypeError(f"the card must be a .toml file, got {text!r}")
+    if path.is_dir() or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write the card {text!r}: {'it is a folder' if path.is_dir() else 'its folder does not exist'}")
+    return text
+
+
+def _add_devices_fit(dsub) -> None:
+    p = dsub.add_parser(
+        "fit",
+        help="fit a device card to measured conductance against pulse number (CSV)",
+        description="Fit G_min, G_max, levels, signed NL of potentiation and depression, cycle-to-cycle and "
+        "device-to-device spread to measured pulse trains, with uncertainties, and write a card citing the data. "
+        "CSV layout: see the README section 'Your own device'.",
+    )
+    p.add_argument("data", help="CSV file: a 'pulse' column, an optional 'phase' column, one 'NAME (UNIT)' column per device")
+    p.add_argument("--out", type=_card_file, required=True, metavar="CARD.toml", help="the card to write")
+    p.add_argument("--name", help="the card's name (default: the file name of --out)")
+    p.add_argument("--measured", action="store_true", help="write a measured-curve card (writes follow the measured steps)")
+    p.add_argument("--read-voltage", type=_finite, metavar="V", help="read voltage of current columns (V)")
+    p.add_argument("--plot", type=_plot_file, metavar="PLOT", help="draw the data and the fit to this file (.png, .pdf, .svg)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_devices_fit)
+
+
 def _add_devices(sub) -> None:
     devices = sub.add_parser("devices", help="list, show and plot synapse device cards")
-    dsub = devices.add_subparsers(dest="devices_command", required=True, metavar="{list,show,curve}")
+    dsub = devices.add_subparsers(dest="devices_command", required=True, metavar="{list,show,curve,fit}")
     p = dsub.add_parser("list", help="the shipped device cards")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_devices_list)
@@ -136,6 +199,7 @@ def _add_devices(sub) -> None:
     p.add_argument("--json", action="store_true", help="JSON instead of CSV")
     p.add_argument("-o", "--output", type=_plot_file, metavar="PLOT", help="also draw the curve to this file (.png, .pdf, .svg)")
     p.set_defaults(func=_cmd_devices_curve)
+    _add_devices_fit(dsub)
 
 
 # -- neurosim evaluate / train-reference ----------------------------------------

@@ -234,3 +234,46 @@ def plot_sweep(records, spec, ax=None):
     if series_key or ref:
         ax.legend(fontsize=8, frameon=False)
     return ax
+
+
+def plot_device_fit(traces, result, device, ax=None):
+    """Measured traces against the fitted card (left), and one-pulse steps against conductance (right).
+
+    ``traces``: :class:`neurosim.device.tracefile.Traces`; ``result``: its
+    :class:`neurosim.device.fit.FitResult`; ``device``: the fitted card.
+    ``ax``: two axes, or None for a new figure. Returns the two axes.
+    """
+    from neurosim.device.fit import model_trace
+
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    left, right = ax
+    pulse = traces.pulse
+    for c in range(traces.g_S.shape[1]):
+        left.plot(pulse, traces.g_S[:, c] / _uS, lw=0.6, alpha=0.6, color="0.5", label="measured" if c == 0 else None)
+    first = traces.g_S[0].mean()
+    left.plot(pulse, model_trace(device, traces.direction, first) / _uS, "k--", lw=1.2, label="fitted card (noiseless)")
+    left.set_xlabel("pulse number")
+    left.set_ylabel("conductance (µS)")
+    left.set_title(f"{device.name}: NL {result.nl_ltp.value:+.2f} / {result.nl_ltd.value:+.2f}, "
+                   f"{result.levels_ltp} / {result.levels_ltd} levels, C2C {100 * result.c2c_sigma_frac.value:.2g} %", fontsize=10)  # fmt: skip
+    left.legend(fontsize=8, frameon=False)
+    m = result.measured
+    x = np.asarray(m.x)
+    for sign, step, sigma, color, name in ((1, m.up_step_frac, m.up_sigma_frac, "tab:red", "potentiation"),
+                                           (-1, m.down_step_frac, m.down_sigma_frac, "tab:blue", "depression")):  # fmt: skip
+        rows = np.flatnonzero(traces.direction == sign)
+        rows = rows[rows > 0]
+        lo, hi = traces.g_S.min(axis=0), traces.g_S.max(axis=0)
+        g = traces.g_S
+        right.plot(((g[rows - 1] - lo) / (hi - lo)).ravel(), ((g[rows] - g[rows - 1]) / (hi - lo)).ravel(), ".",
+                   ms=2, alpha=0.25, color=color)  # fmt: skip
+        step, sigma = np.asarray(step), np.asarray(sigma)
+        right.fill_between(x, step - sigma, step + sigma, color=color, alpha=0.2, lw=0)
+        right.plot(x, step, color=color, lw=1.5, label=f"{name}: mean step ± s.d. (measured curve)")
+    right.axhline(0, color="0.3", lw=0.5)
+    right.set_xlabel("conductance before the pulse (fraction of the window)")
+    right.set_ylabel("step of one pulse (fraction of the window)")
+    right.legend(fontsize=8, frameon=False)
+    left.figure.supxlabel(textwrap.fill(f"data: {traces.source}", 140), fontsize=6, color="0.4")
+    return ax

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neurosim.device import DeviceArray, DeviceModel, Drift, ProgNoise, ProgramMethod, ReadNoise, curve, load_device
-from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy, pulse_write, pulse_write_numpy
+from neurosim.device.kernels import ANALYTIC_TABLE, pulse_update_numba, pulse_update_numpy, pulse_write, pulse_write_numpy
 from neurosim.device.noise import pcm_drift_nu_stats, pcm_prog_sigma_S, rram_prog_sigma_S
 from neurosim.errors import NeurosimError
 from neurosim.streams import normals_from_counters_numpy
@@ -40,7 +40,7 @@ def _kernel_inputs(rng, n=5000, max_pulses=70, accelerating=0.0):
         move_p = np.where(linear, w / 64, g_lo + w / -np.expm1(-64 / a_p))
         move_d = np.where(linear, -w / 64, g_hi - w / -np.expm1(-64 / a_d))
     pulses = rng.integers(-max_pulses, max_pulses + 1, n) * (rng.random(n) < 0.7)
-    return g, pulses, g_lo, g_hi, decay_p, move_p, decay_d, move_d, 0.02, np.uint64(rng.integers(2**63))
+    return g, pulses, g_lo, g_hi, decay_p, move_p, decay_d, move_d, 0.02, ANALYTIC_TABLE, np.uint64(rng.integers(2**63))
 
 
 def _kernel_atol(args):
@@ -99,10 +99,10 @@ def test_positive_ltd_label_walks_back_down_the_curve(backend):
 def test_one_device_write_is_the_array_write(rng, max_pulses):
     """pulse_write (the per-device write fused loops call) gives the array kernel's results bit for bit."""
     args = _kernel_inputs(rng, max_pulses=max_pulses)
-    g, n, params, key = args[0], args[1], args[2:9], args[9]
+    g, n, params, key = args[0], args[1], args[2:10], args[10]
     expected = pulse_update_numba(g.copy(), n, *params, key)
     z = normals_from_counters_numpy(key, np.arange(g.size))
-    one = np.array([pulse_write(g[i], n[i], *(p[i] for p in params[:6]), params[6], z[i]) for i in range(g.size)])
+    one = np.array([pulse_write(g[i], n[i], *(p[i] for p in params[:6]), params[6], params[7], z[i]) for i in range(g.size)])
     np.testing.assert_array_equal(one, expected)
     np.testing.assert_allclose(pulse_write_numpy(g, n, *params, z), expected, rtol=0, atol=_kernel_atol(args))
 
@@ -127,7 +127,7 @@ def test_kernel_noise_is_draw_i_for_device_i(rng, size):
     key = np.uint64(rng.integers(2**63))
     pulses = rng.integers(-1, 2, size)
     ones, zeros = np.ones(size), np.zeros(size)
-    args = (pulses, zeros, ones, ones, zeros, ones, zeros, 1e-3, key)  # linear devices, no step: the noise alone
+    args = (pulses, zeros, ones, ones, zeros, ones, zeros, 1e-3, ANALYTIC_TABLE, key)  # linear devices, no step: the noise alone
     out = pulse_update_numba(np.full(size, 0.5), *args)
     z = normals_from_counters_numpy(key, np.arange(size))
     np.testing.assert_array_equal(out, np.where(pulses != 0, 0.5 + 1e-3 * z, 0.5))
@@ -138,7 +138,7 @@ def test_kernel_without_noise_draws_nothing(rng):
     args = list(_kernel_inputs(rng, 2000))
     args[8] = 0.0
     a = pulse_update_numba(args[0].copy(), *args[1:])
-    args[9] = np.uint64(99)
+    args[10] = np.uint64(99)
     b = pulse_update_numba(args[0].copy(), *args[1:])
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, pulse_update_numpy(args[0].copy(), *args[1:]), rtol=0, atol=_kernel_atol(args))

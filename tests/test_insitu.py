@@ -496,7 +496,7 @@ def test_in_situ_write_is_the_device_array_write():
     stats = np.zeros(K.ST_SIZE, dtype=np.int64)
     loss, loss_numpy = np.zeros(K.LS_SIZE), np.zeros(K.LS_SIZE)
     z = normals_from_counters_numpy(key, np.arange(g.size))
-    P = arr.write_params[:6]
+    P = (*arr.write_params[:6], arr.write_params[7])
     for d in range(g.size):
         if n.flat[d]:
             K._write(g, P, device.c2c_sigma_frac, d, n.flat[d], z[d], stats, loss)

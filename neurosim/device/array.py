@@ -12,7 +12,7 @@ from enum import Enum
 import numpy as np
 
 from neurosim.device import curve, noise
-from neurosim.device.kernels import pulse_update_numba, pulse_update_numpy
+from neurosim.device.kernels import ANALYTIC_TABLE, pulse_update_numba, pulse_update_numpy
 from neurosim.device.model import DeviceModel
 from neurosim.errors import NeurosimError
 from neurosim.events import EventCounts
@@ -138,12 +138,15 @@ class DeviceArray:
     def write_params(self) -> tuple:
         """Per-device arguments of the write kernels, flat (row-major), as :func:`~neurosim.device.kernels.pulse_update_numpy` takes them.
 
-        ``(g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac)``: each
+        ``(g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_frac, table)``: each
         device's window (S; a stuck device's window is its rail), the curve's
         decay per pulse and where a pulse moves the device (the asymptote, S,
         of a curved device, the signed step, S, of a linear one) for
-        potentiation and depression, and the model's cycle-to-cycle noise
-        per pulse as a fraction of the window. Read-only arrays.
+        potentiation and depression, the model's cycle-to-cycle noise
+        per pulse as a fraction of the window, and the step table shared by
+        all devices (shape ``(4, K)``, a measured-curve device's
+        :meth:`~neurosim.device.measured.MeasuredCurve.kernel_table`; shape
+        ``(4, 0)`` for the analytic curve). Read-only arrays.
         """
         return self._kernel_params
 
@@ -198,9 +201,10 @@ class DeviceArray:
 
         arrays = (g_lo.ravel(), g_hi.ravel(), *direction(self.a_ltp, d.levels_ltp, self.g_lo_S, +1),
                   *direction(self.a_ltd, d.levels_ltd, self.g_hi_S, -1))  # fmt: skip
-        for a in arrays:
+        table = ANALYTIC_TABLE.copy() if d.measured is None else d.measured.kernel_table()
+        for a in (*arrays, table):
             a.flags.writeable = False
-        return (*arrays, float(d.c2c_sigma_frac))
+        return (*arrays, float(d.c2c_sigma_frac), table)
 
     # -- writes ------------------------------------------------------------
     def apply_pulses(self, pulses, rng=None, backend: str = "numba") -> None:

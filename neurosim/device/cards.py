@@ -13,10 +13,11 @@ import tomllib
 from dataclasses import MISSING, fields
 from pathlib import Path
 
+from neurosim.device.measured import MeasuredCurve
 from neurosim.device.model import DeviceModel, Drift, ProgNoise, ReadNoise
 from neurosim.errors import CardError, NeurosimError
 from neurosim.resources import shipped_dir
-from neurosim.serial import to_plain
+from neurosim.serial import from_plain, to_plain
 
 _FIELDS = {f.name: f for f in fields(DeviceModel)}
 _WINDOW_ALTERNATIVE = ("r_on_ohm", "on_off_ratio")
@@ -94,6 +95,8 @@ def _device_from_mapping(data: dict) -> DeviceModel:
             if value not in allowed:
                 raise NeurosimError(f"field '{key}' = {value!r} must be one of {allowed}")
             data[key] = enum(value)
+        elif key == "measured":  # a [measured] table of the card (neurosim.device.measured)
+            data[key] = None if value is None else from_plain(MeasuredCurve, value, "measured")
         elif _FIELDS[key].type is float or (_FIELDS[key].type == float | None and value is not None):
             data[key] = _number(data, key)
         elif _FIELDS[key].type is int and (isinstance(value, bool) or not isinstance(value, int)):

@@ -50,8 +50,43 @@ class PulseResponse:
 
 
 def model_cycle_S(device: DeviceModel) -> np.ndarray:
-    """Noiseless conductance (S) over one potentiation-then-depression cycle from G_min."""
+    """Noiseless conductance (S) over one potentiation-then-depression cycle from G_min.
+
+    The analytic curve; for a measured-curve device, one noiseless cycle of its table-driven write.
+    """
+    if device.measured is not None:
+        quiet = replace(device, c2c_sigma_frac=0.0, d2d_nl_sigma_frac=0.0, d2d_g_sigma_frac=0.0, stuck_off_frac=0.0, stuck_on_frac=0.0)
+        return cycle_traces(quiet, 1, 1, rng=0)[:, 0]
     return np.concatenate([device.potentiation_curve(), device.depression_curve()[1:]])
+
+
+def cycle_directions(device: DeviceModel, cycles: int) -> np.ndarray:
+    """Direction of the pulse before each row of :func:`cycle_traces`: +1 potentiation, -1 depression, 0 for row 0."""
+    cycle = np.concatenate([np.ones(device.levels_ltp, int), -np.ones(device.levels_ltd, int)])
+    return np.concatenate([[0], np.tile(cycle, cycles)])
+
+
+def cycle_traces(device: DeviceModel, devices: int = 1, cycles: int = 1, rng=None) -> np.ndarray:
+    """Conductance (S) of ``devices`` devices cycled together through full pulse trains, one pulse at a time.
+
+    The devices form one :class:`DeviceArray` (so each gets its own
+    device-to-device variation); every pulse is one write with the card's
+    cycle-to-cycle noise. Returns shape ``(cycles * (levels_ltp + levels_ltd) + 1, devices)``:
+    row 0 is the state before any pulse, row ``k`` the state after pulse ``k``
+    (each cycle: ``levels_ltp`` potentiation pulses, then ``levels_ltd``
+    depression pulses).
+    """
+    if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or not 1 <= cycles <= MAX_CYCLES:
+        raise NeurosimError(f"cycles = {cycles!r} is not allowed: a whole number from 1 to {MAX_CYCLES}")
+    rng = as_generator(rng)
+    cell = DeviceArray(device, (devices,), rng)
+    train = cycle_directions(device, cycles)
+    g = np.empty((train.size, devices))
+    g[0] = cell.conductance_S
+    for i, step in enumerate(train[1:], start=1):
+        cell.apply_pulses(np.full(devices, step), rng)
+        g[i] = cell.conductance_S
+    return g
 
 
 def pulse_response(device: DeviceModel, cycles: int = 1, rng=None, noiseless: bool = False) -> PulseResponse:
@@ -60,17 +95,9 @@ def pulse_response(device: DeviceModel, cycles: int = 1, rng=None, noiseless: bo
     With ``noiseless`` the cycle-to-cycle noise is switched off (the result is
     then the model curve in every cycle).
     """
-    if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or not 1 <= cycles <= MAX_CYCLES:
-        raise NeurosimError(f"cycles = {cycles!r} is not allowed: a whole number from 1 to {MAX_CYCLES}")
-    rng = as_generator(rng)
     if noiseless:
         device = replace(device, c2c_sigma_frac=0.0)
-    cell = DeviceArray(device, (1,), rng)
-    train = np.concatenate([np.ones(device.levels_ltp, int), -np.ones(device.levels_ltd, int)])
-    g = np.empty((cycles, train.size + 1))
-    for c in range(cycles):
-        g[c, 0] = cell.conductance_S[0]
-        for i, step in enumerate(train, start=1):
-            cell.apply_pulses(np.array([step]), rng)
-            g[c, i] = cell.conductance_S[0]
+    trace = cycle_traces(device, 1, cycles, rng)[:, 0]
+    per_cycle = device.levels_ltp + device.levels_ltd
+    g = np.lib.stride_tricks.sliding_window_view(trace, per_cycle + 1)[::per_cycle].copy()
     return PulseResponse(device, g, model_cycle_S(device))

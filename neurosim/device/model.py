@@ -13,6 +13,7 @@ from enum import Enum
 import numpy as np
 
 from neurosim.device import curve
+from neurosim.device.measured import MeasuredCurve
 from neurosim.validation import reject
 
 #: Most pulses across the window a card may give (``levels_ltp``, ``levels_ltd``): measured
@@ -98,6 +99,8 @@ class DeviceModel:
     write_pulse_width_ltp_s: float | None = None
     write_voltage_ltd_V: float | None = None
     write_pulse_width_ltd_s: float | None = None
+    #: A measured-curve device: writes follow this table of steps against conductance (:mod:`neurosim.device.measured`).
+    measured: MeasuredCurve | None = None
     citation: str = ""
     description: str = ""
 
@@ -168,6 +171,8 @@ class DeviceModel:
             if (getattr(self, f"write_voltage_{d}_V") is None) != (getattr(self, f"write_pulse_width_{d}_s") is None):
                 reject(f"write_pulse_width_{d}_s", getattr(self, f"write_pulse_width_{d}_s"),
                        f"given together with write_voltage_{d}_V (both or neither)")
+        if self.measured is not None and not isinstance(self.measured, MeasuredCurve):
+            reject("measured", self.measured, "a MeasuredCurve table or None")
 
     @property
     def window_S(self) -> float:

@@ -16,8 +16,9 @@ tests run both on a few images and compare):
 Layout. A layer with ``n`` inputs (rows) and ``m`` outputs lives in device
 arrays ``A`` and ``B``: their flat writable conductance buffers
 (:attr:`neurosim.device.DeviceArray.state_buffer_S`, row-major) and their
-per-device write parameters ``PA``, ``PB`` (the six arrays of
-:attr:`neurosim.device.DeviceArray.write_params`, the array's own layout). A
+per-device write parameters ``PA``, ``PB`` (the six per-device arrays of
+:attr:`neurosim.device.DeviceArray.write_params`, the array's own layout,
+followed by its step table, ``write_params[7]``). A
 write is the device core's :func:`neurosim.device.kernels.pulse_write` (NumPy
 twin :func:`~neurosim.device.kernels.pulse_write_numpy`): curve step,
 cycle-to-cycle noise growing with ``sqrt(|n|)``, clip to the window; a stuck
@@ -234,7 +235,7 @@ def _write(g, P, c2c_frac, d, n, z, stats, loss):
     """``n`` pulses (signed) on device ``d`` through the device core's write; counts them in ``stats`` and adds
     ``|n|`` times the device's mean conductance over the train to ``loss[LS_WRITE_LTP]`` (or ``LTD``)."""
     g0 = g[d]
-    g[d] = pulse_write(g0, n, P[0][d], P[1][d], P[2][d], P[3][d], P[4][d], P[5][d], c2c_frac, z)
+    g[d] = pulse_write(g0, n, P[0][d], P[1][d], P[2][d], P[3][d], P[4][d], P[5][d], c2c_frac, P[6], z)
     if n > 0:
         stats[ST_PULSES_LTP] += n
         loss[LS_WRITE_LTP] += n * 0.5 * (g0 + g[d])
@@ -933,7 +934,7 @@ def _write_numpy(g, P, c2c_frac, idx, n, key, c2c_base, off, stats, loss):
     stats[ST_WRITES] += idx.size
     z = normals_from_counters_numpy(key, c2c_base + off + idx) if c2c_frac > 0 else np.zeros(idx.size)
     g0 = g[idx].copy()
-    g[idx] = pulse_write_numpy(g0, n, *(p[idx] for p in P), c2c_frac, z)
+    g[idx] = pulse_write_numpy(g0, n, *(p[idx] for p in P[:6]), c2c_frac, P[6], z)
     mean = 0.5 * (g0 + g[idx])
     loss[LS_WRITE_LTP] += float(np.sum(np.maximum(n, 0) * mean))
     loss[LS_WRITE_LTD] += float(np.sum(np.maximum(-n, 0) * mean))

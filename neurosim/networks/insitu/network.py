@@ -229,9 +229,9 @@ class DeviceNetwork:
 
     # -- kernel arguments ----------------------------------------------------------------------
     def _flat_and_params(self, name):
-        """The array's writable flat state and its per-device write parameters (the kernels write in place)."""
+        """The array's writable flat state and its write parameters: six per-device arrays and the step table."""
         arr = self.arrays[name]
-        return arr.state_buffer_S, arr.write_params[:6]
+        return arr.state_buffer_S, (*arr.write_params[:6], arr.write_params[7])
 
     def _prepare_kernel_args(self):
         config, device = self.config, self.device
