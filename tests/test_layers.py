@@ -55,8 +55,8 @@ def test_activations():
     "weight, bias, activation, message",
     [
         (np.ones((3, 2)), np.ones(2), "relu", "bias has 2 entries but the weight \\(3, 2\\) has 3 outputs"),
-        (np.ones((3, 2), np.int64), np.ones(3), "relu", "weight must be a 2-D float array"),
-        (np.ones(3), np.ones(3), "relu", "weight must be a 2-D float array"),
+        (np.ones((3, 2), np.int64), np.ones(3), "relu", "weight must be a 2-D array of floats"),
+        (np.ones(3), np.ones(3), "relu", "weight must be a 2-D array of floats"),
         (np.full((3, 2), np.nan), np.ones(3), "relu", "NaN"),
         (np.ones((3, 2)), np.ones(3), "tanh", "unknown layer activation 'tanh'; allowed: 'linear', 'relu', 'sigmoid', 'step'"),
     ],

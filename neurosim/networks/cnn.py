@@ -35,13 +35,14 @@ from neurosim.validation import parse_enum
 logger = logging.getLogger(__name__)
 
 
-def lenet5(rng=None, channels=(6, 16), hidden=(120, 84), in_shape=(1, 28, 28), n_classes=10) -> list:
+def lenet5(rng=None, channels=(6, 16), hidden=(120, 84), in_shape=(1, 28, 28), n_classes=10, kernel=5) -> list:
     """A LeNet-5-style network with He-initialised float32 weights, biases zero.
 
-    Two stages of 5x5 convolution (the first padded by 2, as LeCun et al.
-    1998 fed 32x32 images) + ReLU + 2x2 max pooling, then three dense layers
-    (``hidden`` ReLU widths and ``n_classes`` logits). ReLU and max pooling
-    replace the original's scaled tanh and trainable subsampling.
+    Two stages of ``kernel x kernel`` convolution (the first padded by
+    ``kernel // 2``, as LeCun et al. 1998 fed 28x28 digits padded to 32x32)
+    + ReLU + 2x2 max pooling, then three dense layers (``hidden`` ReLU
+    widths and ``n_classes`` logits). ReLU and max pooling replace the
+    original's scaled tanh and trainable subsampling.
     """
     rng = as_generator(rng)
 
@@ -49,9 +50,10 @@ def lenet5(rng=None, channels=(6, 16), hidden=(120, 84), in_shape=(1, 28, 28), n
         return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape).astype(np.float32)
 
     layers, shape = [], tuple(in_shape)
-    for c_out, padding in zip(channels, (2, 0)):
+    for c_out, padding in zip(channels, (kernel // 2, 0)):
         c_in = shape[0]
-        layer = Conv2d(he((c_out, c_in, 5, 5), c_in * 25), np.zeros(c_out, np.float32), shape, 1, padding, Activation.RELU)
+        weight = he((c_out, c_in, kernel, kernel), c_in * kernel * kernel)
+        layer = Conv2d(weight, np.zeros(c_out, np.float32), shape, 1, padding, Activation.RELU)
         pool = Pool2d(PoolMode.MAX, layer.out_shape, 2)
         layers += [layer, pool]
         shape = pool.out_shape

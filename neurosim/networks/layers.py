@@ -59,7 +59,7 @@ def activate(z, activation: Activation):
 def _finite_float_array(value, what: str, ndim: int) -> np.ndarray:
     a = np.asarray(value)
     if a.ndim != ndim or not np.issubdtype(a.dtype, np.floating):
-        raise NeurosimError(f"{what} must be a {ndim}-D float array, got {a.dtype} of shape {a.shape}")
+        raise NeurosimError(f"{what} must be a {ndim}-D array of floats, got {a.dtype} of shape {a.shape}")
     if not np.all(np.isfinite(a)):
         raise NeurosimError(f"{what} holds NaN or infinite values")
     return a
