@@ -49,7 +49,7 @@ def test_conv2d_equals_the_direct_sum(stride, padding):
                                direct_conv(images, weight, bias, stride, padding), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("k, stride", [(2, 2), (3, 1), (3, 2)])
+@pytest.mark.parametrize("k, stride", [(2, 2), (3, 1), (3, 2), (3, 3)])
 def test_pooling_equals_the_direct_reduction(k, stride):
     images = np.random.default_rng(k).normal(size=(2, 3, 7, 7))
     np.testing.assert_array_equal(conv.max_pool(images, k, stride), direct_pool(images, k, stride, np.max))

@@ -84,14 +84,37 @@ def patches_backward(grad_rows, image_shape, kernel: int, stride: int = 1, paddi
     return padded[:, :, padding : padding + h, padding : padding + w]
 
 
+def _window_entries(images, kernel: int, stride: int):
+    """For each of the ``kernel * kernel`` offsets, the strided view of that entry of every window ``(n, c, out_h, out_w)``."""
+    _, _, h, w = images.shape
+    oh, ow = out_size(h, kernel, stride, 0), out_size(w, kernel, stride, 0)
+    for i in range(kernel):
+        for j in range(kernel):
+            yield images[:, :, i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride]
+
+
 def max_pool(images, kernel: int, stride: int) -> np.ndarray:
-    """Largest value of every ``kernel x kernel`` window (step ``stride``) of ``images (n, c, h, w)``."""
-    return _windows(np.asarray(images), kernel, stride).max(axis=(4, 5))
+    """Largest value of every ``kernel x kernel`` window (step ``stride``) of ``images (n, c, h, w)``.
+
+    Computed as the elementwise maximum over the ``kernel * kernel`` window
+    offsets (a few passes over the data, faster than reducing a window view).
+    """
+    entries = _window_entries(np.asarray(images), kernel, stride)
+    out = np.array(next(entries))
+    for entry in entries:
+        np.maximum(out, entry, out=out)
+    return out
 
 
 def avg_pool(images, kernel: int, stride: int) -> np.ndarray:
     """Mean of every ``kernel x kernel`` window (step ``stride``) of ``images (n, c, h, w)``."""
-    return _windows(np.asarray(images), kernel, stride).mean(axis=(4, 5), dtype=np.asarray(images).dtype)
+    images = np.asarray(images)
+    entries = _window_entries(images, kernel, stride)
+    out = np.array(next(entries))
+    for entry in entries:
+        out += entry
+    out /= images.dtype.type(kernel * kernel) if np.issubdtype(images.dtype, np.floating) else kernel * kernel
+    return out
 
 
 def max_pool_backward(grad, images, kernel: int, stride: int) -> np.ndarray:
