@@ -192,7 +192,7 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="accuracy of a trained model on simulated crossbars, next to its software accuracy",
-        description="Convert a trained MLP onto crossbar arrays of a device, calibrate the converters on "
+        description="Convert a trained network (an MLP or a CNN such as lenet5) onto crossbar arrays of a device, calibrate the converters on "
         "training images, and report MNIST test accuracy next to the software accuracy.",
     )
     p.add_argument("--model", default="mlp784", help="shipped model name or path to NAME(.npz/.json) (default mlp784)")

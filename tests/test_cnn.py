@@ -105,6 +105,18 @@ def test_a_short_training_learns_digits():
                for a, b in zip(l0.arrays, l1.arrays))  # the initial layers are left as they were
 
 
+def test_hardware_aware_training_trains_through_weight_noise():
+    from neurosim.data import load_digits_split
+
+    (x, y), (xt, yt) = load_digits_split(0.25, rng=0)
+    clean = train_cnn(x, y, digits_cnn(0), epochs=3, batch_size=32, lr=3e-3, rng=0)
+    noisy = train_cnn(x, y, digits_cnn(0), epochs=3, batch_size=32, lr=3e-3, rng=0, weight_noise=0.1)
+    assert not np.array_equal(clean[0].weight, noisy[0].weight)  # the noisy forward passes changed the gradients
+    assert np.mean(np.argmax(forward_layers(noisy, xt), axis=1) == yt) > 0.85
+    with pytest.raises(NeurosimError, match="weight_noise"):
+        train_cnn(x, y, digits_cnn(0), epochs=1, weight_noise=-1.0)
+
+
 def test_lenet5_shapes():
     layers = lenet5(0)
     assert [layer.n_out for layer in layers] == [6 * 28 * 28, 6 * 14 * 14, 16 * 10 * 10, 400, 120, 84, 10]
@@ -224,3 +236,30 @@ def test_cnn_sidecar_damage_is_named(tmp_path):
     path.write_text(json.dumps(sidecar))
     with pytest.raises(ModelError, match="pool2d.*exactly the keys"):
         read_model_file(tmp_path / "cnn")
+
+
+# --- the shipped LeNet-5 -----------------------------------------------------------------
+
+
+def test_shipped_lenet5_reaches_99_percent():
+    from neurosim.convert.network import resolve_model
+    from neurosim.data import load_mnist
+    from neurosim.networks.reference_models import REFERENCE_SPECS
+
+    model = resolve_model("lenet5")
+    images, labels = load_mnist("test")
+    measured = model.accuracy(model.prepare(images), labels)
+    assert measured >= 0.99
+    assert measured == pytest.approx(model.info["accuracy"]["test"], abs=1e-4)
+    spec = next(s for s in REFERENCE_SPECS if s.name == "lenet5")
+    assert model.info["training"] == spec.training
+    assert model.info["retrain"]["command"] == "neurosim train-reference --out models --seed 0 --only lenet5"
+    assert [layer.describe() for layer in model.layers] == [layer.describe() for layer in lenet5(0)]
+
+
+def test_evaluate_lenet5_on_an_ideal_device_matches_software():
+    from neurosim.convert.evaluate import evaluate
+
+    result = evaluate({"model": "lenet5", "device": "ideal", "test_images": 300}, rng=0)
+    assert result["accuracy"] == result["software_accuracy"] >= 0.98
+    assert result["events_dac_conversions"] == 300 * (784 * 25 + 100 * 150 + 400 + 120 + 84)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.convert.network import HardwareNetwork, shipped_mlps
+from neurosim.convert.network import HardwareNetwork, shipped_models
 from neurosim.crossbar import CrossbarConfig
 from neurosim.data.preprocess import Preprocessing
 from neurosim.errors import NeurosimError
@@ -124,8 +124,8 @@ def test_shipped_models_of_both_kinds_load_through_one_loader(name, pattern):
     np.testing.assert_array_equal(forward_layers(file.layers, x), expected)  # the same numbers, bit for bit
 
 
-def test_only_mlps_are_listed_as_shipped_mlps():
-    assert shipped_mlps() == ["mlp400_binary", "mlp784", "mlp784_noisy"]
+def test_only_convertible_networks_are_listed_as_shipped_models():
+    assert shipped_models() == ["lenet5", "mlp400_binary", "mlp784", "mlp784_noisy"]  # not threshold_mnist
 
 
 LEGACY = {

@@ -62,10 +62,10 @@ def resolve_model(name_or_path) -> MLPModel | ModelFile:
     shipped = shipped_dir("models") / Path(str(name_or_path)).name
     if model_paths(shipped)[0].exists():
         return _load_network(shipped)
-    raise NeurosimError(f"unknown model '{name_or_path}'; shipped models: {', '.join(shipped_mlps())} (or give a path)")
+    raise NeurosimError(f"unknown model '{name_or_path}'; shipped models: {', '.join(shipped_models())} (or give a path)")
 
 
-def shipped_mlps() -> list[str]:
+def shipped_models() -> list[str]:
     """Names of the shipped model files that convert (MLPs and CNNs; not the threshold model, say)."""
     names = []
     for path in sorted(shipped_dir("models").glob("*.json")):

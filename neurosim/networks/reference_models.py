@@ -123,6 +123,16 @@ REFERENCE_SPECS += (
         training={"optimizer": "adam", "lr": 1e-3, "lr_decay": 0.85, "epochs": 15, "batch_size": 64},
     ),
 )
+_LENET5 = REFERENCE_SPECS[-1]
+REFERENCE_SPECS += (
+    replace(
+        _LENET5,
+        name="lenet5_noisy",
+        description=_LENET5.description + "; trained hardware-aware: Gaussian noise of 10 % of each layer's largest |w| "
+        "added to the weights in every forward pass of training",
+        training={**_LENET5.training, "weight_noise": 0.1},
+    ),
+)
 
 
 def train_reference_cnn(spec: CnnReferenceSpec, train, test, rng, *, provenance: dict, progress=None):

@@ -840,6 +840,8 @@ def resolve_settings(settings: dict):
     plain, _ = split_settings(settings, _PLAIN, _GROUPS)
     hardware = {k: v for k, v in settings.items() if "." in k or k in ("model", "device", "on_off_ratio", "t_s", "circuit")}
     model, device, crossbar, _ = resolve_hardware(hardware)
+    if _is_cnn(model) and plain.get("engine", "fused") != "fused":
+        raise NeurosimError("engine = 'network' is for MLPs; a CNN runs on its own engine (leave engine out)")
     if not _is_cnn(model) and model.activation is not Activation.RELU:
         raise NeurosimError(f"ANN-to-SNN conversion needs a ReLU model; {plain.get('model', 'mlp784')} uses {model.activation.value}")
     options = {"percentile": plain.get("percentile", 99.9), "batch_size": plain.get("batch_size", 1000),
