@@ -106,7 +106,7 @@ def layer_times(net, x, rng) -> dict:
             layer = next(crossbars)
             t0 = time.perf_counter()
             rows = spec.patches(h) if isinstance(spec, Conv2d) else h
-            sums = layer.forward(rows, rng)
+            layer.forward(rows, rng)
             t_cross = time.perf_counter() - t0
         else:
             t_cross = None

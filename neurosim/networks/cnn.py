@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from neurosim.errors import NeurosimError
 from neurosim.networks import conv
-from neurosim.networks.layers import Activation, Conv2d, Dense, Pool2d, PoolMode, activate, check_layers
+from neurosim.networks.layers import Activation, Conv2d, Dense, Pool2d, PoolMode, activate, check_layers, forward_layers
 from neurosim.networks.mlp import (
     Optimizer,
     _adam_update,
@@ -157,8 +157,6 @@ def _with_arrays(layer, arrays):
 
 def predict(layers, x, batch_size: int = 1000) -> np.ndarray:
     """Predicted classes ``(n,)`` of a layer list for inputs ``x (n, n_in)``, in batches."""
-    from neurosim.networks.layers import forward_layers
-
     out = [np.argmax(forward_layers(layers, x[i : i + batch_size]), axis=1) for i in range(0, len(x), batch_size)]
     return np.concatenate(out) if out else np.zeros(0, np.intp)
 

@@ -225,8 +225,8 @@ class Conv2d:
         """The layer's outputs ``(n, n_out)`` for flat rows ``x (n, n_in)`` (unrolled :data:`IMAGE_CHUNK` images at a time)."""
         x = np.asarray(x)
         m = self.matrix.T
-        chunks = [self.outputs_from_sums(self.patches(x[i : i + IMAGE_CHUNK]) @ m, len(x[i : i + IMAGE_CHUNK]))
-                  for i in range(0, len(x), IMAGE_CHUNK)]
+        parts = (x[i : i + IMAGE_CHUNK] for i in range(0, len(x), IMAGE_CHUNK))
+        chunks = [self.outputs_from_sums(self.patches(part) @ m, len(part)) for part in parts]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.n_out), np.result_type(x, self.weight))
 
     def describe(self) -> dict:
