@@ -8,7 +8,7 @@ import pytest
 
 from neurosim.convert.network import PATCH_ELEMENTS, HardwareNetwork
 from neurosim.crossbar import CrossbarConfig, CrossbarLayer
-from neurosim.device import load_device
+from neurosim.device import Drift, load_device
 from neurosim.errors import NeurosimError
 from neurosim.networks import conv
 from neurosim.networks.cnn import _with_arrays, lenet5, loss_and_gradients, train_cnn
@@ -160,7 +160,8 @@ def test_a_convolution_is_one_crossbar_read_per_patch():
     rng = np.random.default_rng(2)
     c = Conv2d(rng.normal(size=(5, 2, 3, 3)).astype(np.float32), np.zeros(5, np.float32), (2, 6, 6), 1, 1)
     x = rng.random((6, c.n_in), dtype=np.float32)
-    device = replace(load_device("sige_epiram"), read_noise_frac=0.05)
+    device = replace(load_device("sige_epiram"), read_noise_frac=0.05, drift=Drift.POWER_LAW, drift_nu=0.05, drift_nu_sigma=0.01,
+                     stuck_off_frac=0.05)
     config = CrossbarConfig(rows=8, dac_bits=8, adc_bits=8)
     net = HardwareNetwork.from_layers([c], device, config, calibration_x=x, rng=3)
     twin = CrossbarLayer(c.matrix, device, replace(config, input_full_scale=net.layers[0].config.input_full_scale), 3)
@@ -170,6 +171,11 @@ def test_a_convolution_is_one_crossbar_read_per_patch():
     events = net.layers[0].events
     assert events.adc_conversions == len(x) * 36 * 5 * len(net.layers[0].row_edges)  # per position, channel, tile row
     assert events.dac_conversions == twin.events.dac_conversions == len(x) * 36 * 18
+    net.drift_to(1e4)  # drift and stuck devices are the crossbar layer's: the same read after drifting
+    twin.drift_to(1e4)
+    drifted = net.forward(x, rng=5)
+    np.testing.assert_array_equal(drifted, c.outputs_from_sums(twin.forward(c.patches(x), rng=5), len(x)))
+    assert np.abs(drifted).mean() < 0.9 * np.abs(out).mean()  # conductances decay: |outputs| shrink
 
 
 def test_read_noise_on_a_convolution_has_the_predicted_spread():
