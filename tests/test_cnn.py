@@ -247,19 +247,20 @@ def test_cnn_sidecar_damage_is_named(tmp_path):
 # --- the shipped LeNet-5 -----------------------------------------------------------------
 
 
-def test_shipped_lenet5_reaches_99_percent():
+@pytest.mark.parametrize("name", ["lenet5", "lenet5_noisy"])
+def test_shipped_lenet5_reaches_99_percent(name):
     from neurosim.convert.network import resolve_model
     from neurosim.data import load_mnist
     from neurosim.networks.reference_models import REFERENCE_SPECS
 
-    model = resolve_model("lenet5")
+    model = resolve_model(name)
     images, labels = load_mnist("test")
     measured = model.accuracy(model.prepare(images), labels)
     assert measured >= 0.99
     assert measured == pytest.approx(model.info["accuracy"]["test"], abs=1e-4)
-    spec = next(s for s in REFERENCE_SPECS if s.name == "lenet5")
+    spec = next(s for s in REFERENCE_SPECS if s.name == name)
     assert model.info["training"] == spec.training
-    assert model.info["retrain"]["command"] == "neurosim train-reference --out models --seed 0 --only lenet5"
+    assert model.info["retrain"]["command"] == f"neurosim train-reference --out models --seed 0 --only {name}"
     assert [layer.describe() for layer in model.layers] == [layer.describe() for layer in lenet5(0)]
 
 

@@ -125,7 +125,7 @@ def test_shipped_models_of_both_kinds_load_through_one_loader(name, pattern):
 
 
 def test_only_convertible_networks_are_listed_as_shipped_models():
-    assert shipped_models() == ["lenet5", "mlp400_binary", "mlp784", "mlp784_noisy"]  # not threshold_mnist
+    assert shipped_models() == ["lenet5", "lenet5_noisy", "mlp400_binary", "mlp784", "mlp784_noisy"]  # not threshold_mnist
 
 
 LEGACY = {
