@@ -256,7 +256,7 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="accuracy of a trained model on simulated crossbars, next to its software accuracy",
-        description="Convert a trained MLP onto crossbar arrays of a device, calibrate the converters on "
+        description="Convert a trained network (an MLP or a CNN such as lenet5) onto crossbar arrays of a device, calibrate the converters on "
         "training images, and report MNIST test accuracy next to the software accuracy.",
     )
     p.add_argument("--model", default="mlp784", help="shipped model name or path to NAME(.npz/.json) (default mlp784)")
@@ -292,7 +292,7 @@ def _add_evaluate(sub) -> None:
 def _cmd_train_reference(args) -> None:
     from neurosim.networks.reference_models import retrain_reference_models
 
-    for path in retrain_reference_models(args.out, seed=args.seed):
+    for path in retrain_reference_models(args.out, seed=args.seed, only=args.only):
         print(f"wrote {path}")
 
 
@@ -300,6 +300,7 @@ def _add_train_reference(sub) -> None:
     p = sub.add_parser("train-reference", help="retrain the shipped reference models (needs the MNIST training set)")
     p.add_argument("--out", type=_folder, default="models", help="output folder (default models)")
     p.add_argument("--seed", type=_seed, default=0, help="training seed (default 0)")
+    p.add_argument("--only", action="append", metavar="NAME", help="retrain only this model (repeatable), e.g. lenet5")
     p.set_defaults(func=_cmd_train_reference)
 
 

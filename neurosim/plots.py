@@ -63,11 +63,13 @@ def save_figure(fig, path) -> None:
     plt.close(fig)
 
 
-def _group(records, x_key, series_key, metric):
-    """{series value: {x value: [metric per seed]}} in first-seen order."""
+def _group(records, x_key, series_key, metric, style_key=None):
+    """{series value (with ``style_key``: (series value, style value)): {x value: [metric per seed]}} in first-seen order."""
     groups = {}
     for r in records:
         s = r["settings"].get(series_key) if series_key else None
+        if style_key:
+            s = (s, r["settings"].get(style_key))
         x = r["settings"].get(x_key)
         groups.setdefault(s, {}).setdefault(x, []).append(r["metrics"][metric])
     return groups
@@ -175,7 +177,8 @@ def plot_sweep(records, spec, ax=None):
     """Mean and spread over seeds of a sweep's metric against one grid axis.
 
     ``spec.plot`` chooses: ``x`` (grid key; default the first axis), ``series``
-    (a grid key drawn as separate lines), ``metric`` (default: the task's
+    (a grid key drawn as separate lines, one colour each), ``style`` (a second
+    grid key, one line style and marker each), ``metric`` (default: the task's
     ``plot_metric``, see :meth:`~neurosim.sweep.SweepSpec.plot_metric`),
     ``reference`` (a metric drawn as a dashed line, e.g. the software
     accuracy), ``kind`` ("line" or "bar"), ``xlabel``, ``ylabel``, ``title``,
@@ -193,7 +196,10 @@ def plot_sweep(records, spec, ax=None):
     metric = spec.plot_metric()
     percent = "accuracy" in metric
     scale = 100.0 if percent else 1.0
-    groups = _group(records, x_key, series_key, metric)
+    style_key = opts.get("style")
+    groups = _group(records, x_key, series_key, metric, style_key)
+    colours = {s: f"C{i}" for i, s in enumerate(dict.fromkeys(k[0] if style_key else k for k in groups))}
+    styles = {v: i for i, v in enumerate(dict.fromkeys(k[1] for k in groups))} if style_key else {}
     kind = opts.get("kind", "line")
     width = 0.8 / max(1, len(groups))
     ref = opts.get("reference")
@@ -202,18 +208,27 @@ def plot_sweep(records, spec, ax=None):
         for r in records:
             ref_by_series.setdefault(r["settings"].get(series_key) if series_key else None, []).append(r["metrics"][ref])
     one_ref = len({round(float(np.mean(v)), 9) for v in ref_by_series.values()}) <= 1
-    for k, (series, by_x) in enumerate(groups.items()):
+    referenced = set()
+    for k, (key, by_x) in enumerate(groups.items()):
+        series, style = key if style_key else (key, None)
         xs = list(by_x)
         mean = np.array([np.mean(v) for v in by_x.values()]) * scale
         std = np.array([np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in by_x.values()]) * scale
         label = f"{series_key.split('.')[-1]} = {series}" if series_key else None
+        if style_key:
+            label = f"{label + ', ' if label else ''}{style_key.split('.')[-1]} = {style}"
         if kind == "bar":
             pos = np.arange(len(xs)) + (k - (len(groups) - 1) / 2) * width
             ax.bar(pos, mean, width, yerr=std, capsize=3, label=label)
             ax.set_xticks(np.arange(len(xs)), [str(x) for x in xs], rotation=30, ha="right")
         else:
-            line = ax.errorbar(xs, mean, yerr=std, marker="o", ms=4, capsize=3, label=label)
-            if ref and not one_ref:  # each series has its own baseline (e.g. different models)
+            look = {}
+            if style_key:
+                i = styles[style]
+                look = {"color": colours[series], "ls": ("-", ":", "-.")[i % 3], "marker": "osv^D"[i % 5]}
+            line = ax.errorbar(xs, mean, yerr=std, **({"marker": "o"} | look), ms=4, capsize=3, label=label)
+            if ref and not one_ref and series not in referenced:  # each series has its own baseline (e.g. different models)
+                referenced.add(series)
                 level = np.mean(ref_by_series[series]) * scale
                 ax.axhline(level, color=line[0].get_color(), ls="--", lw=1, label=f"{ref.replace('_', ' ')} ({level:.2f}{' %' if percent else ''})")
     if ref and (one_ref or kind == "bar"):

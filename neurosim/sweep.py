@@ -45,8 +45,8 @@ from neurosim.tasks import TASKS, resolve_task
 log = logging.getLogger(__name__)
 
 _SPEC_KEYS = {"name", "description", "task", "seed", "seeds", "base", "grid", "plot"}
-_PLOT_KEYS = {"kind", "x", "series", "metric", "reference", "xlabel", "ylabel", "title", "xscale", "published", "note",
-              "cost"}
+_PLOT_KEYS = {"kind", "x", "series", "style", "metric", "reference", "xlabel", "ylabel", "title", "xscale", "published",
+              "note", "cost"}
 #: Plot kinds: a metric against a grid axis (line, bar), a list metric against its epochs (epochs), or a
 #: metric against a cost metric with the trade-off's front (pareto: ``cost``, e.g. ``energy_J``).
 _PLOT_KINDS = ("line", "bar", "epochs", "pareto")
@@ -108,7 +108,7 @@ class SweepSpec:
         for key, value in plot.items():
             if key != "published" and not isinstance(value, str):
                 raise NeurosimError(f"[plot] {key} = {value!r} is not allowed: a string")
-        for key in ("x", "series"):
+        for key in ("x", "series", "style"):
             if key in plot and plot[key] not in self.grid:
                 raise NeurosimError(f"[plot] {key} = {plot[key]!r} must be one of the grid axes {sorted(self.grid)}")
         if plot.get("kind", "line") not in _PLOT_KINDS:

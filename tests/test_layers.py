@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.convert.network import HardwareNetwork, shipped_mlps
+from neurosim.convert.network import HardwareNetwork, shipped_models
 from neurosim.crossbar import CrossbarConfig
 from neurosim.data.preprocess import Preprocessing
 from neurosim.errors import NeurosimError
@@ -55,8 +55,8 @@ def test_activations():
     "weight, bias, activation, message",
     [
         (np.ones((3, 2)), np.ones(2), "relu", "bias has 2 entries but the weight \\(3, 2\\) has 3 outputs"),
-        (np.ones((3, 2), np.int64), np.ones(3), "relu", "weight must be a 2-D float array"),
-        (np.ones(3), np.ones(3), "relu", "weight must be a 2-D float array"),
+        (np.ones((3, 2), np.int64), np.ones(3), "relu", "weight must be a 2-D array of floats"),
+        (np.ones(3), np.ones(3), "relu", "weight must be a 2-D array of floats"),
         (np.full((3, 2), np.nan), np.ones(3), "relu", "NaN"),
         (np.ones((3, 2)), np.ones(3), "tanh", "unknown layer activation 'tanh'; allowed: 'linear', 'relu', 'sigmoid', 'step'"),
     ],
@@ -124,8 +124,8 @@ def test_shipped_models_of_both_kinds_load_through_one_loader(name, pattern):
     np.testing.assert_array_equal(forward_layers(file.layers, x), expected)  # the same numbers, bit for bit
 
 
-def test_only_mlps_are_listed_as_shipped_mlps():
-    assert shipped_mlps() == ["mlp400_binary", "mlp784", "mlp784_noisy"]
+def test_only_convertible_networks_are_listed_as_shipped_models():
+    assert shipped_models() == ["lenet5", "lenet5_noisy", "mlp400_binary", "mlp784", "mlp784_noisy"]  # not threshold_mnist
 
 
 LEGACY = {

@@ -294,3 +294,24 @@ def test_insitu_run_json_has_the_shared_provenance(tmp_path):
     assert set(PROVENANCE_KEYS) <= set(summary) and summary["seed"] == 3 and summary["complete"] is True
     assert summary["config"]["sizes"] == [64, 8, 10]
     assert {k: summary[k] for k in ("git_revision", "git_dirty")} == git_state()
+
+
+def test_plot_style_axis_gives_one_colour_per_series_and_one_line_style_per_style_value():
+    from neurosim.plots import plot_sweep
+
+    data = {"task": "evaluate", "seeds": 2, "grid": {"model": ["lenet5", "mlp784"], "device": ["sige_epiram", "ideal"],
+                                                     "device.read_noise_frac": [0.0, 0.1]},
+            "plot": {"x": "device.read_noise_frac", "series": "model", "style": "device", "reference": "software_accuracy"}}
+    spec = parse_spec(data, "spec.toml")
+    records = [{"settings": s, "metrics": {"accuracy": 0.9 - 0.1 * s["device.read_noise_frac"] + 0.01 * seed,
+                                           "software_accuracy": 0.99 if s["model"] == "lenet5" else 0.98}}
+               for _, seed, s in spec.points()]
+    ax = plot_sweep(records, spec)
+    curves = [container.lines[0] for container in ax.containers]  # one errorbar line per (series, style)
+    assert len(curves) == 4
+    looks = {(line.get_color(), line.get_linestyle()) for line in curves}
+    assert len({c for c, _ in looks}) == 2 and len({s for _, s in looks}) == 2 and len(looks) == 4
+    labels = ax.get_legend_handles_labels()[1]
+    assert "model = lenet5, device = ideal" in labels and sum("software accuracy" in t for t in labels) == 2
+    with pytest.raises(NeurosimError, match="grid axes"):
+        parse_spec({**data, "plot": {"style": "speed"}}, "spec.toml")

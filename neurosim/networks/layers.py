@@ -1,11 +1,17 @@
 """A network is an ordered list of layers; each layer knows its kind, its arrays and its activation.
 
 :class:`Dense` is ``y = activation(x @ W.T + b)`` with ``W`` of shape
-``(out, in)`` (the library convention, design 3.10). Convolutions unrolled
-onto crossbar rows and digital pooling join as further layer kinds with the
-same interface (``kind``, ``n_in``, ``n_out``, ``forward``, ``arrays``,
-``describe``), so the model files (:mod:`neurosim.networks.modelio`), the
-software MLP and the crossbar networks read one representation.
+``(out, in)`` (the library convention, design 3.10). :class:`Conv2d` (a
+convolution, unrolled onto crossbar rows on hardware) and :class:`Pool2d`
+(digital max or average pooling) have the same interface (``kind``,
+``n_in``, ``n_out``, ``forward``, ``arrays``, ``describe``), so the model
+files (:mod:`neurosim.networks.modelio`), the software networks and the
+crossbar networks read one representation.
+
+Every layer takes and gives flat rows ``(n, features)``; an image layer
+reads its rows as ``(n, channels, height, width)`` in C order (its
+``in_shape``), the torch layout, so a torch ``Flatten`` is the identity here
+and needs no layer of its own.
 
 Code that still takes the older ``[(W, b), ...]`` list with one hidden
 activation converts with :func:`mlp_layers` and :func:`layer_params`.
@@ -19,6 +25,7 @@ import numpy as np
 from scipy.special import expit
 
 from neurosim.errors import NeurosimError
+from neurosim.networks import conv
 from neurosim.validation import parse_enum
 
 
@@ -52,7 +59,7 @@ def activate(z, activation: Activation):
 def _finite_float_array(value, what: str, ndim: int) -> np.ndarray:
     a = np.asarray(value)
     if a.ndim != ndim or not np.issubdtype(a.dtype, np.floating):
-        raise NeurosimError(f"{what} must be a {ndim}-D float array, got {a.dtype} of shape {a.shape}")
+        raise NeurosimError(f"{what} must be a {ndim}-D array of floats, got {a.dtype} of shape {a.shape}")
     if not np.all(np.isfinite(a)):
         raise NeurosimError(f"{what} holds NaN or infinite values")
     return a
@@ -108,8 +115,217 @@ class Dense:
         return {"kind": self.kind, "activation": self.activation.value, "inputs": self.n_in, "outputs": self.n_out}
 
 
+    @classmethod
+    def from_spec(cls, spec: dict, arrays) -> "Dense":
+        """The layer a model sidecar entry ``spec`` (its :meth:`describe`) and its ``arrays`` describe."""
+        return cls(*arrays, spec["activation"])
+
+
+def _positive_int(value, what: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise NeurosimError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _image_shape(value, what: str) -> tuple[int, int, int]:
+    shape = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(shape) != 3:
+        raise NeurosimError(f"{what} must be (channels, height, width), got {value!r}")
+    return tuple(_positive_int(v, what) for v in shape)
+
+
+#: Images a software image layer unrolls at once (bounds its scratch memory; results do not depend on it).
+IMAGE_CHUNK = 256
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d:
+    """A 2-D convolution ``activation(conv(x, weight) + bias)`` (cross-correlation, groups = 1).
+
+    ``weight``: finite float array ``(out_channels, in_channels, k, k)`` (torch
+    layout, square kernels); ``bias``: ``(out_channels,)``; ``in_shape``: the
+    input images' ``(channels, height, width)``; ``stride``, ``padding``
+    (zeros on every side) in pixels. Rows in and out are flat C-order images.
+    On a crossbar the kernel is the ``(out_channels, in_channels * k * k)``
+    matrix :attr:`matrix`, read once per output position.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    in_shape: tuple
+    stride: int = 1
+    padding: int = 0
+    activation: Activation = Activation.LINEAR
+
+    kind: ClassVar[str] = "conv2d"
+
+    def __post_init__(self):
+        w = _finite_float_array(self.weight, "Conv2d weight", 4)
+        b = _finite_float_array(self.bias, "Conv2d bias", 1)
+        if w.shape[2] != w.shape[3] or 0 in w.shape:
+            raise NeurosimError(f"Conv2d weight has shape {w.shape}; it must be (out, in, k, k) with a square kernel")
+        if b.shape[0] != w.shape[0]:
+            raise NeurosimError(f"Conv2d bias has {b.shape[0]} entries but the weight {w.shape} has {w.shape[0]} outputs")
+        in_shape = _image_shape(self.in_shape, "Conv2d in_shape")
+        if in_shape[0] != w.shape[1]:
+            raise NeurosimError(f"Conv2d weight {w.shape} takes {w.shape[1]} channels but in_shape {in_shape} has {in_shape[0]}")
+        object.__setattr__(self, "weight", w)
+        object.__setattr__(self, "bias", b)
+        object.__setattr__(self, "in_shape", in_shape)
+        object.__setattr__(self, "stride", _positive_int(self.stride, "Conv2d stride"))
+        object.__setattr__(self, "padding", _positive_int(self.padding, "Conv2d padding", 0))
+        object.__setattr__(self, "activation", parse_enum(Activation, self.activation, "layer activation"))
+        if min(self.out_shape[1:]) < 1:
+            raise NeurosimError(f"Conv2d: a {self.kernel}x{self.kernel} kernel does not fit in the input {in_shape} "
+                                f"with padding {self.padding}")
+
+    @property
+    def kernel(self) -> int:
+        """Kernel side ``k`` in pixels."""
+        return int(self.weight.shape[2])
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """Output images' ``(channels, height, width)``."""
+        _, h, w = self.in_shape
+        k, s, p = self.kernel, self.stride, self.padding
+        return int(self.weight.shape[0]), conv.out_size(h, k, s, p), conv.out_size(w, k, s, p)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The unrolled kernel ``(out_channels, in_channels * k * k)``: the weight matrix a crossbar holds."""
+        return self.weight.reshape(self.weight.shape[0], -1)
+
+    @property
+    def n_in(self) -> int:
+        """Inputs of the layer (pixels times channels)."""
+        return int(np.prod(self.in_shape))
+
+    @property
+    def n_out(self) -> int:
+        """Outputs of the layer (pixels times channels)."""
+        return int(np.prod(self.out_shape))
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The layer's arrays in file order: ``(weight, bias)``."""
+        return self.weight, self.bias
+
+    def patches(self, x) -> np.ndarray:
+        """Unrolled inputs ``(n * out_h * out_w, in_channels * k * k)`` of flat rows ``x (n, n_in)``."""
+        x = np.asarray(x)
+        return conv.patches(x.reshape(x.shape[0], *self.in_shape), self.kernel, self.stride, self.padding)
+
+    def outputs_from_sums(self, sums, n: int) -> np.ndarray:
+        """Flat output rows ``(n, n_out)`` from per-position sums ``(n * out_h * out_w, out_channels)`` (bias, activation added)."""
+        _, oh, ow = self.out_shape
+        return activate(conv.rows_to_images(sums + self.bias, n, oh, ow).reshape(n, -1), self.activation)
+
+    def forward(self, x) -> np.ndarray:
+        """The layer's outputs ``(n, n_out)`` for flat rows ``x (n, n_in)`` (unrolled :data:`IMAGE_CHUNK` images at a time)."""
+        x = np.asarray(x)
+        m = self.matrix.T
+        parts = (x[i : i + IMAGE_CHUNK] for i in range(0, len(x), IMAGE_CHUNK))
+        chunks = [self.outputs_from_sums(self.patches(part) @ m, len(part)) for part in parts]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.n_out), np.result_type(x, self.weight))
+
+    def describe(self) -> dict:
+        """The layer's kind, activation, widths and geometry as plain values (what a model sidecar records)."""
+        return {"kind": self.kind, "activation": self.activation.value, "inputs": self.n_in, "outputs": self.n_out,
+                "in_shape": list(self.in_shape), "out_channels": self.out_shape[0], "kernel": self.kernel,
+                "stride": self.stride, "padding": self.padding}
+
+    @classmethod
+    def from_spec(cls, spec: dict, arrays) -> "Conv2d":
+        """The layer a model sidecar entry ``spec`` (its :meth:`describe`) and its ``arrays`` describe."""
+        return cls(*arrays, spec["in_shape"], spec["stride"], spec["padding"], spec["activation"])
+
+
+class PoolMode(Enum):
+    """What a pooling window gives: its largest value (``MAX``) or its mean (``AVG``)."""
+
+    MAX = "max"
+    AVG = "avg"
+
+
+@dataclass(frozen=True, eq=False)
+class Pool2d:
+    """Digital pooling over ``kernel x kernel`` windows with step ``stride`` (no padding), then ``activation``.
+
+    ``mode``: a :class:`PoolMode`; ``in_shape``: the input images'
+    ``(channels, height, width)``; ``stride`` None means ``kernel``
+    (non-overlapping windows, as torch). No arrays: pooling runs in digital
+    logic after the ADCs.
+    """
+
+    mode: PoolMode
+    in_shape: tuple
+    kernel: int = 2
+    stride: int | None = None
+    activation: Activation = Activation.LINEAR
+
+    kind: ClassVar[str] = "pool2d"
+
+    def __post_init__(self):
+        object.__setattr__(self, "mode", parse_enum(PoolMode, self.mode, "pooling mode"))
+        object.__setattr__(self, "in_shape", _image_shape(self.in_shape, "Pool2d in_shape"))
+        object.__setattr__(self, "kernel", _positive_int(self.kernel, "Pool2d kernel"))
+        stride = self.kernel if self.stride is None else self.stride
+        object.__setattr__(self, "stride", _positive_int(stride, "Pool2d stride"))
+        object.__setattr__(self, "activation", parse_enum(Activation, self.activation, "layer activation"))
+        conv.pool_shape_check(*self.in_shape[1:], self.kernel, self.stride, "Pool2d")
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """Output images' ``(channels, height, width)``."""
+        c, h, w = self.in_shape
+        return (c, *conv.pool_shape_check(h, w, self.kernel, self.stride, "Pool2d"))
+
+    @property
+    def n_in(self) -> int:
+        """Inputs of the layer (pixels times channels)."""
+        return int(np.prod(self.in_shape))
+
+    @property
+    def n_out(self) -> int:
+        """Outputs of the layer (pixels times channels)."""
+        return int(np.prod(self.out_shape))
+
+    @property
+    def arrays(self) -> tuple:
+        """No arrays (pooling has no weights)."""
+        return ()
+
+    def forward(self, x) -> np.ndarray:
+        """The layer's outputs ``(n, n_out)`` for flat rows ``x (n, n_in)``."""
+        x = np.asarray(x)
+        images = x.reshape(x.shape[0], *self.in_shape)
+        pool = conv.max_pool if self.mode is PoolMode.MAX else conv.avg_pool
+        return activate(pool(images, self.kernel, self.stride).reshape(x.shape[0], -1), self.activation)
+
+    def describe(self) -> dict:
+        """The layer's kind, mode, activation, widths and geometry as plain values (what a model sidecar records)."""
+        return {"kind": self.kind, "mode": self.mode.value, "activation": self.activation.value, "inputs": self.n_in,
+                "outputs": self.n_out, "in_shape": list(self.in_shape), "kernel": self.kernel, "stride": self.stride}
+
+    @classmethod
+    def from_spec(cls, spec: dict, arrays) -> "Pool2d":
+        """The layer a model sidecar entry ``spec`` (its :meth:`describe`) describes (``arrays`` is empty)."""
+        if arrays:
+            raise NeurosimError(f"a pool2d layer has no arrays, got {len(arrays)}")
+        return cls(spec["mode"], spec["in_shape"], spec["kernel"], spec["stride"], spec["activation"])
+
+
 #: Layer classes by their ``kind`` (the model-file name of the layer).
-LAYER_KINDS = {Dense.kind: Dense}
+LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2d, Pool2d)}
+#: Keys of each kind's model-sidecar entry (its ``describe()``).
+LAYER_KEYS = {
+    Dense.kind: ("kind", "activation", "inputs", "outputs"),
+    Conv2d.kind: ("kind", "activation", "inputs", "outputs", "in_shape", "out_channels", "kernel", "stride", "padding"),
+    Pool2d.kind: ("kind", "mode", "activation", "inputs", "outputs", "in_shape", "kernel", "stride"),
+}
+#: Arrays each kind stores in a model file.
+LAYER_ARRAYS = {Dense.kind: 2, Conv2d.kind: 2, Pool2d.kind: 0}
 
 
 def check_layers(layers) -> tuple[int, ...]:
@@ -124,6 +340,9 @@ def check_layers(layers) -> tuple[int, ...]:
             raise NeurosimError(
                 f"layer {i} takes {layer.n_in} inputs but layer {i - 1} gives {layers[i - 1].n_out} outputs"
             )
+        before = getattr(layers[i - 1], "out_shape", None) if i else None
+        if before is not None and hasattr(layer, "in_shape") and tuple(layer.in_shape) != tuple(before):
+            raise NeurosimError(f"layer {i} takes images {tuple(layer.in_shape)} but layer {i - 1} gives {tuple(before)}")
     return (layers[0].n_in, *(layer.n_out for layer in layers))
 
 

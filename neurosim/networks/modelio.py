@@ -5,9 +5,14 @@ npz holds each layer's arrays in order, ``W0, b0, W1, b1, ...`` (float32,
 ``W`` of shape ``(out, in)``, the library convention). The JSON sidecar
 (format ``neurosim-model``, version 1) holds:
 
-- ``layers``: per layer its ``kind`` (``"dense"``), ``activation``
-  (``"relu"``, ``"sigmoid"``, ``"step"`` for threshold units, ``"linear"``
-  for the logits) and its ``inputs`` and ``outputs``;
+- ``layers``: per layer its ``kind`` (``"dense"``, ``"conv2d"``,
+  ``"pool2d"``), ``activation`` (``"relu"``, ``"sigmoid"``, ``"step"`` for
+  threshold units, ``"linear"`` for the logits), its ``inputs`` and
+  ``outputs``, and for image layers their geometry (``in_shape``,
+  ``kernel``, ``stride``, ``padding``, ``out_channels``; a pool's ``mode``):
+  exactly the keys of the layer's ``describe()``. Layers without arrays
+  (pooling) have no ``W``/``b`` entries: the arrays are named by the layer's
+  index;
 - ``output``: the loss the last layer was trained with (its arg-max is the
   predicted class), ``preprocessing``: how raw images become inputs;
 - ``weights_sha256``: SHA-256 of the arrays' float32 little-endian bytes in
@@ -34,7 +39,17 @@ import numpy as np
 from neurosim.files import write_atomic
 from neurosim.data.preprocess import Preprocessing, preprocess
 from neurosim.errors import NeurosimError
-from neurosim.networks.layers import LAYER_KINDS, Activation, Dense, check_layers, layer_params, mlp_layers
+from neurosim.networks.layers import (
+    LAYER_ARRAYS,
+    LAYER_KEYS,
+    LAYER_KINDS,
+    Activation,
+    Dense,
+    check_layers,
+    forward_layers,
+    layer_params,
+    mlp_layers,
+)
 from neurosim.networks.mlp import Output, accuracy, check_params, forward, predict, trainable_activation
 from neurosim.validation import parse_enum
 
@@ -50,7 +65,6 @@ _LEGACY_KEYS = {
         "format", "format_version", "name", "sizes", "hidden_units", "readout", "preprocessing", "weights_sha256",
     ),
 }
-_LAYER_KEYS = ("kind", "activation", "inputs", "outputs")
 
 
 class ModelError(NeurosimError):
@@ -114,19 +128,8 @@ class MLPModel:
         return check_params(self.params)
 
     def prepare(self, images) -> np.ndarray:
-        """Turn uint8 images ``(n, 28, 28)`` into this model's float32 inputs ``(n, sizes[0])``.
-
-        Raises :class:`NeurosimError` when the preprocessing gives another
-        number of inputs than the model's first layer takes.
-        """
-        x = preprocess(images, self.preprocessing)
-        n_in = self.params[0][0].shape[1]
-        if x.shape[1] != n_in:
-            raise NeurosimError(
-                f"the model takes {n_in} inputs, but its preprocessing {self.preprocessing.value!r} turns "
-                f"{images.shape[1]}x{images.shape[2]} images into {x.shape[1]}; a model for these images needs {x.shape[1]} inputs"
-            )
-        return x
+        """Turn uint8 images ``(n, 28, 28)`` into this model's float32 inputs ``(n, sizes[0])`` (see :func:`prepare_inputs`)."""
+        return prepare_inputs(images, self.preprocessing, self.params[0][0].shape[1])
 
     def forward(self, x) -> np.ndarray:
         """Return the logits ``(n, outputs)`` for prepared inputs ``x (n, sizes[0])``."""
@@ -141,15 +144,55 @@ class MLPModel:
         return accuracy(self.params, x, y, self.activation)
 
 
+def prepare_inputs(images, preprocessing: Preprocessing, n_in: int) -> np.ndarray:
+    """Turn uint8 images ``(n, 28, 28)`` into float32 network inputs ``(n, n_in)`` by ``preprocessing``.
+
+    Raises :class:`NeurosimError` when the preprocessing gives another
+    number of inputs than the model's first layer takes.
+    """
+    x = preprocess(images, preprocessing)
+    if x.shape[1] != n_in:
+        raise NeurosimError(
+            f"the model takes {n_in} inputs, but its preprocessing {preprocessing.value!r} turns "
+            f"{images.shape[1]}x{images.shape[2]} images into {x.shape[1]}; a model for these images needs {x.shape[1]} inputs"
+        )
+    return x
+
+
 @dataclass(frozen=True, eq=False)
 class ModelFile:
-    """What a model file holds: its layers and the settings to run them (see the module docstring)."""
+    """What a model file holds: its layers and the settings to run them (see the module docstring).
+
+    The software methods run the layers in order (for any layer list, such
+    as a convolutional network); :class:`MLPModel` is the MLP special case.
+    """
 
     name: str
     layers: list
     output: Output
     preprocessing: Preprocessing
     info: dict
+
+    def prepare(self, images) -> np.ndarray:
+        """Turn uint8 images ``(n, 28, 28)`` into this model's float32 inputs (see :func:`prepare_inputs`)."""
+        return prepare_inputs(images, self.preprocessing, self.layers[0].n_in)
+
+    def forward(self, x, batch_size: int = 1000) -> np.ndarray:
+        """The logits ``(n, outputs)`` for prepared inputs ``x (n, inputs)``, ``batch_size`` rows at a time."""
+        x = np.asarray(x, dtype=np.float32)
+        out = [forward_layers(self.layers, x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.layers[-1].n_out), np.float32)
+
+    def predict(self, x) -> np.ndarray:
+        """The predicted class ``(n,)`` for prepared inputs ``x``."""
+        return np.argmax(self.forward(x), axis=1)
+
+    def accuracy(self, x, y) -> float:
+        """The fraction of prepared inputs ``x`` classified as their label ``y``."""
+        from neurosim.networks.mlp import check_labels
+
+        predicted = self.predict(x)
+        return float(np.mean(predicted == check_labels(y, len(predicted), self.layers[-1].n_out))) if len(y) else 0.0
 
 
 def weights_sha256(arrays) -> str:
@@ -272,15 +315,18 @@ def _read_sidecar(json_path: Path) -> dict:
     if not isinstance(layers, list) or not layers or not all(isinstance(s, dict) for s in layers):
         raise ModelError(f"model sidecar {json_path}: layers must be a non-empty list of tables, got {layers!r}")
     for i, spec in enumerate(layers):
-        if sorted(spec) != sorted(_LAYER_KEYS):
-            raise ModelError(f"model sidecar {json_path}: layer {i} must have exactly the keys {list(_LAYER_KEYS)}, got {sorted(spec)}")
-        if spec["kind"] not in LAYER_KINDS:
-            raise ModelError(f"model sidecar {json_path}: layer {i} has kind {spec['kind']!r}; allowed: {sorted(LAYER_KINDS)}")
+        if spec.get("kind") not in LAYER_KINDS:
+            raise ModelError(f"model sidecar {json_path}: layer {i} has kind {spec.get('kind')!r}; allowed: {sorted(LAYER_KINDS)}")
+        keys = LAYER_KEYS[spec["kind"]]
+        if sorted(spec) != sorted(keys):
+            raise ModelError(f"model sidecar {json_path}: layer {i} ({spec['kind']}) must have exactly the keys {list(keys)}, got {sorted(spec)}")
     return sidecar
 
 
-def _read_weights(npz_path: Path, n_layers: int) -> list:
-    expected = {f"{kind}{i}" for i in range(n_layers) for kind in "Wb"}
+def _read_weights(npz_path: Path, specs) -> list:
+    """Each layer's arrays (``(W, b)``, or ``()`` for a layer without arrays)."""
+    with_arrays = [i for i, spec in enumerate(specs) if LAYER_ARRAYS[spec["kind"]]]
+    expected = {f"{kind}{i}" for i in with_arrays for kind in "Wb"}
     if npz_path.is_file() and not zipfile.is_zipfile(npz_path):
         raise ModelError(f"model weights {npz_path} are not an npz file (a zip archive of arrays, as numpy.savez writes)")
     try:
@@ -291,7 +337,7 @@ def _read_weights(npz_path: Path, n_layers: int) -> list:
                     f"model weights {npz_path} hold arrays {sorted(keys)}; "
                     f"the sidecar's layers need exactly {sorted(expected)}"
                 )
-            return [(data[f"W{i}"], data[f"b{i}"]) for i in range(n_layers)]
+            return [(data[f"W{i}"], data[f"b{i}"]) if i in with_arrays else () for i in range(len(specs))]
     except FileNotFoundError:
         raise ModelError(
             f"model weights {npz_path} do not exist; a model is NAME.npz plus NAME.json"
@@ -318,11 +364,11 @@ def read_model_file(path) -> ModelFile:
     npz_path, json_path = model_paths(path)
     sidecar = _read_sidecar(json_path)
     specs = sidecar["layers"]
-    params = _read_weights(npz_path, len(specs))
+    arrays = _read_weights(npz_path, specs)
     where = f"model {npz_path} / {json_path}"
     try:
-        check_params(params)
-        layers = [Dense(w, b, spec["activation"]) for (w, b), spec in zip(params, specs)]
+        layers = [LAYER_KINDS[spec["kind"]].from_spec(spec, a) for a, spec in zip(arrays, specs)]
+        check_layers(layers)
         output = parse_enum(Output, sidecar["output"], "output")
         preprocessing = Preprocessing.parse(sidecar["preprocessing"])
     except NeurosimError as exc:

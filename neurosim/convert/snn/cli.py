@@ -1,4 +1,4 @@
-"""The ``neurosim snn`` command: a trained MLP as a spiking network on crossbars, accuracy against time steps.
+"""The ``neurosim snn`` command: a trained MLP or CNN as a spiking network on crossbars, accuracy against time steps.
 
 Register it with :func:`add_snn_parser` on the ``neurosim`` subparsers. It
 converts the model, programs it onto each ``--device``, simulates the MNIST
@@ -25,7 +25,7 @@ from neurosim.provenance import write_result
 log = logging.getLogger(__name__)
 
 DESCRIPTION = (
-    "Convert a trained ReLU MLP into integrate-and-fire neurons (reset by subtraction, per-layer weight "
+    "Convert a trained ReLU MLP or CNN (lenet5) into integrate-and-fire neurons (reset by subtraction, per-layer weight "
     "normalisation by the 99.9th percentile of its activations on training data, biases as constant currents), "
     "program its weights onto crossbar arrays of each device, read the arrays every time step with fresh read noise, "
     "and report MNIST test accuracy against the number of time steps (one curve per device), with the ANN's accuracy."
@@ -226,7 +226,7 @@ def _cmd_from_sweep(args) -> None:
 
 def add_snn_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``snn`` subcommand to ``subparsers`` (from ``ArgumentParser.add_subparsers``); returns its parser."""
-    p = subparsers.add_parser("snn", help="a trained MLP as a spiking network on crossbars: accuracy against time steps",
+    p = subparsers.add_parser("snn", help="a trained MLP or CNN as a spiking network on crossbars: accuracy against time steps",
                               description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="mlp784", help="shipped model name or path to NAME(.npz/.json) (default mlp784)")
     p.add_argument("--device", action="append", metavar="NAME[:READ_NOISE]",

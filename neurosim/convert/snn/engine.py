@@ -840,7 +840,9 @@ def resolve_settings(settings: dict):
     plain, _ = split_settings(settings, _PLAIN, _GROUPS)
     hardware = {k: v for k, v in settings.items() if "." in k or k in ("model", "device", "on_off_ratio", "t_s", "circuit")}
     model, device, crossbar, _ = resolve_hardware(hardware)
-    if model.activation is not Activation.RELU:
+    if _is_cnn(model) and plain.get("engine", "fused") != "fused":
+        raise NeurosimError("engine = 'network' is for MLPs; a CNN runs on its own engine (leave engine out)")
+    if not _is_cnn(model) and model.activation is not Activation.RELU:
         raise NeurosimError(f"ANN-to-SNN conversion needs a ReLU model; {plain.get('model', 'mlp784')} uses {model.activation.value}")
     options = {"percentile": plain.get("percentile", 99.9), "batch_size": plain.get("batch_size", 1000),
                "adc_percentile": plain.get("adc_percentile", 100.0)}
@@ -855,6 +857,13 @@ def resolve_settings(settings: dict):
     if n_test is not None:
         whole("test_images", n_test, 1, "a whole number of test images >= 1")
     return model, device, crossbar, config, plain
+
+
+def _is_cnn(model) -> bool:
+    """Whether a resolved model has convolution layers (it then converts with :mod:`neurosim.convert.snn.cnn`)."""
+    from neurosim.networks.layers import Conv2d
+
+    return any(isinstance(layer, Conv2d) for layer in model.layers)
 
 
 def _test_set(model):
@@ -891,7 +900,14 @@ def simulate(settings: dict, rng=None) -> tuple[dict, SNNRun]:
     n = len(y)
     steps = plain.get("steps", 100)
     calib = model.prepare(calibration_images()[0])
-    snn = CrossbarSNN(convert_mlp(model, calib, config.percentile), device, crossbar, config, rng=rng, calibration_x=calib)
+    if _is_cnn(model):  # a convolutional network runs on its own engine (neurosim.convert.snn.cnn)
+        from neurosim.convert.snn.cnn import CrossbarCNNSNN, convert_cnn
+
+        snn = CrossbarCNNSNN(convert_cnn(model.layers, calib, config.percentile), device, crossbar, rng=rng,
+                             calibration_x=calib, input_coding=config.input_coding, readout=config.readout,
+                             dt_s=config.dt_s, adc_percentile=config.adc_percentile)
+    else:
+        snn = CrossbarSNN(convert_mlp(model, calib, config.percentile), device, crossbar, config, rng=rng, calibration_x=calib)
     if plain.get("t_s"):
         snn.drift_to(float(plain["t_s"]))
     run = snn.run(x, steps, rng=rng, checkpoints=plain.get("checkpoints"))
