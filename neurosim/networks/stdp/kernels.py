@@ -33,7 +33,9 @@ One step of ``dt``, in brian2's order (state update, thresholds, synapses, reset
 Pre traces are decayed lazily: input ``i`` stores its trace and the step of
 its last update; its value at step ``s`` is ``x exp(-(s - s_i) dt / tau_pre)``
 (a table of powers for recent steps). Every weight change of the additive
-form is clipped to ``[0, w_max]`` on an ideal (exact) synapse.
+form is clipped to ``[0, w_max]`` on an ideal (exact) synapse, and so is every
+synapse a spike touches, even when its change is 0 (as brian2's
+``w = clip(w + dw, 0, w_max)`` does; normalisation may have left it above ``w_max``).
 
 Device synapses (``ip[IP_DEVICE] = 1``): ``W`` holds conductances ``G`` (S)
 and a weight is ``w = (G - g0) / k`` (``k`` siemens per weight unit). A
@@ -236,18 +238,21 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
                 x = _pre_trace(x_pre[i], s_pre[i], s, table, log_decay_pre)
                 x_pre[i] = 1.0 if ip[IP_RESET_TRACE] == 1 else x + 1.0
                 s_pre[i] = s
-                for j in range(n):
-                    dw = -fp[FP_NU_PRE] * post1[j]
-                    if dw == 0.0:
-                        continue
-                    if mult:
-                        dw *= _weight(W, row + j, fp, ip) / fp[FP_WMAX]
+                if not device:
+                    for j in range(n):
+                        dw = -fp[FP_NU_PRE] * post1[j]
+                        if mult:
+                            dw *= W[row + j] / fp[FP_WMAX]
+                        W[row + j] = _clip(W[row + j] + dw, fp[FP_WMAX])
+                else:
+                    for j in range(n):
+                        dw = -fp[FP_NU_PRE] * post1[j]
                         if dw == 0.0:
                             continue
-                    if device:
-                        _change(W, P, row + j, dw, fp, ip, keys, ctr, buf, stats)
-                    else:
-                        W[row + j] = _clip(W[row + j] + dw, fp[FP_WMAX])
+                        if mult:
+                            dw *= _weight(W, row + j, fp, ip) / fp[FP_WMAX]
+                        if dw != 0.0:
+                            _change(W, P, row + j, dw, fp, ip, keys, ctr, buf, stats)
         if n_fire_e:
             for j in range(n):
                 if not fire_e[j]:
@@ -267,12 +272,10 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
                         dw = factor * _pre_trace(x_pre[i], s_pre[i], s, table, log_decay_pre)
                         if mult:
                             dw *= (fp[FP_WMAX] - _weight(W, i * n + j, fp, ip)) / fp[FP_WMAX]
-                        if dw == 0.0:
-                            continue
-                        if device:
-                            _change(W, P, i * n + j, dw, fp, ip, keys, ctr, buf, stats)
-                        else:
+                        if not device:
                             W[i * n + j] = _clip(W[i * n + j] + dw, fp[FP_WMAX])
+                        elif dw != 0.0:
+                            _change(W, P, i * n + j, dw, fp, ip, keys, ctr, buf, stats)
                     post1[j] = 1.0 if ip[IP_RESET_TRACE] == 1 else post1[j] + 1.0
                     post2[j] = 1.0 if ip[IP_RESET_TRACE] == 1 else post2[j] + 1.0
         if n_fire_i:
@@ -295,11 +298,11 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
 
 def _change_numpy(W, P, d, dw, fp, ip, keys, ctr, stats):
     """NumPy twin of :func:`_change` for the synapses ``d`` (int array, increasing) with changes ``dw``."""
-    keep = dw != 0.0
-    d, dw = d[keep], dw[keep]
     if ip[IP_DEVICE] == 0:
         W[d] = np.clip(W[d] + dw, 0.0, fp[FP_WMAX])
         return
+    keep = dw != 0.0
+    d, dw = d[keep], dw[keep]
     x = dw / np.where(dw > 0, fp[FP_DWP_LTP], fp[FP_DWP_LTD])
     c = ctr[C_DRAW] + np.arange(d.size, dtype=np.int64)
     ctr[C_DRAW] += d.size
