@@ -10,17 +10,19 @@ from neurosim.device import load_device
 from neurosim.networks.stdp import DiehlCookParams, PlasticNetwork, STDPForm, STDPRule
 
 
-@pytest.mark.parametrize("rule", [
-    STDPRule(),  # Diehl & Cook's rule: nearest-spike traces, triplet factor
-    STDPRule(form=STDPForm.MULTIPLICATIVE, tau_post2_s=None, reset_traces=False),
-], ids=["additive_triplet", "multiplicative_pair"])
-def test_same_spikes_and_weights_as_brian2(rule, brian2_numpy_target):
+@pytest.mark.parametrize("rule, adaptive", [
+    (STDPRule(), True),  # Diehl & Cook's rule: nearest-spike traces, triplet factor
+    (STDPRule(form=STDPForm.MULTIPLICATIVE, tau_post2_s=None, reset_traces=False), True),
+    (STDPRule(), False),  # thresholds held (Diehl & Cook's test mode)
+], ids=["additive_triplet", "multiplicative_pair", "held_thresholds"])
+def test_same_spikes_and_weights_as_brian2(rule, adaptive, brian2_numpy_target):
     b2 = brian2_numpy_target
     params = DiehlCookParams(w_total=20.0)
     net = PlasticNetwork(40, 8, params=params, rule=rule, seed=1)
     net.normalise()
     rates = np.random.default_rng(0).uniform(0, 150, 40)
     net.run(rates, 0.05)  # history: the export starts from a state with traces, thresholds and conductances
+    net.adaptive = adaptive
     start = copy.deepcopy(net)
     rec = net.run(rates, 0.2, record=True)
     b2net = start.to_brian2(rec.spikes_in)

@@ -7,11 +7,13 @@ The excitatory group ``exc`` has the equations
     dtrace1/dt = -trace1/tau_post,  dtrace2/dt = -trace2/tau_post2
 
 with ``method='exponential_euler'`` (the kernel's integrator), threshold
-``v > v_th + theta`` and reset ``v = v_reset; theta += theta_plus; trace1 = 1;
+``v > v_th + theta`` (``theta`` constant when the network's thresholds are
+not adaptive) and reset ``v = v_reset; theta += theta_plus; trace1 = 1;
 trace2 = 1`` (the post traces jump in the reset, after the synapses have used
 them, as in the kernel); the inhibitory group ``inh`` likewise. The inputs
 are a ``SpikeGeneratorGroup`` ``inputs`` replaying given input spikes (brian2's
-own Poisson draws differ from neurosim's counter-based stream). The plastic
+own Poisson draws differ from neurosim's counter-based stream), or brian2's
+own ``PoissonGroup`` (for speed comparisons). The plastic
 synapses ``input_exc`` carry ``w`` and the event-driven pre trace (not named ``pre``: that is the
 name of brian2's presynaptic pathway), with
 ``on_pre = 'ge_post += w; trace_in = 1; w = clip(w - nu_pre trace1_post, 0, w_max)'``
@@ -34,7 +36,8 @@ def export(net, spikes_in):
     """A ``brian2.Network`` that continues ``net`` from its current state, with input spikes ``spikes_in``.
 
     ``spikes_in``: ``(step, input)`` rows in the network's absolute steps (as
-    :meth:`PlasticNetwork.run` records them), at or after ``net.step``.
+    :meth:`PlasticNetwork.run` records them), at or after ``net.step``; None
+    makes ``inputs`` a ``PoissonGroup`` (rates 0 Hz: set ``network["inputs"].rates``).
     """
     import brian2 as b2
 
@@ -42,6 +45,7 @@ def export(net, spikes_in):
         raise NeurosimError("to_brian2 exports exact synapses only: brian2 has no device pulse model (use device=None)")
     if not net.plastic:
         raise NeurosimError("to_brian2 exports the learning network; set plastic = True")
+    replay = spikes_in is not None
     spikes_in = np.zeros((0, 2), np.int64) if spikes_in is None else np.asarray(spikes_in, dtype=np.int64).reshape(-1, 2)
     if spikes_in.size and spikes_in[:, 0].min() < net.step:
         raise NeurosimError(f"spikes_in has steps before the network's current step {net.step}")
@@ -51,7 +55,7 @@ def export(net, spikes_in):
         "tau_e": p.tau_e_s * b2.second, "v_rest_e": p.v_rest_e_V * b2.volt, "E_exc": p.e_exc_V * b2.volt,
         "E_inh_e": p.e_inh_e_V * b2.volt, "v_th_e": p.v_th_e_V * b2.volt, "v_reset_e": p.v_reset_e_V * b2.volt,
         "tau_ge": p.tau_ge_s * b2.second, "tau_gi": p.tau_gi_s * b2.second, "tau_theta": p.tau_theta_s * b2.second,
-        "theta_plus": (p.theta_plus_V if net.adaptive else 0.0) * b2.volt,
+        "theta_plus": p.theta_plus_V * b2.volt,
         "tau_i": p.tau_i_s * b2.second, "v_rest_i": p.v_rest_i_V * b2.volt, "v_th_i": p.v_th_i_V * b2.volt,
         "v_reset_i": p.v_reset_i_V * b2.volt, "tau_ge_i": p.tau_ge_i_s * b2.second,
         "tau_pre": r.tau_pre_s * b2.second, "tau_post": r.tau_post_s * b2.second,
@@ -59,15 +63,16 @@ def export(net, spikes_in):
         "w_ei": p.w_ei, "w_ie": p.w_ie,
     }  # fmt: skip
     jump = "= 1" if r.reset_traces else "+= 1"
+    theta = "dtheta/dt = -theta/tau_theta : volt" if net.adaptive else "theta : volt (constant)"
     exc = b2.NeuronGroup(
         net.n,
-        """dv/dt = ((v_rest_e - v) + ge*(E_exc - v) + gi*(E_inh_e - v)) / tau_e : volt (unless refractory)
+        f"""dv/dt = ((v_rest_e - v) + ge*(E_exc - v) + gi*(E_inh_e - v)) / tau_e : volt (unless refractory)
         dge/dt = -ge/tau_ge : 1
         dgi/dt = -gi/tau_gi : 1
-        dtheta/dt = -theta/tau_theta : volt
+        {theta}
         dtrace1/dt = -trace1/tau_post : 1
         dtrace2/dt = -trace2/tau_post2 : 1""",
-        threshold="v > v_th_e + theta", reset=f"v = v_reset_e; theta += theta_plus; trace1 {jump}; trace2 {jump}",
+        threshold="v > v_th_e + theta", reset=f"v = v_reset_e; {'theta += theta_plus; ' if net.adaptive else ''}trace1 {jump}; trace2 {jump}",
         refractory=p.t_ref_e_s * b2.second, method="exponential_euler", namespace=ns, dt=dt, name="exc")
     inh = b2.NeuronGroup(
         net.n,
@@ -82,8 +87,11 @@ def export(net, spikes_in):
     inh.v, inh.ge = sf[K.S_VI] * b2.volt, sf[K.S_GEI]
     if np.any(net.si):
         raise NeurosimError("to_brian2: export a network that has no neuron in its refractory period")
-    times = (spikes_in[:, 0] - net.step) * p.dt_s
-    inputs = b2.SpikeGeneratorGroup(net.m, spikes_in[:, 1], times * b2.second, dt=dt, name="inputs")
+    if replay:
+        times = (spikes_in[:, 0] - net.step) * p.dt_s
+        inputs = b2.SpikeGeneratorGroup(net.m, spikes_in[:, 1], times * b2.second, dt=dt, name="inputs")
+    else:
+        inputs = b2.PoissonGroup(net.m, rates=np.zeros(net.m) * b2.Hz, dt=dt, name="inputs")
     dep = "nu_pre*trace1_post" + ("*w/w_max" if r.form is STDPForm.MULTIPLICATIVE else "")
     pot = "nu_post*trace_in" + ("*trace2_post" if r.tau_post2_s is not None else "")
     pot += "*(w_max - w)/w_max" if r.form is STDPForm.MULTIPLICATIVE else ""

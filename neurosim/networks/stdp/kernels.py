@@ -15,7 +15,8 @@ One step of ``dt``, in brian2's order (state update, thresholds, synapses, reset
    ``v' = v_inf + (v - v_inf) exp(-dt G / tau_m)``; a neuron in its
    refractory period keeps ``v`` and counts down. Then
    ``ge *= exp(-dt/tau_ge)``, ``gi *= exp(-dt/tau_gi)``,
-   ``theta *= exp(-dt/tau_theta)`` and the post traces decay by one step.
+   ``theta *= exp(-dt/tau_theta)`` (adaptive thresholds only; otherwise ``theta``
+   is held, as in Diehl & Cook's test mode) and the post traces decay by one step.
    The inhibitory neurons likewise (no inhibitory input). A neuron fires
    when it is not refractory and ``v > v_th (+ theta for excitatory)``.
 2. input ``i`` fires when a counter-based uniform ``u(step M + i) < rate_i dt``
@@ -72,7 +73,7 @@ FP_SIZE = 28
 # -- int parameters ``ip`` ---------------------------------------------------------------------------
 IP_REF_E, IP_REF_I = 0, 1  # refractory steps r: v is held for r - 1 updates after a spike
 IP_PLASTIC = 2  # 1: STDP on
-IP_ADAPT = 3  # 1: theta grows by theta_plus at each spike
+IP_ADAPT = 3  # 1: theta grows by theta_plus at each spike and decays; 0: theta is held (Diehl & Cook's test mode)
 IP_TRIPLET = 4  # 1: potentiation times the post2 trace
 IP_MULT = 5  # 1: multiplicative (soft-bound) form
 IP_RESET_TRACE = 6  # 1: a spike sets its trace to 1 (nearest spike), 0: adds 1
@@ -176,6 +177,7 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
     plastic = ip[IP_PLASTIC] == 1
     device = ip[IP_DEVICE] == 1
     mult = ip[IP_MULT] == 1
+    adapt = ip[IP_ADAPT] == 1
     leak_e, leak_i = math.exp(-fp[FP_DT_TAU_E]), math.exp(-fp[FP_DT_TAU_I])
     for t in range(n_steps):
         s = ctr[C_STEP]
@@ -196,7 +198,8 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
                 n_fire_e += fire_e[j]
             ge[j] = _decayed(ge[j], fp[FP_D_GE])
             gi[j] = _decayed(gi[j], fp[FP_D_GI])
-            th[j] *= fp[FP_D_THETA]
+            if adapt:
+                th[j] *= fp[FP_D_THETA]
             post1[j] = _decayed(post1[j], fp[FP_D_POST1])
             post2[j] = _decayed(post2[j], fp[FP_D_POST2])
             if ri[j] > 0:
@@ -355,7 +358,8 @@ def run_numpy(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
         re[...] = np.where(frozen, re - 1, re)
         for x, d in ((ge, FP_D_GE), (gi, FP_D_GI), (post1, FP_D_POST1), (post2, FP_D_POST2)):
             x[...] = _decayed_numpy(x, fp[d])
-        th *= fp[FP_D_THETA]
+        if ip[IP_ADAPT] == 1:
+            th *= fp[FP_D_THETA]
         frozen_i = ri > 0
         g = 1.0 + gei
         v_inf = (fp[FP_VREST_I] + gei * fp[FP_EEXC]) / g

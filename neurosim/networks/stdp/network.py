@@ -61,6 +61,10 @@ class PlasticNetwork:
     ``device``: a :class:`DeviceModel` for device synapses, or None for exact
     (ideal) synapses. ``weights``: initial input weights ``(n_inputs, n_neurons)``
     (default: uniform in ``[w_init_min, w_init_max]``). ``backend``: ``numba`` or ``numpy`` (the twin).
+
+    Switches (attributes, both True at first): ``plastic`` (STDP and, in
+    :meth:`present`, weight normalisation) and ``adaptive`` (thresholds grow at
+    each spike and decay; when False they are held fixed, Diehl & Cook's test mode).
     """
 
     def __init__(self, n_inputs: int, n_neurons: int, *, params: DiehlCookParams | None = None,
