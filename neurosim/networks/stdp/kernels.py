@@ -33,7 +33,9 @@ One step of ``dt``, in brian2's order (state update, thresholds, synapses, reset
 
 Pre traces are decayed lazily: input ``i`` stores its trace and the step of
 its last update; its value at step ``s`` is ``x exp(-(s - s_i) dt / tau_pre)``
-(a table of powers for recent steps). Every weight change of the additive
+(a table of powers for recent steps). Conductances and post traces that
+decay below :data:`FLUSH` are set to 0 (and a neuron without input then
+leaks with a precomputed factor). Every weight change of the additive
 form is clipped to ``[0, w_max]`` on an ideal (exact) synapse, and so is every
 synapse a spike touches, even when its change is 0 (as brian2's
 ``w = clip(w + dw, 0, w_max)`` does; normalisation may have left it above ``w_max``).
@@ -66,10 +68,10 @@ R_E, R_I = 0, 1
 C_STEP, C_DRAW = 0, 1
 
 # -- float parameters ``fp`` --------------------------------------------------------------------------
-(FP_DT_TAU_E, FP_VREST_E, FP_EEXC, FP_EINH_E, FP_VTH_E, FP_VRESET_E, FP_DT_TAU_I, FP_VREST_I, FP_EINH_I,
+(FP_DT_TAU_E, FP_VREST_E, FP_EEXC, FP_EINH_E, FP_VTH_E, FP_VRESET_E, FP_DT_TAU_I, FP_VREST_I,
  FP_VTH_I, FP_VRESET_I, FP_D_GE, FP_D_GI, FP_D_GEI, FP_D_THETA, FP_THETA_PLUS, FP_D_POST1, FP_D_POST2,
- FP_W_EI, FP_W_IE, FP_NU_PRE, FP_NU_POST, FP_WMAX, FP_G0, FP_K, FP_DWP_LTP, FP_DWP_LTD, FP_C2C) = range(28)
-FP_SIZE = 28
+ FP_W_EI, FP_W_IE, FP_NU_PRE, FP_NU_POST, FP_WMAX, FP_G0, FP_K, FP_DWP_LTP, FP_DWP_LTD, FP_C2C) = range(27)
+FP_SIZE = 27
 # -- int parameters ``ip`` ---------------------------------------------------------------------------
 IP_REF_E, IP_REF_I = 0, 1  # refractory steps r: v is held for r - 1 updates after a spike
 IP_PLASTIC = 2  # 1: STDP on
@@ -150,8 +152,7 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
     pre traces last updated at steps ``s_pre (M,)``; ``W (M*N,)`` weights or
     conductances (row ``i`` = input ``i``); ``P``: the six per-device write
     arrays of :attr:`neurosim.device.DeviceArray.write_params` (flat, ``W``'s
-    layout); ``keys`` (uint64, 2): rounding and noise streams, ``keys[2]`` the
-    input stream; ``ctr``: counters (updated). ``p_in (M,)``: spike
+    layout); ``keys`` (uint64, 3): the rounding, noise and input streams; ``ctr``: counters (updated). ``p_in (M,)``: spike
     probability per step ``rate dt``. ``table``: powers of the pre-trace decay.
     Outputs: ``counts (N,)`` += excitatory spikes, ``pop (n_steps,)`` excitatory
     spikes per step, ``rec_e``/``rec_in`` ``(cap, 2)`` (step, index) of every
