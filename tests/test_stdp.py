@@ -288,3 +288,27 @@ def test_diehl_cook_100_neurons_reproduces_the_paper():
 
     result = train_stdp(StdpConfig(n_neurons=100), None, 0, load_data())
     assert result.accuracy > 0.80
+
+
+def test_firing_block_of_the_published_code():
+    """After a spike an excitatory neuron cannot fire for t_block_e_s = 50 ms (100 steps), though its
+    membrane is held only for the 5 ms refractory period."""
+    p = DiehlCookParams(w_ie=0.0)
+    net = PlasticNetwork(1, 1, params=p, seed=0)
+    net.plastic = False
+    spikes = []
+    for _ in range(130):
+        net.sf[K.S_VE, 0] = 0.0 if net.si[K.R_E, 0] == 0 else net.sf[K.S_VE, 0]  # drive it above threshold
+        spikes.append(net.run_steps(np.zeros(1), 1).counts[0])
+    fired = np.flatnonzero(spikes)
+    np.testing.assert_array_equal(fired, [0, 101])
+    short = PlasticNetwork(1, 1, params=replace(p, t_block_e_s=0.0), seed=0)
+    short.sf[K.S_VE, 0] = 0.0
+    short.run_steps(np.zeros(1), 1)
+    assert short.si[K.R_BLOCK, 0] == 0 and short.si[K.R_E, 0] == timestep_ref(p) - 1
+
+
+def timestep_ref(p):
+    from neurosim.networks.spiking.dynamics import timestep
+
+    return timestep(p.t_ref_e_s, p.dt_s)

@@ -7,8 +7,10 @@ The excitatory group ``exc`` has the equations
     dtrace1/dt = -trace1/tau_post,  dtrace2/dt = -trace2/tau_post2
 
 with ``method='exponential_euler'`` (the kernel's integrator), threshold
-``v > v_th + theta`` (``theta`` constant when the network's thresholds are
-not adaptive) and reset ``v = v_reset; theta += theta_plus; trace1 = 1;
+``v > v_th + theta and timer > t_block`` (``theta`` constant when the
+network's thresholds are not adaptive; ``timer``, the time since the last
+spike, advanced by ``dt`` at the start of each step, is the kernel's block
+counter) and reset ``v = v_reset; theta += theta_plus; trace1 = 1;
 trace2 = 1`` (the post traces jump in the reset, after the synapses have used
 them, as in the kernel); the inhibitory group ``inh`` likewise. The inputs
 are a ``SpikeGeneratorGroup`` ``inputs`` replaying given input spikes (brian2's
@@ -63,6 +65,8 @@ def export(net, spikes_in):
         "w_ei": p.w_ei, "w_ie": p.w_ie,
     }  # fmt: skip
     jump = "= 1" if r.reset_traces else "+= 1"
+    block = int(round(p.t_block_e_s / p.dt_s))
+    ns["t_block"] = (block + 0.5) * p.dt_s * b2.second
     theta = "dtheta/dt = -theta/tau_theta : volt" if net.adaptive else "theta : volt (constant)"
     exc = b2.NeuronGroup(
         net.n,
@@ -71,8 +75,9 @@ def export(net, spikes_in):
         dgi/dt = -gi/tau_gi : 1
         {theta}
         dtrace1/dt = -trace1/tau_post : 1
-        dtrace2/dt = -trace2/tau_post2 : 1""",
-        threshold="v > v_th_e + theta", reset=f"v = v_reset_e; {'theta += theta_plus; ' if net.adaptive else ''}trace1 {jump}; trace2 {jump}",
+        dtrace2/dt = -trace2/tau_post2 : 1
+        timer : second""",
+        threshold="v > v_th_e + theta and timer > t_block", reset=f"v = v_reset_e; timer = 0*second; {'theta += theta_plus; ' if net.adaptive else ''}trace1 {jump}; trace2 {jump}",
         refractory=p.t_ref_e_s * b2.second, method="exponential_euler", namespace=ns, dt=dt, name="exc")
     inh = b2.NeuronGroup(
         net.n,
@@ -85,8 +90,12 @@ def export(net, spikes_in):
     exc.ge, exc.gi, exc.theta = sf[K.S_GE], sf[K.S_GI], sf[K.S_THETA] * b2.volt
     exc.trace1, exc.trace2 = sf[K.S_POST1], sf[K.S_POST2]
     inh.v, inh.ge = sf[K.S_VI] * b2.volt, sf[K.S_GEI]
-    if np.any(net.si):
+    if np.any(net.si[K.R_E]) or np.any(net.si[K.R_I]):
         raise NeurosimError("to_brian2: export a network that has no neuron in its refractory period")
+    # The firing block as a timer (s since the last spike, advanced at the start of each step): blocked
+    # while timer <= (B + 0.5) dt, i.e. for the B steps after a spike, as the kernel's counter.
+    exc.timer = (block - net.si[K.R_BLOCK]) * p.dt_s * b2.second
+    timer_clock = exc.run_regularly("timer += dt", when="start", dt=dt, name="exc_timer")
     if replay:
         times = (spikes_in[:, 0] - net.step) * p.dt_s
         inputs = b2.SpikeGeneratorGroup(net.m, spikes_in[:, 1], times * b2.second, dt=dt, name="inputs")
@@ -108,4 +117,4 @@ def export(net, spikes_in):
     ie = b2.Synapses(inh, exc, on_pre="gi_post += w_ie", namespace=ns, dt=dt, name="inh_exc")
     ie.connect(condition="i != j")
     mons = [b2.SpikeMonitor(exc, name="exc_spikes"), b2.SpikeMonitor(inputs, name="input_spikes")]
-    return b2.Network(exc, inh, inputs, syn, ei, ie, *mons)
+    return b2.Network(exc, timer_clock, inh, inputs, syn, ei, ie, *mons)

@@ -18,7 +18,9 @@ One step of ``dt``, in brian2's order (state update, thresholds, synapses, reset
    ``theta *= exp(-dt/tau_theta)`` (adaptive thresholds only; otherwise ``theta``
    is held, as in Diehl & Cook's test mode) and the post traces decay by one step.
    The inhibitory neurons likewise (no inhibitory input). A neuron fires
-   when it is not refractory and ``v > v_th (+ theta for excitatory)``.
+   when it is not refractory and ``v > v_th (+ theta for excitatory)``; an
+   excitatory neuron also needs its block counter (set to ``B = ip[IP_BLOCK]``
+   at a spike, counted down every step) to be 0 before this step's count-down.
 2. input ``i`` fires when a counter-based uniform ``u(step M + i) < rate_i dt``
    (:func:`neurosim.streams.uniform`, so a run cut anywhere draws the same spikes).
 3. synapses, inputs in increasing index: ``ge_j += w_ij`` for every ``j``, then the
@@ -29,7 +31,7 @@ One step of ``dt``, in brian2's order (state update, thresholds, synapses, reset
    jump, when the rule has one, and ``(w_max - w_ij)/w_max`` for the
    multiplicative form), then the post traces jump; then inhibitory spikes:
    ``gi_k += w_ie`` for ``k != j``.
-4. resets: ``v = v_reset``, ``theta += theta_plus`` (if adaptive), refractory counter set.
+4. resets: ``v = v_reset``, ``theta += theta_plus`` (if adaptive), refractory and block counters set.
 
 Pre traces are decayed lazily: input ``i`` stores its trace and the step of
 its last update; its value at step ``s`` is ``x exp(-(s - s_i) dt / tau_pre)``
@@ -62,8 +64,8 @@ from neurosim.streams import normals_from_counters_numpy, normals_numba, uniform
 # -- rows of the float state ``sf (S_SIZE, N)`` ----------------------------------------------------
 S_VE, S_GE, S_GI, S_THETA, S_VI, S_GEI, S_POST1, S_POST2 = range(8)
 S_SIZE = 8
-# -- rows of the int state ``si (2, N)``: refractory counters ---------------------------------------
-R_E, R_I = 0, 1
+# -- rows of the int state ``si (3, N)``: refractory counters, excitatory firing block --------------
+R_E, R_I, R_BLOCK = 0, 1, 2
 # -- counters ``ctr`` (int64): absolute step, write draws used ------------------------------------
 C_STEP, C_DRAW = 0, 1
 
@@ -80,7 +82,8 @@ IP_TRIPLET = 4  # 1: potentiation times the post2 trace
 IP_MULT = 5  # 1: multiplicative (soft-bound) form
 IP_RESET_TRACE = 6  # 1: a spike sets its trace to 1 (nearest spike), 0: adds 1
 IP_DEVICE = 7  # 1: W holds device conductances written by pulses
-IP_SIZE = 8
+IP_BLOCK = 8  # steps B after an excitatory spike during which it cannot fire (allowed again B + 1 steps after)
+IP_SIZE = 9
 # -- statistics ``stats`` (int64) --------------------------------------------------------------------
 ST_LTP, ST_LTD, ST_WRITES, ST_REC_E, ST_REC_IN = range(5)
 ST_SIZE = 5
@@ -148,7 +151,7 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
               counts, pop, rec_e, rec_in, record, stats, n_steps):
     """Numba kernel: advance the network ``n_steps`` steps from step ``ctr[C_STEP]`` (see the module docstring).
 
-    ``sf (S_SIZE, N)`` float state, ``si (2, N)`` refractory counters, ``x_pre (M,)``
+    ``sf (S_SIZE, N)`` float state, ``si (3, N)`` refractory and block counters, ``x_pre (M,)``
     pre traces last updated at steps ``s_pre (M,)``; ``W (M*N,)`` weights or
     conductances (row ``i`` = input ``i``); ``P``: the six per-device write
     arrays of :attr:`neurosim.device.DeviceArray.write_params` (flat, ``W``'s
@@ -162,7 +165,7 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
     m = p_in.shape[0]
     ve, ge, gi, th = sf[S_VE], sf[S_GE], sf[S_GI], sf[S_THETA]
     vi, gei, post1, post2 = sf[S_VI], sf[S_GEI], sf[S_POST1], sf[S_POST2]
-    re, ri = si[R_E], si[R_I]
+    re, ri, rb = si[R_E], si[R_I], si[R_BLOCK]
     fire_e = np.zeros(n, np.bool_)
     fire_i = np.zeros(n, np.bool_)
     spk_in = np.empty(m, np.int64)
@@ -185,6 +188,9 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
         n_fire_e = 0
         n_fire_i = 0
         for j in range(n):
+            free = rb[j] == 0
+            if not free:
+                rb[j] -= 1
             if re[j] > 0:
                 re[j] -= 1
                 fire_e[j] = False
@@ -195,7 +201,7 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
                     g = 1.0 + ge[j] + gi[j]
                     v_inf = (fp[FP_VREST_E] + ge[j] * fp[FP_EEXC] + gi[j] * fp[FP_EINH_E]) / g
                     ve[j] = v_inf + (ve[j] - v_inf) * math.exp(-fp[FP_DT_TAU_E] * g)
-                fire_e[j] = ve[j] > fp[FP_VTH_E] + th[j]
+                fire_e[j] = free and ve[j] > fp[FP_VTH_E] + th[j]
                 n_fire_e += fire_e[j]
             ge[j] = _decayed(ge[j], fp[FP_D_GE])
             gi[j] = _decayed(gi[j], fp[FP_D_GI])
@@ -292,6 +298,7 @@ def run_numba(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
             if fire_e[j]:
                 ve[j] = fp[FP_VRESET_E]
                 re[j] = after_e
+                rb[j] = ip[IP_BLOCK]
                 if ip[IP_ADAPT] == 1:
                     th[j] += fp[FP_THETA_PLUS]
             if fire_i[j]:
@@ -338,7 +345,7 @@ def run_numpy(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
     m = p_in.shape[0]
     ve, ge, gi, th = sf[S_VE], sf[S_GE], sf[S_GI], sf[S_THETA]
     vi, gei, post1, post2 = sf[S_VI], sf[S_GEI], sf[S_POST1], sf[S_POST2]
-    re, ri = si[R_E], si[R_I]
+    re, ri, rb = si[R_E], si[R_I], si[R_BLOCK]
     after_e, after_i = max(int(ip[IP_REF_E]) - 1, 0), max(int(ip[IP_REF_I]) - 1, 0)
     plastic = ip[IP_PLASTIC] == 1
     cols = np.arange(n)
@@ -349,13 +356,15 @@ def run_numpy(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
 
     for t in range(n_steps):
         s = int(ctr[C_STEP])
+        free = rb == 0
+        rb[...] = np.where(free, rb, rb - 1)
         frozen = re > 0
         g = 1.0 + ge + gi
         v_inf = (fp[FP_VREST_E] + ge * fp[FP_EEXC] + gi * fp[FP_EINH_E]) / g
         quiet = (ge == 0.0) & (gi == 0.0)
         leak = fp[FP_VREST_E] + (ve - fp[FP_VREST_E]) * math.exp(-fp[FP_DT_TAU_E])
         ve[...] = np.where(frozen, ve, np.where(quiet, leak, v_inf + (ve - v_inf) * np.exp(-fp[FP_DT_TAU_E] * g)))
-        fire_e = ~frozen & (ve > fp[FP_VTH_E] + th)
+        fire_e = ~frozen & free & (ve > fp[FP_VTH_E] + th)
         re[...] = np.where(frozen, re - 1, re)
         for x, d in ((ge, FP_D_GE), (gi, FP_D_GI), (post1, FP_D_POST1), (post2, FP_D_POST2)):
             x[...] = _decayed_numpy(x, fp[d])
@@ -408,6 +417,7 @@ def run_numpy(sf, si, x_pre, s_pre, W, P, keys, ctr, fp, ip, p_in, table, log_de
             gi += np.where(cols != j, fp[FP_W_IE], 0.0)
         ve[fire_e] = fp[FP_VRESET_E]
         re[fire_e] = after_e
+        rb[fire_e] = ip[IP_BLOCK]
         if ip[IP_ADAPT] == 1:
             th[fire_e] += fp[FP_THETA_PLUS]
         vi[fire_i] = fp[FP_VRESET_I]

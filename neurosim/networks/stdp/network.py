@@ -96,7 +96,7 @@ class PlasticNetwork:
         self.sf[K.S_VE] = p.v_rest_e_V
         self.sf[K.S_VI] = p.v_rest_i_V
         self.sf[K.S_THETA] = p.theta_init_V
-        self.si = np.zeros((2, self.n), np.int64)
+        self.si = np.zeros((3, self.n), np.int64)
         self.x_pre = np.zeros(self.m)
         self.s_pre = np.zeros(self.m, np.int64)
         self.ctr = np.zeros(2, np.int64)
@@ -152,6 +152,7 @@ class PlasticNetwork:
         ip[K.IP_MULT] = int(self.rule.form is STDPForm.MULTIPLICATIVE)
         ip[K.IP_RESET_TRACE] = int(self.rule.reset_traces)
         ip[K.IP_DEVICE] = int(self.device is not None)
+        ip[K.IP_BLOCK] = int(round(self.params.t_block_e_s / self.params.dt_s))
         return ip
 
     # -- state -----------------------------------------------------------------------------------

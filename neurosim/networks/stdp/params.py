@@ -94,6 +94,10 @@ class DiehlCookParams(_Changes):
     v_reset_e_V: float = -65e-3
     v_th_e_V: float = -52e-3
     t_ref_e_s: float = 5e-3
+    #: After a spike an excitatory neuron cannot fire again for this long (its membrane is held only for
+    #: ``t_ref_e_s``): in the published code the threshold also needs a timer, reset at each spike and
+    #: running at 0.1 s per second, to exceed the 5 ms refractory period, which takes 50 ms. 0 turns it off.
+    t_block_e_s: float = 50e-3
     e_exc_V: float = 0.0
     e_inh_e_V: float = -100e-3
     tau_ge_s: float = 1e-3
@@ -130,7 +134,7 @@ class DiehlCookParams(_Changes):
     def __post_init__(self):
         _check(self, positive=("tau_e_s", "tau_ge_s", "tau_gi_s", "tau_theta_s", "tau_i_s", "tau_ge_i_s", "dt_s",
                                "t_present_s", "rate_per_intensity_Hz", "intensity", "w_total"),
-               non_negative=("t_ref_e_s", "t_ref_i_s", "theta_plus_V", "w_ei", "w_ie", "w_init_min", "t_rest_s"),
+               non_negative=("t_ref_e_s", "t_block_e_s", "t_ref_i_s", "theta_plus_V", "w_ei", "w_ie", "w_init_min", "t_rest_s"),
                finite=("v_rest_e_V", "v_reset_e_V", "v_th_e_V", "e_exc_V", "e_inh_e_V", "theta_init_V",
                        "v_rest_i_V", "v_reset_i_V", "v_th_i_V"))  # fmt: skip
         real("w_init_max", self.w_init_max, f"a finite number >= w_init_min = {self.w_init_min}", lambda x: x >= self.w_init_min)
