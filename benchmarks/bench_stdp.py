@@ -53,8 +53,8 @@ def brian2_rate(x, neurons, images, target):
     def present(image):
         intensity = p.intensity
         for _ in range(p.max_repeats + 1):
-            w = np.asarray(syn.w).reshape(784, neurons)
-            syn.w = (w * (p.w_total / w.sum(axis=0))).reshape(-1)
+            weights = np.asarray(syn.w).reshape(784, neurons)
+            syn.w = (weights * (p.w_total / weights.sum(axis=0))).reshape(-1)
             before = spikes.num_spikes
             inputs.rates = image * p.rate_per_intensity_Hz * intensity * b2.Hz
             b2net.run(p.t_present_s * b2.second)
