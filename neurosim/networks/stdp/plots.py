@@ -1,4 +1,4 @@
-"""Figures of the plastic network: learned receptive fields, accuracy per device (compute and plot kept apart)."""
+"""Figures of the plastic network: the learned receptive fields (compute and plot kept apart)."""
 
 import math
 
@@ -37,20 +37,4 @@ def plot_receptive_fields(weights, assignments=None, ax=None):
             ax.text(c * (side + 1) + 1, r * (side + 1) + 4, str(int(assignments[j])), fontsize=6, color="tab:blue")
     ax.set_axis_off()
     ax.set_title(f"learned receptive fields ({n} excitatory neurons)")
-    return ax
-
-
-def plot_device_accuracy(rows, ax=None):
-    """Bars of test accuracy per device from rows ``{"device": name, "accuracy": a, ...}``. Returns the axes."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    names = [r["device"] for r in rows]
-    acc = [100 * r["accuracy"] for r in rows]
-    ax.bar(range(len(rows)), acc, color="tab:blue")
-    for i, a in enumerate(acc):
-        ax.text(i, a + 0.5, f"{a:.1f}", ha="center", fontsize=8)
-    ax.set_xticks(range(len(rows)), names, rotation=30, ha="right")
-    ax.set_ylabel("MNIST test accuracy (%)")
-    ax.set_ylim(0, 100)
     return ax
