@@ -26,6 +26,7 @@ from neurosim.errors import NeurosimError
 from neurosim.progress import show_on_stderr
 from neurosim.convert.snn.cli import add_snn_parser
 from neurosim.networks.insitu.cli import add_insitu_parser
+from neurosim.networks.stdp.cli import add_stdp_parser
 from neurosim.networks.threshold.cli import add_logic_parser
 
 log = logging.getLogger("neurosim")
@@ -350,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_logic_parser(sub)
     add_snn_parser(sub)
     add_insitu_parser(sub)
+    add_stdp_parser(sub)
     return parser
 
 

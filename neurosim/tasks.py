@@ -26,6 +26,7 @@ TASKS = {
     "threshold_mnist": "neurosim.networks.threshold.mnist:TASK",
     "snn": "neurosim.convert.snn.engine:TASK",
     "insitu": "neurosim.networks.insitu.tasks:TASK",
+    "stdp": "neurosim.networks.stdp.tasks:TASK",
 }
 
 

@@ -215,3 +215,23 @@ def test_insitu_command_trains_with_a_measured_card(tmp_path, measured):
 def test_measured_field_type_is_checked(sige):
     with pytest.raises(NeurosimError, match="measured"):
         replace(sige, measured={"x": [0, 1]})
+
+
+@pytest.mark.parametrize("twin", [False, True])
+def test_stdp_writes_follow_the_table(measured, twin):
+    """A plastic synapse on a measured-curve card is written through the same table as ``apply_pulses``."""
+    from neurosim.networks.stdp import DiehlCookParams, PlasticNetwork, STDPRule
+    from neurosim.networks.stdp import kernels as K
+
+    card = replace(measured, c2c_sigma_frac=0.0)
+    rule = STDPRule(tau_post2_s=None, nu_pre=0.0, nu_post=3.0 / card.levels_ltp)  # 3 pulses on a pre-post pair
+    net = PlasticNetwork(1, 1, params=DiehlCookParams(w_ie=0.0, w_ei=0.0), rule=rule, device=card, weights=[[0.0]], seed=0)
+    ref = DeviceArray.from_state_arrays(card, {k[7:]: v for k, v in net.state_arrays().items() if k.startswith("device_")})
+    analytic = DeviceArray.from_state_arrays(replace(card, measured=None), ref.state_arrays())
+    net.sf[K.S_VE, 0] = 0.0
+    net.backend = "numpy" if twin else net.backend
+    net.run_steps(np.ones(1), 1)
+    ref.apply_pulses(np.array([[3]]))
+    analytic.apply_pulses(np.array([[3]]))
+    assert net.events.pulses_ltp == 3
+    assert net.W[0] == ref.conductance_S[0, 0] != analytic.conductance_S[0, 0]
