@@ -138,8 +138,22 @@ def _image_shape(value, what: str) -> tuple[int, int, int]:
 IMAGE_CHUNK = 256
 
 
+class _ImageLayer:
+    """Sizes of a layer over flat C-order images of ``in_shape`` to ``out_shape`` ``(channels, height, width)``."""
+
+    @property
+    def n_in(self) -> int:
+        """Inputs of the layer (pixels times channels)."""
+        return int(np.prod(self.in_shape))
+
+    @property
+    def n_out(self) -> int:
+        """Outputs of the layer (pixels times channels)."""
+        return int(np.prod(self.out_shape))
+
+
 @dataclass(frozen=True, eq=False)
-class Conv2d:
+class Conv2d(_ImageLayer):
     """A 2-D convolution ``activation(conv(x, weight) + bias)`` (cross-correlation, groups = 1).
 
     ``weight``: finite float array ``(out_channels, in_channels, k, k)`` (torch
@@ -197,16 +211,6 @@ class Conv2d:
         return self.weight.reshape(self.weight.shape[0], -1)
 
     @property
-    def n_in(self) -> int:
-        """Inputs of the layer (pixels times channels)."""
-        return int(np.prod(self.in_shape))
-
-    @property
-    def n_out(self) -> int:
-        """Outputs of the layer (pixels times channels)."""
-        return int(np.prod(self.out_shape))
-
-    @property
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The layer's arrays in file order: ``(weight, bias)``."""
         return self.weight, self.bias
@@ -249,7 +253,7 @@ class PoolMode(Enum):
 
 
 @dataclass(frozen=True, eq=False)
-class Pool2d:
+class Pool2d(_ImageLayer):
     """Digital pooling over ``kernel x kernel`` windows with step ``stride`` (no padding), then ``activation``.
 
     ``mode``: a :class:`PoolMode`; ``in_shape``: the input images'
@@ -280,16 +284,6 @@ class Pool2d:
         """Output images' ``(channels, height, width)``."""
         c, h, w = self.in_shape
         return (c, *conv.pool_shape_check(h, w, self.kernel, self.stride, "Pool2d"))
-
-    @property
-    def n_in(self) -> int:
-        """Inputs of the layer (pixels times channels)."""
-        return int(np.prod(self.in_shape))
-
-    @property
-    def n_out(self) -> int:
-        """Outputs of the layer (pixels times channels)."""
-        return int(np.prod(self.out_shape))
 
     @property
     def arrays(self) -> tuple:
