@@ -222,3 +222,21 @@ def test_adc_clip_test_is_the_conversion_reaching_its_top_code():
     clipped = np.array([kernels.adc_clipped(v, 1 / step, 0.5, top + 1) for v in y])
     np.testing.assert_array_equal(clipped, uncapped)
     assert clipped.any() and not clipped.all() and np.all(capped[clipped])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_line_code_squares_match_twin_and_the_squares(dtype):
+    """The DAC codes' squares per input line, summed exactly: twin, applied squares, any split of the rows."""
+    rng = np.random.default_rng(4)
+    x = (rng.random((301, 17)) * 1.2).astype(dtype)
+    applied, sq, nz = np.empty_like(x), np.empty_like(x), np.zeros(17, np.int64)
+    kernels.dac_levels_numba(x, 1.0, 255, applied, sq, nz)
+    a, b, split = np.zeros(17), np.zeros(17), np.zeros(17)
+    kernels.line_code_squares_numba(applied, 255.0, a)
+    kernels.line_code_squares_numpy(applied, 255.0, b)
+    for r0, r1 in ((0, 100), (100, 101), (101, 301)):
+        kernels.line_code_squares_numba(applied[r0:r1], 255.0, split)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, split)
+    assert np.all(a == np.round(a)) and a.max() > 255**2  # whole numbers; clipped inputs count at the top code
+    np.testing.assert_allclose(a / 255.0**2, sq.astype(np.float64).sum(axis=0), rtol=1e-5)

@@ -39,7 +39,8 @@ def test_reads_are_identical_for_one_and_three_threads(monkeypatch, mapping, noi
     for n in (1, 3):
         monkeypatch.setattr(parallel, "threads", lambda n=n: n)
         layer.reset_clip_counts()
-        results[n] = (layer.forward(x, 5), layer.backward(d, 6), layer.clip_counts, layer.clip_counts_backward)
+        results[n] = (layer.forward(x, 5), layer.backward(d, 6), layer.clip_counts, layer.clip_counts_backward,
+                      layer.read_v2g_S)  # fmt: skip
     assert len(parallel.row_blocks(700, 3)) == 3
     for a, b in zip(results[1], results[3]):
         np.testing.assert_array_equal(a, b)

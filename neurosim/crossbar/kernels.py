@@ -177,6 +177,35 @@ def dac_levels_numba(x, full_scale, levels, out, out_sq, nonzero):
     return clipped, finite
 
 
+@njit(cache=True, nogil=True)
+def line_code_squares_numba(applied, inv_step, out):
+    """Add to ``out[i]`` (float64) the sum over the rows of ``applied`` of the squared DAC code of input ``i``.
+
+    ``applied`` (rows, n): DAC outputs, each a whole number of steps;
+    ``inv_step``: the steps per input unit (``levels / full_scale``). The
+    codes are recovered by rounding (in ``applied``'s precision) and their
+    squares summed as whole numbers in float64: exact (below ``2**53``), so a
+    split of the rows into blocks gives the same sums as one pass.
+    """
+    m = applied.shape[1]
+    acc = np.zeros(m)
+    to_steps, half = _in_dtype(applied, (inv_step, 0.5))
+    for b in range(applied.shape[0]):
+        row = applied[b]  # a 1-D row view: the loop vectorises
+        for i in range(m):
+            c = np.floor(abs(row[i]) * to_steps + half)  # a whole number, its square exact in any float
+            acc[i] += np.float64(c * c)
+    for i in range(m):
+        out[i] += acc[i]
+
+
+def line_code_squares_numpy(applied, inv_step, out):
+    """NumPy twin of :func:`line_code_squares_numba`."""
+    dt = applied.dtype.type
+    codes = np.floor(np.abs(applied) * dt(inv_step) + dt(0.5))
+    out += (codes * codes).astype(np.float64).sum(axis=0)
+
+
 def dac_levels_numpy(x, full_scale, levels, out, out_sq, nonzero):
     """Input DAC with ``levels = 2**bits - 1`` magnitude steps over ``[0, full_scale]`` (0 = ideal).
 

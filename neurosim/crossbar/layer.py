@@ -341,12 +341,10 @@ class CrossbarLayer:
         The array's read energy is ``V_full^2 t_read`` times this (:mod:`neurosim.energy`)."""
         return float(self._v2g[False][0] + self._v2g[True][0])
 
-    def _read_v2g(self, inputs, squares, transposed: bool) -> float:
-        """``sum (v/V_full)^2 G`` of one read of ``inputs`` (their ``squares``, in input units^2 of a full scale of 1):
-        per tile, the batch's summed squares of each input line times the conductance that line drives. The column
-        sums are taken in the inputs' precision (float32 reads: a relative error below ~1e-4 at 1,000 rows,
-        several times faster than summing in float64)."""
-        line_squares = squares.sum(axis=0).astype(np.float64)
+    def _read_v2g(self, inputs, line_squares, transposed: bool) -> float:
+        """``sum v^2 G`` of one read of ``inputs`` (input units^2 S; divided by the full scale squared by the caller):
+        per tile, the batch's summed squares of each input line (``line_squares``, from :meth:`_inputs`) times the
+        conductance that line drives."""
         total = 0.0
         for tile, rows, cols in self._tile_items():
             g_lines, g_ref = tile.line_conductance_S(self.t_s, transposed)
@@ -468,17 +466,23 @@ class CrossbarLayer:
         return full / max_code, max_code
 
     def _inputs(self, x, full_scale: float, buffers, name: str, counts=None):
-        """Yield ``(applied inputs, their squares, non-zero count per input, digital gain)`` per DAC read.
+        """Yield ``(applied inputs, their squares, non-zero count per input, digital gain, line squares)`` per DAC read.
 
-        Raises if an input of ``x`` (called ``name`` in the message) is NaN or infinite.
+        ``line squares``: each input line's squared inputs summed over the batch (float64, input units^2), for
+        the array energy (:meth:`_read_v2g`); with a multi-level DAC, from its codes, summed in the threads
+        exactly. Raises if an input of ``x`` (called ``name`` in the message) is NaN or infinite.
         """
         cfg = self.config
         levels = 0 if cfg.dac_bits is None else 2**cfg.dac_bits - 1
         applied, squares = buffers[0][: x.shape[0]], buffers[1][: x.shape[0]]
+        by_codes = levels > 0 and cfg.dac_mode is DacMode.LEVELS
 
-        def dac(r0, r1):  # one row block: its own non-zero counts, summed below (the same integers)
-            nz = np.zeros(x.shape[1], dtype=np.int64)
-            return (*kernels.dac_levels_numba(x[r0:r1], full_scale, levels, applied[r0:r1], squares[r0:r1], nz), nz)
+        def dac(r0, r1):  # one row block: its own non-zero counts and code squares, summed below (the same numbers)
+            nz, code_sq = np.zeros(x.shape[1], dtype=np.int64), np.zeros(x.shape[1])
+            out = kernels.dac_levels_numba(x[r0:r1], full_scale, levels, applied[r0:r1], squares[r0:r1], nz)
+            if by_codes:
+                kernels.line_code_squares_numba(applied[r0:r1], levels / full_scale, code_sq)
+            return (*out, nz, code_sq)
 
         blocks = parallel.map_blocks(dac, parallel.row_blocks(x.shape[0]))
         clipped, finite = sum(b[0] for b in blocks), all(b[1] for b in blocks)
@@ -489,13 +493,19 @@ class CrossbarLayer:
             counts[0] += clipped
             counts[1] += x.size
         if cfg.dac_mode is DacMode.LEVELS:
-            yield applied, squares, nonzero, 1.0
+            line_squares = (
+                sum(b[3] for b in blocks) * (full_scale / levels) ** 2
+                if by_codes
+                else squares.sum(axis=0).astype(np.float64)
+            )
+            yield applied, squares, nonzero, 1.0, line_squares
             return
         codes = np.rint(np.abs(applied) * (levels / full_scale)).astype(np.int64)
         sign = np.sign(applied).astype(x.dtype) * x.dtype.type(full_scale)
         for bit in range(cfg.dac_bits):
             plane = ((codes >> bit) & 1).astype(x.dtype) * sign
-            yield plane, plane * plane, np.count_nonzero(plane, axis=0), 2.0**bit / levels
+            nz = np.count_nonzero(plane, axis=0)
+            yield plane, plane * plane, nz, 2.0**bit / levels, nz * float(full_scale) ** 2
 
     def _tile_reads(self, inputs, squares, sparse, transposed: bool, nodal: bool, mean_flat, var_flat):
         """Yield ``(mean, var, has_common, first output index)`` of every tile for one read of ``inputs``.
@@ -650,7 +660,7 @@ class CrossbarLayer:
         try:
             for start in range(0, x.shape[0], chunk):
                 block = out[start : start + chunk]
-                for inputs, squares, nonzero, gain in self._inputs(
+                for inputs, squares, nonzero, gain, line_squares in self._inputs(
                     x[start : start + chunk], full_scale, buffers, name, counts
                 ):
                     keys = np.zeros(n_tiles, np.uint64)
@@ -672,7 +682,7 @@ class CrossbarLayer:
                         self.col_edges if transposed else self.row_edges
                     )
                     counts[5] += inputs.shape[0] * n_tiles
-                    v2g += self._read_v2g(inputs, squares, transposed) / full_scale**2
+                    v2g += self._read_v2g(inputs, line_squares, transposed) / full_scale**2
         except BaseException:
             rng.bit_generator.state = rng_state
             raise
@@ -688,7 +698,7 @@ class CrossbarLayer:
         buffers = self._buffers(x, transposed)
         chunk = max(1, min(x.shape[0], _CHUNK_ELEMENTS // x.shape[1]))
         for start in range(0, x.shape[0], chunk):
-            for inputs, squares, nonzero, _ in self._inputs(x[start : start + chunk], full_scale, buffers, name):
+            for inputs, squares, nonzero, _, _ in self._inputs(x[start : start + chunk], full_scale, buffers, name):
                 sparse = self._sparse_test(nonzero, inputs.shape[0])
                 for mean, _, _, _ in self._tile_reads(inputs, squares, sparse, transposed, False, buffers[2], buffers[3]):
                     yield mean.copy()
