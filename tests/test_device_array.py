@@ -419,3 +419,16 @@ def test_bad_input_is_rejected(sige):
         DeviceArray(sige, (-1, 3))
     with pytest.raises(NeurosimError, match="rng"):
         arr.read(rng="seed")
+
+
+def test_write_tally_kernel_matches_its_twin():
+    """Pulses by direction, writes and mean-conductance sums of one write: the jitted tally and its twin."""
+    from neurosim.device.kernels import write_tally_numba, write_tally_numpy
+
+    rng = np.random.default_rng(3)
+    pulses = rng.integers(-4, 5, 5000) * (rng.random(5000) < 0.3)
+    before, after = rng.random(5000) * 1e-5, rng.random(5000) * 1e-5
+    a, b = write_tally_numba(pulses, before, after), write_tally_numpy(pulses, before, after)
+    assert a[:3] == b[:3] == (pulses[pulses > 0].sum(), -pulses[pulses < 0].sum(), np.count_nonzero(pulses))
+    np.testing.assert_allclose(a[3:], b[3:], rtol=1e-12)
+    assert a[3] > 0 and a[4] > 0

@@ -12,13 +12,21 @@ from enum import Enum
 import numpy as np
 
 from neurosim.device import curve, noise
-from neurosim.device.kernels import ANALYTIC_TABLE, pulse_update_numba, pulse_update_numpy
+from neurosim.device.kernels import (
+    ANALYTIC_TABLE,
+    pulse_update_numba,
+    pulse_update_numpy,
+    write_tally_numba,
+    write_tally_numpy,
+)
 from neurosim.device.model import DeviceModel
 from neurosim.errors import NeurosimError
 from neurosim.events import EventCounts
 from neurosim.rng import as_generator
 
 _KERNELS = {"numba": pulse_update_numba, "numpy": pulse_update_numpy}
+#: Each write kernel's tally of what it wrote (pulses by direction, writes, conductance sums).
+_TALLIES = {"numba": write_tally_numba, "numpy": write_tally_numpy}
 #: The write kernels' key when there is no cycle-to-cycle noise (no draws are made).
 _NO_KEY = np.uint64(0)
 #: Entries of a device array's write counters: potentiation pulses, depression pulses, writes, programming passes.
@@ -225,11 +233,11 @@ class DeviceArray:
         key = as_generator(rng).integers(2**63, dtype=np.uint64) if self.device.c2c_sigma_frac > 0 else _NO_KEY
         g_before = self._g.copy()
         _KERNELS[backend](self._g.reshape(-1), pulses.reshape(-1), *self._kernel_params, key)
-        g_mean = 0.5 * (g_before + self._g)
-        self._write_g += (np.sum(np.maximum(pulses, 0) * g_mean), np.sum(np.maximum(-pulses, 0) * g_mean))
-        self._counts[_LTP] += np.maximum(pulses, 0).sum(dtype=np.int64)
-        self._counts[_LTD] -= np.minimum(pulses, 0).sum(dtype=np.int64)
-        self._counts[_WRITES] += np.count_nonzero(pulses)
+        ltp, ltd, writes, g_ltp, g_ltd = _TALLIES[backend](pulses.reshape(-1), g_before.reshape(-1), self._g.reshape(-1))
+        self._write_g += (g_ltp, g_ltd)
+        self._counts[_LTP] += ltp
+        self._counts[_LTD] += ltd
+        self._counts[_WRITES] += writes
 
     def levels_S(self, target_S) -> np.ndarray:
         """Nearest conductance reachable by whole potentiation pulses from each device's G_min."""

@@ -263,3 +263,35 @@ def pulse_update_numba(g, n, g_lo, g_hi, decay_p, move_p, decay_d, move_d, c2c_f
         if _update_block(*args):
             _update_long(*args, table)
     return g
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def write_tally_numba(pulses, g_before, g_after):
+    """One write's tally: ``(LTP pulses, LTD pulses, devices written, LTP sum, LTD sum)``.
+
+    ``pulses`` (signed ints), ``g_before``, ``g_after`` (S): flat arrays of
+    the devices. The sums add, per pulse, the device's mean conductance over
+    its train, ``(G_before + G_after) / 2`` (S x pulses: the write energy's
+    :class:`~neurosim.energy.sums.AnalogSums`). One branch-free pass whose
+    sums may be reassociated (they vectorise); see :func:`write_tally_numpy`.
+    """
+    ltp = ltd = writes = 0
+    s_ltp = s_ltd = 0.0
+    for i in range(pulses.shape[0]):
+        n = pulses[i]
+        up, down = max(n, 0), max(-n, 0)
+        g_mean = 0.5 * (g_before[i] + g_after[i])
+        ltp += up
+        ltd += down
+        writes += n != 0
+        s_ltp += up * g_mean
+        s_ltd += down * g_mean
+    return ltp, ltd, writes, s_ltp, s_ltd
+
+
+def write_tally_numpy(pulses, g_before, g_after):
+    """NumPy twin of :func:`write_tally_numba` (the sums equal up to float rounding)."""
+    g_mean = 0.5 * (g_before + g_after)
+    up, down = np.maximum(pulses, 0), np.maximum(-pulses, 0)
+    return (int(up.sum(dtype=np.int64)), int(down.sum(dtype=np.int64)), int(np.count_nonzero(pulses)),
+            float(np.sum(up * g_mean)), float(np.sum(down * g_mean)))  # fmt: skip
