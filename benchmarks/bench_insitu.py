@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     rates = {}
     for backend in ("numpy", "numba"):
         net = DeviceNetwork(device, config, 0)
-        stats, loss = np.zeros(K.ST_SIZE, dtype=np.int64), np.zeros(1)
+        stats, loss = np.zeros(K.ST_SIZE, dtype=np.int64), np.zeros(K.LS_SIZE)
         n = 50 if backend == "numpy" else 200
         t0 = time.perf_counter()
         net.train_chunk(data.csr, data.train_labels, order[:n], 0, stats, loss, 7, backend)
