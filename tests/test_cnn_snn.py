@@ -91,3 +91,10 @@ def test_lenet5_snn_within_half_a_point_at_200_steps():
     metrics = accuracy_vs_steps({"model": "lenet5", "device": "ideal", "steps": 200, "test_images": 1000,
                                  "input": "rate", "checkpoints": [50, 100, 200]}, rng=0)
     assert metrics["accuracy"] >= metrics["software_accuracy"] - 0.005
+
+
+@pytest.mark.parametrize("dt_s", [0.0, -1e-3, float("nan"), "1ms"])
+def test_a_bad_time_step_is_one_error(digits_model, dt_s):
+    layers, (x, _), _ = digits_model
+    with pytest.raises(NeurosimError, match="dt_s"):
+        CrossbarCNNSNN(convert_cnn(layers, x), "ideal", rng=0, dt_s=dt_s)

@@ -212,3 +212,18 @@ def test_fitted_card_sweep_task(tmp_path):
         assert m["card_nl_ltp"] != 1.75 and abs(m["card_nl_ltp"] - 1.75) < 0.5 and 0 <= m["accuracy"] <= 1
     with pytest.raises(Exception, match="card"):
         parse_spec({"name": "x", "task": "neurosim.device.fit_task:TASK", "grid": {"card": ["bogus"]}})
+
+
+def test_model_trace_ignores_stuck_devices_and_noise():
+    """The fit's noiseless model of a card is its mean behaviour: stuck fractions and noise do not enter it."""
+    from dataclasses import replace
+
+    from neurosim.device import load_device
+    from neurosim.device.fit import model_trace
+
+    card = load_device("sige_epiram")
+    direction = np.r_[0, np.ones(64), -np.ones(64)]
+    clean = model_trace(replace(card, c2c_sigma_frac=0.0), direction, card.g_min_S)
+    stuck = model_trace(replace(card, stuck_off_frac=1.0), direction, card.g_min_S)
+    np.testing.assert_array_equal(stuck, clean)
+    assert clean.max() > 0.9 * card.g_max_S

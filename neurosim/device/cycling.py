@@ -49,14 +49,19 @@ class PulseResponse:
         return self.conductance_S.std(axis=0, ddof=1)
 
 
+def noiseless(device: DeviceModel) -> DeviceModel:
+    """``device`` without cycle-to-cycle noise, device-to-device variation or stuck devices: its mean behaviour."""
+    return replace(device, c2c_sigma_frac=0.0, d2d_nl_sigma_frac=0.0, d2d_g_sigma_frac=0.0, stuck_off_frac=0.0,
+                   stuck_on_frac=0.0)  # fmt: skip
+
+
 def model_cycle_S(device: DeviceModel) -> np.ndarray:
     """Noiseless conductance (S) over one potentiation-then-depression cycle from G_min.
 
     The analytic curve; for a measured-curve device, one noiseless cycle of its table-driven write.
     """
     if device.measured is not None:
-        quiet = replace(device, c2c_sigma_frac=0.0, d2d_nl_sigma_frac=0.0, d2d_g_sigma_frac=0.0, stuck_off_frac=0.0, stuck_on_frac=0.0)
-        return cycle_traces(quiet, 1, 1, rng=0)[:, 0]
+        return cycle_traces(noiseless(device), 1, 1, rng=0)[:, 0]
     return np.concatenate([device.potentiation_curve(), device.depression_curve()[1:]])
 
 

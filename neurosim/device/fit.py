@@ -58,6 +58,7 @@ from scipy.special import log_ndtr
 
 from neurosim.device import curve
 from neurosim.device.array import DeviceArray
+from neurosim.device.cycling import noiseless
 from neurosim.device.kernels import pulse_write_numpy
 from neurosim.device.measured import MeasuredCurve
 from neurosim.device.model import DeviceModel
@@ -468,11 +469,9 @@ def model_trace(device: DeviceModel, direction: np.ndarray, g0_S: float) -> np.n
     The write is the device core's (:meth:`DeviceArray.apply_pulses`), so a
     measured-curve card follows its table here too.
     """
-    from dataclasses import replace
-
     from neurosim.device.array import ProgramMethod
 
-    cell = DeviceArray(replace(device, c2c_sigma_frac=0.0, d2d_nl_sigma_frac=0.0, d2d_g_sigma_frac=0.0), (1,), rng=0)
+    cell = DeviceArray(noiseless(device), (1,), rng=0)
     cell.program(np.array([g0_S]), ProgramMethod.EXACT)
     out = np.empty(direction.size)
     out[0] = cell.conductance_S[0]

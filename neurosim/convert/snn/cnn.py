@@ -167,6 +167,7 @@ class CrossbarCNNSNN(LayerEvents):
         self.readout = Readout(readout) if not isinstance(readout, Readout) else readout
         whole("images_per_chunk", images_per_chunk, 1, "a whole number of images >= 1")
         self.images_per_chunk = int(images_per_chunk)
+        _real("dt_s", dt_s, "a time step in seconds > 0", lambda v: v > 0)
         self.dt_s = float(dt_s)
         rng = as_generator(rng)
         specs = [layer for layer in converted.layers if layer.arrays]
