@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader never sees a partial file, a failed write leaves nothing."""
+"""File helpers: atomic writes (a reader never sees a partial file, a failed write leaves nothing) and reads of
+the project's TOML and npz files that fail with one clear error."""
 
 import os
 import tempfile
@@ -51,3 +52,25 @@ def read_npz(path, what: str) -> dict:
         raise NeurosimError(f"{path}: not {what} (it holds object arrays or damaged data; neurosim writes numeric arrays only)") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise NeurosimError(f"{path}: cannot read {what} ({exc})") from None
+
+
+def read_toml(path, what: str, error=None) -> dict:
+    """The TOML file ``path`` as a dict, or an error (``error``, default :class:`NeurosimError`) saying why not.
+
+    ``what`` names the file's role in the messages ("device card file").
+    """
+    import tomllib
+
+    from neurosim.errors import NeurosimError
+
+    error = NeurosimError if error is None else error
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read the {what} ({exc})") from None

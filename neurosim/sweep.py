@@ -28,12 +28,12 @@ import math
 import re
 import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from neurosim.files import read_toml
 from neurosim.errors import NeurosimError
 from neurosim.validation import file_name, output_folder, real, reject, scheduler_address, whole
 from neurosim.progress import Progress
@@ -211,14 +211,7 @@ def load_spec(path) -> SweepSpec:
         shipped = shipped_dir("experiments") / f"{path.stem}.toml"
         if shipped.exists():
             path = shipped
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise NeurosimError(f"{path}: no such sweep spec") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NeurosimError(f"{path}: not valid TOML ({exc})") from None
-    return parse_spec(data, str(path))
+    return parse_spec(read_toml(path, "sweep spec"), str(path))
 
 
 # -- running points ------------------------------------------------------------

@@ -9,10 +9,10 @@ strings (``prog_noise = "pcm_nandakumar"``). Shipped cards live in the
 """
 
 import difflib
-import tomllib
 from dataclasses import MISSING, fields
 from pathlib import Path
 
+from neurosim.files import read_toml
 from neurosim.device.measured import MeasuredCurve
 from neurosim.device.model import DeviceModel, Drift, ProgNoise, ReadNoise
 from neurosim.errors import CardError, NeurosimError
@@ -108,17 +108,7 @@ def _device_from_mapping(data: dict) -> DeviceModel:
 
 def load_card(path) -> DeviceModel:
     """Read a device card from a TOML file."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise CardError(f"{path}: no such device card file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CardError(f"{path}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"{path}: cannot read the card ({exc})") from None
-    return device_from_mapping(data, str(path))
+    return device_from_mapping(read_toml(path, "device card file", CardError), str(path))
 
 
 def load_device(name_or_path) -> DeviceModel:

@@ -8,11 +8,11 @@ users pass a card name or a path to their own file. The field reference is
 """
 
 import math
-import tomllib
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
+from neurosim.files import read_toml
 from neurosim.errors import CardError, NeurosimError
 from neurosim.resources import shipped_dir
 from neurosim.serial import from_plain
@@ -167,16 +167,7 @@ def load_circuit(name_or_path) -> CircuitCard:
         if not path.is_file():
             raise CardError(f"unknown circuit '{text}'; shipped circuit cards: {', '.join(list_circuits())} "
                             "(or give a path to a .toml card)")  # fmt: skip
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise CardError(f"{path}: no such circuit card file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CardError(f"{path}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"{path}: cannot read the card ({exc})") from None
-    return circuit_from_mapping(data, str(path))
+    return circuit_from_mapping(read_toml(path, "circuit card file", CardError), str(path))
 
 
 def circuit_with_overrides(name_or_path, overrides: dict) -> CircuitCard:
